@@ -1,0 +1,1 @@
+"""The assistant: dialogue decisions, session context, answers, and the CLI."""

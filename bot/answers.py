@@ -1,0 +1,107 @@
+"""Answer text and cards composed only from fields the knowledge base holds, with the source cited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.responses import Responses
+from knowledge.models import FAQ, GUIDE_FIELD_LABELS, PolicyChunk, ServiceGuide
+
+# What a summary card shows when the question names no particular field.
+SUMMARY_FIELDS = (
+    "conditions",
+    "materials",
+    "location",
+    "office_hours",
+    "promised_time_limit",
+    "legal_time_limit",
+    "fees",
+    "phone_enquiry",
+    "online_url",
+)
+_MAX_LIST = 8
+_MAX_TEXT = 220
+
+
+def _format(value: str | list[str]) -> str:
+    if isinstance(value, list):
+        shown = value[:_MAX_LIST]
+        lines = [f"  {i}. {v}" for i, v in enumerate(shown, start=1)]
+        if len(value) > _MAX_LIST:
+            lines.append(f"  …共{len(value)}项")
+        return "\n" + "\n".join(lines)
+    return value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "…"
+
+
+def citation(item: ServiceGuide | FAQ | PolicyChunk) -> str:
+    who = getattr(item, "department", None)
+    parts = [p for p in (item.source, who) if p]
+    note = "（示例内容）" if item.sample else ""
+    return f"来源：{' · '.join(parts) or '知识库'}{note}，编号 {item.id}"
+
+
+def guide_card(guide: ServiceGuide, fields: list[str]) -> dict[str, Any]:
+    """The cited fields as data (widget cards); only fields the guide holds."""
+    shown = fields or list(SUMMARY_FIELDS)
+    card: dict[str, Any] = {"id": guide.id, "title": guide.name, "source": guide.source}
+    for field in dict.fromkeys([*shown, "department"]):
+        value = guide.field_value(field)
+        if value:
+            card[field] = value
+    return card
+
+
+def _contact_hint(guide: ServiceGuide, responses: Responses) -> str:
+    """Where to ask instead, built only from the phone and URL the guide holds."""
+    hints = []
+    if guide.phone_enquiry:
+        hints.append(responses.render("utter_field_missing_phone_hint", phone=guide.phone_enquiry))
+    if guide.online_url:
+        hints.append(responses.render("utter_field_missing_url_hint", url=guide.online_url))
+    return "".join(hints)
+
+
+def answer_guide(guide: ServiceGuide, fields: list[str], responses: Responses) -> str:
+    lines = [f"【{guide.name}】"]
+    wanted = fields or list(SUMMARY_FIELDS)
+    missing = []
+    for field in dict.fromkeys(wanted):
+        value = guide.field_value(field)
+        if value:
+            lines.append(f"{GUIDE_FIELD_LABELS.get(field, field)}：{_format(value)}")
+        elif fields:
+            missing.append(GUIDE_FIELD_LABELS.get(field, field))
+    if missing:
+        lines.append(
+            responses.render(
+                "utter_field_missing",
+                item=guide.name,
+                field="、".join(missing),
+                contact=_contact_hint(guide, responses),
+            )
+        )
+    if len(lines) == 1:  # the guide holds nothing beyond its name
+        lines.append(
+            responses.render(
+                "utter_field_missing",
+                item=guide.name,
+                field="办理信息",
+                contact=_contact_hint(guide, responses),
+            )
+        )
+    lines.append(citation(guide))
+    return "\n".join(lines)
+
+
+def answer_item(
+    item: ServiceGuide | FAQ | PolicyChunk, fields: list[str], responses: Responses
+) -> tuple[str, dict[str, Any]]:
+    """Reply text and card for any item kind."""
+    if isinstance(item, ServiceGuide):
+        return answer_guide(item, fields, responses), guide_card(item, fields)
+    if isinstance(item, FAQ):
+        text = f"【{item.question}】\n{item.answer}\n{citation(item)}"
+        return text, {"id": item.id, "title": item.question, "answer": item.answer}
+    excerpt = _format(item.text) if len(item.text) > _MAX_TEXT else item.text
+    text = f"【{item.title}】\n{excerpt}\n{citation(item)}"
+    return text, {"id": item.id, "title": item.title, "text": item.text}

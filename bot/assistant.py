@@ -1,0 +1,203 @@
+"""The assistant: a message goes in, is understood, decided on, answered, and a reply comes out.
+
+channel -> UserMessage -> NLU pipeline -> hybrid retrieval -> policy.decide -> BotReply
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from functools import cached_property
+from typing import Any
+
+from bot.answers import answer_item
+from bot.messages import BotReply, Option, Source, UserMessage
+from bot.policy import Calibration, Decision, PolicyConfig, decide
+from bot.resources import Resources
+from bot.responses import Responses
+from bot.sessions import SessionState, SqliteSessionStore
+from bot.settings import Settings
+from bot.training import load_calibration
+from index.retriever import Hit, HybridRetriever, Mode
+from knowledge.store import KnowledgeStore
+from nlu.intents import ModelMissingError
+from nlu.message import ParsedMessage
+from nlu.pipeline import Pipeline
+from nlu.validators import mask_personal
+
+log = logging.getLogger(__name__)
+
+
+class NotPreparedError(RuntimeError):
+    """The knowledge base, index or models are missing; the message says which command helps."""
+
+
+class Assistant:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kb = KnowledgeStore(settings.kb_path)
+        self.resources = Resources(settings, self.kb)
+        self.sessions = SqliteSessionStore(settings.sessions_path, settings.bot.session_ttl_minutes)
+        options = settings.policy("DecisionPolicy")
+        self.policy_config = PolicyConfig(
+            clarify_margin=float(options.get("clarify_margin", 0.04)),
+            clarify_max_options=int(options.get("clarify_max_options", 5)),
+            smalltalk_max_chars=int(options.get("smalltalk_max_chars", 12)),
+        )
+        self._answer_min = options.get("answer_min_score", "calibrated")
+
+    # --- the parts, built on first use -------------------------------------------------
+    @cached_property
+    def responses(self) -> Responses:
+        return Responses.load()
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        entries = [entry.model_dump() for entry in self.settings.pipeline]
+        try:
+            return Pipeline.from_config(entries, self.resources)
+        except ModelMissingError as exc:
+            raise NotPreparedError(str(exc)) from exc
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever.load(self.settings.index_dir, self.settings.index)
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        if self._answer_min != "calibrated":
+            return Calibration(dense_min=float(self._answer_min))
+        calibration = load_calibration(self.settings.models_dir)
+        if calibration is None:
+            raise NotPreparedError("no calibration yet; run `govbot train`")
+        return calibration
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        """Parent item id -> ids of its variants (新申请/变更/注销/补办...)."""
+        by_title = {r.title: r.id for r in self.retriever.records}
+        kids: dict[str, list[str]] = defaultdict(list)
+        for record in self.retriever.records:
+            if record.parent:
+                parent_id = (
+                    record.parent if self.retriever.record(record.parent) else by_title.get(record.parent)
+                )
+                if parent_id and parent_id != record.id:
+                    kids[parent_id].append(record.id)
+        return dict(kids)
+
+    # --- understanding and retrieval ---------------------------------------------------
+    def parse(self, text: str) -> ParsedMessage:
+        return self.pipeline.parse(text)
+
+    def retrieve(
+        self, message: ParsedMessage, *, top_k: int | None = None, mode: Mode = "hybrid"
+    ) -> list[Hit]:
+        vector = None
+        if mode in ("hybrid", "dense") and message.text:
+            if message.embedding is None:
+                message.embedding = self.resources.embed_query(message.search_text)
+            vector = message.embedding
+        return self.retriever.search(
+            text=message.text,
+            search_text=message.search_text,
+            vector=vector,
+            top_k=top_k,
+            mode=mode,
+        )
+
+    def _children_hits(self, hits: list[Hit]) -> dict[str, list[Hit]]:
+        out: dict[str, list[Hit]] = {}
+        for hit in hits[:1]:
+            ids = self.children.get(hit.id, [])
+            records = [self.retriever.record(i) for i in ids]
+            out[hit.id] = [
+                Hit(r.id, r.title, r.kind, r.parent, hit.score, {}) for r in records if r is not None
+            ]
+        return out
+
+    # --- one message -------------------------------------------------------------------
+    def handle(self, message: UserMessage) -> BotReply:
+        started = time.perf_counter()
+        parsed = self.parse(message.text)
+        state = self.sessions.get(message.session_id)
+        min_sources = self.settings.bot.min_sources
+        hits = self.retrieve(parsed, top_k=max(self.settings.index.top_k, min_sources)) if parsed.text else []
+        decision = decide(
+            parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
+        )
+        reply = self._reply(parsed, decision, hits)
+        if parsed.truncated:
+            limit = self.pipeline.describe()[0].get("max_chars", "")
+            notice = self.responses.render("utter_truncated_notice", limit=limit)
+            reply.notices.append(notice)
+            reply.reply = f"{notice}\n{reply.reply}"
+        self._remember(message.session_id, state, reply)
+        reply.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        log.info(
+            "bot.message.handled",
+            extra={"action": reply.action, "text": mask_personal(parsed.text[:80])},
+        )
+        return reply
+
+    def _reply(self, parsed: ParsedMessage, decision: Decision, hits: list[Hit]) -> BotReply:
+        render = self.responses.render
+        base: dict[str, Any] = {
+            "intent": parsed.intent,
+            "sources": [Source(**h.source()) for h in hits],
+            "entities": [e.as_dict() for e in parsed.entities],
+        }
+        action = decision.action
+        if action == "answer" and decision.item_id:
+            item = self.kb.get(decision.item_id)
+            if item is None:  # index and knowledge base out of step: never invent
+                return BotReply(action="fallback", reply=render("utter_no_answer"), **base)
+            text, card = answer_item(item, decision.fields, self.responses)
+            if decision.reason in ("followup", "clarify_choice"):
+                base["sources"] = [Source(id=item.id, title=item.title, score=1.0)] + [
+                    s for s in base["sources"] if s.id != item.id
+                ]
+            return BotReply(action="answer", reply=text, item_id=item.id, card=card, **base)
+        if action == "clarify":
+            if not decision.options:
+                return BotReply(action="clarify", reply=render("utter_followup_no_context"), **base)
+            listing = "\n".join(f"{i}. {o.title}" for i, o in enumerate(decision.options, start=1))
+            text = render("utter_clarify", count=len(decision.options)) + "\n" + listing
+            return BotReply(action="clarify", reply=text, options=decision.options, **base)
+        if action == "ticket":
+            category = parsed.category or "其他"
+            return BotReply(
+                action="ticket",
+                reply=render("utter_ticket_offer", category=category),
+                category=category,
+                **base,
+            )
+        if action == "ticket_status":
+            ticket = parsed.first("ticket_no")
+            if ticket is None:
+                return BotReply(
+                    action="ticket_status", reply=render("utter_ticket_status_ask_number"), **base
+                )
+            text = render("utter_ticket_status_not_found", ticket_no=ticket.value)
+            return BotReply(action="ticket_status", reply=text, **base)
+        if action == "handoff":
+            return BotReply(action="handoff", reply=render("utter_handoff"), **base)
+        if action == "smalltalk":
+            return BotReply(action="smalltalk", reply=render(f"utter_{decision.reason}"), **base)
+        key = {"empty": "utter_empty_input", "out_of_scope": "utter_out_of_scope"}.get(
+            decision.reason, "utter_no_answer"
+        )
+        return BotReply(action="fallback", reply=render(key), **base)
+
+    def _remember(self, session_id: str, state: SessionState, reply: BotReply) -> None:
+        state.turns += 1
+        state.last_action = reply.action
+        state.options = [Option(id=o.id, title=o.title) for o in reply.options]
+        if reply.action == "answer" and reply.item_id:
+            state.last_item_id = reply.item_id
+        self.sessions.put(session_id, state)
+
+    def close(self) -> None:
+        self.kb.close()
+        self.sessions.close()

@@ -1,0 +1,391 @@
+"""`govbot`: the command line. A thin shell around Assistant and the jobs in operations.
+
+Every command accepts --data-dir (or GOVBOT_DATA_DIR); all state lives there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.assistant import Assistant, NotPreparedError
+from bot.evaluation import (
+    action_correct,
+    percentiles,
+    rank_of,
+    read_eval_tsv,
+    retrieval_scores,
+)
+from bot.messages import UserMessage
+from bot.settings import Settings, describe, load_settings
+from index.store import IndexNotBuiltError
+from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
+
+app = typer.Typer(
+    help="govbot: a Chinese government-service assistant (knowledge base, hybrid search, 12345 tickets).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+kb_app = typer.Typer(help="Knowledge base: import, list, show, stats.", no_args_is_help=True)
+index_app = typer.Typer(help="The hybrid search index.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(index_app, name="index")
+
+err = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where all state lives (env GOVBOT_DATA_DIR, default ./var)."),
+]
+ConfigPath = Annotated[Path | None, typer.Option("--config", help="config.yml to use (env GOVBOT_CONFIG).")]
+
+_state: dict[str, Any] = {}
+
+
+@app.callback()
+def main(data_dir: DataDir = None, config: ConfigPath = None, verbose: bool = False) -> None:
+    """Options given here apply to every command."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    _state.update(data_dir=data_dir, config=config)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return load_settings(_state.get("config"), data_dir or _state.get("data_dir"))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Any]:
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
+    assistant = Assistant(_settings(data_dir))
+    if prepare:
+        prepare_all(assistant, quiet=True)
+    return assistant
+
+
+def prepare_all(assistant: Assistant, *, quiet: bool = False) -> None:
+    """Bring a fresh data directory to a working state: sample KB, index, models."""
+    from bot.operations import build_kb_index, import_sample, train_models
+
+    settings = assistant.settings
+    if assistant.kb.count() == 0:
+        summary = import_sample(settings, assistant.kb)
+        err.print(f"imported the bundled sample knowledge base: {summary.added} items")
+    if not (settings.index_dir / "manifest.json").is_file():
+        with _progress("index build", assistant.kb.count()) as advance:
+            build_kb_index(settings, assistant.resources, progress=advance)
+    if (
+        not (settings.models_dir / "intent" / "model.joblib").is_file()
+        or not (settings.models_dir / "calibration.json").is_file()
+    ):
+        if not quiet:
+            err.print("training intent and category models…")
+        train_models(settings, assistant.resources)
+
+
+# --- knowledge base ------------------------------------------------------------------------
+@kb_app.command("import")
+def kb_import(
+    path: Annotated[Path, typer.Argument(help="File or folder to import.")],
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "auto",
+    map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="JSONL field mapping OURS=THEIRS, e.g. name=title (repeat)."),
+    ] = None,
+    sample: Annotated[bool, typer.Option(help="Mark the records as sample content.")] = False,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Do not update the index.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Import service guides, FAQs or policy documents; bad records are listed, good ones kept.
+
+    Formats: yaml (bundled guide format), md (guide with front matter, or a policy text),
+    jsonl (with --map), gd-catalog (the Guangdong service catalog), txt/html/docx/pdf (policy
+    documents, split into citable chunks). The index is updated incrementally afterwards.
+    """
+    from bot.operations import build_kb_index, import_knowledge
+
+    if format not in FORMATS:
+        _fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", 2)
+    field_map = {}
+    for pair in map or []:
+        if "=" not in pair:
+            _fail(f"--map expects OURS=THEIRS, got {pair!r}", 2)
+        ours, theirs = pair.split("=", 1)
+        field_map[ours.strip()] = theirs.strip()
+    settings = _settings(data_dir)
+    assistant = Assistant(settings)
+    options = ImportOptions(
+        field_map=field_map,
+        sample=sample,
+        chunk_chars=settings.knowledge.chunk_chars,
+        chunk_overlap=settings.knowledge.chunk_overlap,
+    )
+    try:
+        summary = import_knowledge(assistant.kb, path, format, options)
+    except ImportFormatError as exc:
+        _fail(str(exc), 2)
+    result = summary.result
+    for error in result.errors[:50]:
+        err.print(f"[yellow]skipped[/yellow] {error}")
+    if len(result.errors) > 50:
+        err.print(f"… and {len(result.errors) - 50} more errors")
+    merged = f", {result.merged_duplicates} duplicates merged" if result.merged_duplicates else ""
+    err.print(
+        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}), "
+        f"{len(result.errors)} rejected"
+    )
+    if not no_index and (summary.added or summary.changed):
+        with _progress("index update", assistant.kb.count()) as advance:
+            report = build_kb_index(settings, assistant.resources, progress=advance)
+        err.print(
+            f"index: {report.total} items, {report.embedded} embedded, {report.reused} reused "
+            f"({report.ann_kind}, {report.seconds}s)"
+        )
+    if result.errors and not result.items:
+        raise typer.Exit(1)
+
+
+@kb_app.command("list")
+def kb_list(
+    kind: Annotated[str | None, typer.Option(help="guide | faq | chunk")] = None,
+    limit: int = 50,
+    offset: int = 0,
+    data_dir: DataDir = None,
+) -> None:
+    """List items (id, kind, title)."""
+    assistant = Assistant(_settings(data_dir))
+    table = Table("id", "kind", "title")
+    for row in assistant.kb.list_rows(kind, limit, offset):
+        table.add_row(*row)
+    out.print(table)
+    err.print(f"{assistant.kb.count()} items in all")
+
+
+@kb_app.command("show")
+def kb_show(
+    item_id: str, as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None
+) -> None:
+    """Show one item with all its fields."""
+    item = Assistant(_settings(data_dir)).kb.get(item_id)
+    if item is None:
+        _fail(f"no item with id {item_id!r}")
+        return
+    data = item.model_dump(mode="json", exclude_none=True)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    for key, value in data.items():
+        out.print(f"[bold]{key}[/bold]: {value}")
+
+
+@kb_app.command("stats")
+def kb_stats(data_dir: DataDir = None) -> None:
+    """Counts by kind and source, and how many guides hold key fields."""
+    print(json.dumps(Assistant(_settings(data_dir)).kb.stats(), ensure_ascii=False, indent=1))
+
+
+# --- index and models ----------------------------------------------------------------------
+@index_app.command("build")
+def index_build(
+    full: Annotated[bool, typer.Option(help="Re-embed everything instead of reusing vectors.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Build or update the hybrid index (dense + BM25 + fuzzy) of the knowledge base."""
+    from bot.operations import build_kb_index, calibrate, import_sample
+
+    settings = _settings(data_dir)
+    assistant = Assistant(settings)
+    if assistant.kb.count() == 0:
+        summary = import_sample(settings, assistant.kb)
+        err.print(f"knowledge base was empty: imported the bundled sample ({summary.added} items)")
+    with _progress("embedding", assistant.kb.count()) as advance:
+        report = build_kb_index(settings, assistant.resources, progress=advance, full=full)
+    err.print(
+        f"index: {report.total} items, {report.embedded} embedded, {report.reused} reused, "
+        f"{report.removed} removed ({report.ann_kind}, {report.seconds}s)"
+    )
+    if (settings.models_dir / "calibration.json").is_file():
+        calibration = calibrate(settings, assistant.resources)
+        err.print(f"answer threshold recalibrated: dense ≥ {calibration.dense_min}")
+
+
+@app.command()
+def train(
+    tickets: Annotated[
+        Path | None, typer.Option(help="Historic tickets JSONL (text + category) to learn from.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train the intent and category classifiers and calibrate the answer threshold."""
+    from bot.operations import train_models
+
+    settings = _settings(data_dir)
+    assistant = Assistant(settings)
+    if tickets is not None and not tickets.is_file():
+        _fail(f"{tickets}: no such file", 2)
+    report = train_models(settings, assistant.resources, tickets=tickets)
+    for error in report.errors[:20]:
+        err.print(f"[yellow]skipped[/yellow] {error}")
+    err.print(
+        f"intent examples: {report.intent_examples}; category examples: "
+        f"{report.category_examples} authored + {report.ticket_examples} from tickets"
+    )
+    if report.calibration:
+        err.print(
+            f"answer threshold: dense ≥ {report.calibration.dense_min} "
+            f"(measured on {report.calibration.measured_on})"
+        )
+    else:
+        err.print("no index yet: run `govbot index build`, then `govbot train` to calibrate")
+
+
+# --- asking --------------------------------------------------------------------------------
+def _print_reply(reply: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(reply.model_dump(mode="json"), ensure_ascii=False), flush=True)
+        return
+    out.print(reply.reply)
+    if reply.action in ("answer", "clarify") and reply.sources:
+        out.print("[dim]候选：" + "；".join(s.title for s in reply.sources[:5]) + "[/dim]")
+
+
+@app.command()
+def ask(
+    text: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", help="Session id: reuse it so follow-ups (在哪里办？) refer back."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply object as JSON.")] = False,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch",
+            help="File with one question per line ('-' for stdin); one JSON line out each.",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Ask one question, or a batch in one warm process."""
+    if text is None and batch is None:
+        _fail("give a question or --batch FILE", 2)
+    try:
+        assistant = _assistant(data_dir)
+        run_id = session or f"cli-{uuid.uuid4().hex[:12]}"  # no --session: no shared context
+        if batch is None:
+            _print_reply(assistant.handle(UserMessage(text=text or "", session_id=run_id)), as_json)
+            return
+        handle = sys.stdin if str(batch) == "-" else batch.open(encoding="utf-8", errors="replace")
+        for n, line in enumerate(handle):
+            question = line.rstrip("\n")
+            reply = assistant.handle(UserMessage(text=question, session_id=f"{run_id}-{n}"))
+            _print_reply(reply, True if as_json or batch else as_json)
+    except (NotPreparedError, IndexNotBuiltError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def chat(session: str = "terminal", data_dir: DataDir = None) -> None:
+    """Talk to the assistant in the terminal (empty line or Ctrl-D to leave)."""
+    assistant = _assistant(data_dir)
+    out.print("govbot 政务服务助手：请问有什么可以帮您？（空行退出）")
+    while True:
+        try:
+            text = input("> ")
+        except EOFError:
+            break
+        if not text.strip():
+            break
+        _print_reply(assistant.handle(UserMessage(text=text, session_id=session)), False)
+
+
+@app.command(name="eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="TSV: kind<TAB>question<TAB>expected.")],
+    json_out: Annotated[Path | None, typer.Option(help="Also write per-row results here.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """hit@1, hit@5, MRR on kb rows; action and category accuracy on the others; latency."""
+    try:
+        rows = read_eval_tsv(file)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), 2)
+        return
+    assistant = _assistant(data_dir)
+    run_id = f"eval-{uuid.uuid4().hex[:12]}"  # every question starts a fresh conversation
+    ranks, latencies, details = [], [], []
+    actions_ok = actions_n = cats_ok = cats_n = 0
+    for n, row in enumerate(rows):
+        started = time.perf_counter()
+        reply = assistant.handle(UserMessage(text=row.question, session_id=f"{run_id}-{n}"))
+        latencies.append((time.perf_counter() - started) * 1000)
+        titles = [s.title for s in reply.sources]
+        detail: dict[str, Any] = {
+            "line": row.line,
+            "kind": row.kind,
+            "question": row.question,
+            "action": reply.action,
+            "intent": reply.intent,
+        }
+        if row.kind == "kb":
+            rank = rank_of(titles[:10], row.expected)
+            ranks.append(rank)
+            detail.update(rank=rank, top=titles[:3], expected=row.expected)
+        else:
+            ok = action_correct(row, reply.action, reply.intent)
+            actions_ok += ok
+            actions_n += 1
+            detail["action_ok"] = ok
+            if row.kind == "ticket":
+                cats_n += 1
+                cats_ok += reply.category in row.expected
+                detail.update(category=reply.category, expected=row.expected)
+        details.append(detail)
+    scores = retrieval_scores(ranks)
+    p50, p95 = percentiles(latencies)
+    table = Table("metric", "value", title=f"govbot eval {file.name}")
+    table.add_row("kb questions", str(scores.n))
+    table.add_row("hit@1", f"{scores.hit1:.3f}")
+    table.add_row("hit@5", f"{scores.hit5:.3f}")
+    table.add_row("MRR", f"{scores.mrr:.3f}")
+    table.add_row("action accuracy", f"{actions_ok / actions_n:.3f} ({actions_n})" if actions_n else "-")
+    table.add_row("category accuracy", f"{cats_ok / cats_n:.3f} ({cats_n})" if cats_n else "-")
+    table.add_row("latency p50 ms", f"{p50:.1f}")
+    table.add_row("latency p95 ms", f"{p95:.1f}")
+    out.print(table)
+    if json_out:
+        json_out.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in details) + "\n")
+
+
+@app.command()
+def config(data_dir: DataDir = None) -> None:
+    """Show the settings in force and the active NLU pipeline."""
+    settings = _settings(data_dir)
+    print(json.dumps(describe(settings), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,46 @@
+"""The two envelopes that pass between channels and the bot: one in, one out."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Action = Literal["answer", "clarify", "ticket", "handoff", "smalltalk", "fallback", "ticket_status"]
+
+
+class UserMessage(BaseModel):
+    """A message from any channel (web, wechat, hotline, cli)."""
+
+    text: str
+    session_id: str = "default"
+    channel: str = "cli"
+    message_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Source(BaseModel):
+    id: str
+    title: str
+    score: float
+
+
+class Option(BaseModel):
+    id: str
+    title: str
+
+
+class BotReply(BaseModel):
+    """The stable reply object (`govbot ask --json`, the chat API)."""
+
+    action: Action
+    intent: str
+    reply: str
+    sources: list[Source] = Field(default_factory=list)
+    options: list[Option] = Field(default_factory=list)
+    category: str | None = None
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    item_id: str | None = Field(None, description="The item the answer is about")
+    card: dict[str, Any] | None = Field(None, description="Cited fields, for answer cards")
+    notices: list[str] = Field(default_factory=list)

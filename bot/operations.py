@@ -1,0 +1,164 @@
+"""The long-running jobs behind the CLI: import, index build, train, calibrate.
+
+Each takes what it needs and reports progress through a callback, so the CLI
+draws a progress bar and the server (later) can run the same jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.policy import Calibration
+from bot.resources import CATEGORIES_FILE, Resources
+from bot.settings import Settings
+from bot.training import (
+    choose_threshold,
+    load_category_examples,
+    load_ticket_examples,
+    save_calibration,
+    train_classifier,
+)
+from index.builder import BuildReport, build_index
+from index.retriever import HybridRetriever
+from knowledge.importers import ImportOptions, ImportResult, import_path
+from knowledge.store import KnowledgeStore
+from nlu.normalize import normalize_text
+from nlu.tokenize import add_user_words
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportSummary:
+    result: ImportResult
+    added: int
+    changed: int
+
+
+def import_knowledge(kb: KnowledgeStore, path: Path, fmt: str, options: ImportOptions) -> ImportSummary:
+    """Import a file or folder; good records are stored in one transaction."""
+    result = import_path(path, fmt, options)
+    added, changed = kb.upsert_many(result.items)
+    return ImportSummary(result, added, changed)
+
+
+def import_sample(settings: Settings, kb: KnowledgeStore) -> ImportSummary:
+    folder = settings.resolve(settings.knowledge.sample_dir)
+    options = ImportOptions(sample=True, chunk_chars=settings.knowledge.chunk_chars)
+    return import_knowledge(kb, folder, "auto", options)
+
+
+def ann_params(settings: Settings) -> dict[str, Any]:
+    index = settings.index
+    return {
+        "flat_max": index.flat_max,
+        "hnsw_max": index.hnsw_max,
+        "m": index.hnsw_m,
+        "ef_search": index.hnsw_ef_search,
+        "nprobe": index.ivf_nprobe,
+    }
+
+
+def build_kb_index(
+    settings: Settings,
+    resources: Resources,
+    *,
+    progress: Progress | None = None,
+    full: bool = False,
+) -> BuildReport:
+    """(Re)build the index; only new or changed items are embedded unless `full`."""
+    add_user_words(resources.domain_words())
+    return build_index(
+        resources.kb.iter_items(),
+        resources.encoder,
+        settings.index_dir,
+        ann_params=ann_params(settings),
+        batch_size=settings.index.embedder.batch_size,
+        progress=progress,
+        full=full,
+    )
+
+
+@dataclass
+class TrainReport:
+    intent_examples: int
+    category_examples: int
+    ticket_examples: int
+    calibration: Calibration | None
+    errors: list[str] = field(default_factory=list)
+
+
+COMPLAINT_EXAMPLES_PER_CATEGORY = 12
+
+
+def _first_per_label(texts: list[str], labels: list[str], limit: int) -> list[str]:
+    seen: dict[str, int] = {}
+    kept = []
+    for text, label in zip(texts, labels, strict=True):
+        if seen.get(label, 0) < limit:
+            kept.append(text)
+            seen[label] = seen.get(label, 0) + 1
+    return kept
+
+
+def _embed(resources: Resources, texts: list[str]) -> np.ndarray:
+    return resources.encoder.encode_queries(texts)
+
+
+def train_models(settings: Settings, resources: Resources, *, tickets: Path | None = None) -> TrainReport:
+    """Train intent and category classifiers, then calibrate the answer threshold."""
+    data = resources.nlu_data
+    cat_texts, cat_labels = load_category_examples(CATEGORIES_FILE)
+    texts, labels = [], []
+    for intent, examples in data.intents.items():
+        for example in examples:
+            texts.append(normalize_text(example))
+            labels.append(intent)
+    # Every authored category example is a complaint or request too: a few of each
+    # category teach the intent model the many kinds of 诉求 without drowning ask_service.
+    per_category = _first_per_label(cat_texts, cat_labels, COMPLAINT_EXAMPLES_PER_CATEGORY)
+    texts += per_category
+    labels += ["complaint"] * len(per_category)
+    train_classifier(texts, labels, _embed(resources, texts), settings.models_dir / "intent")
+
+    errors: list[str] = []
+    ticket_count = 0
+    if tickets is not None:
+        t_texts, t_labels, errors = load_ticket_examples(tickets)
+        ticket_count = len(t_texts)
+        cat_texts += t_texts
+        cat_labels += t_labels
+    train_classifier(cat_texts, cat_labels, _embed(resources, cat_texts), settings.models_dir / "category")
+    calibration = calibrate(settings, resources) if settings.index_dir.exists() else None
+    return TrainReport(len(texts), len(cat_texts) - ticket_count, ticket_count, calibration, errors)
+
+
+def calibrate(settings: Settings, resources: Resources) -> Calibration:
+    """Threshold on the best dense score, from in-scope vs out-of-scope examples.
+
+    In scope: the ask_service examples and the FAQ questions of the knowledge
+    base; out of scope: the out_of_scope examples. Written to the models folder.
+    """
+    retriever = HybridRetriever.load(settings.index_dir, settings.index)
+    data = resources.nlu_data
+    inside = [normalize_text(t) for t in data.intents.get("ask_service", [])]
+    inside += [normalize_text(getattr(i, "question", "")) for i in resources.kb.iter_items("faq")]
+    outside = [normalize_text(t) for t in data.intents.get("out_of_scope", [])]
+    inside = [t for t in inside if t]
+
+    def best_scores(texts: list[str]) -> list[float]:
+        vectors = _embed(resources, texts)
+        return [float(retriever.dense_scores(v).max()) for v in vectors]
+
+    in_scores, out_scores = best_scores(inside), best_scores(outside)
+    calibration = Calibration(
+        dense_min=round(choose_threshold(in_scores, out_scores), 4),
+        measured_on={"in_scope": len(in_scores), "out_of_scope": len(out_scores)},
+    )
+    save_calibration(settings.models_dir, calibration)
+    return calibration

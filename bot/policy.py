@@ -1,0 +1,142 @@
+"""The decision for each message, in one readable place.
+
+answer | clarify | ticket | handoff | smalltalk | fallback | ticket_status.
+Retrieval confidence is judged on the calibrated threshold written by
+`govbot train`, never on a guessed number: e5 similarities are compressed
+(unrelated pairs still score about 0.83).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.messages import Action, Option
+from bot.sessions import SessionState
+from index.retriever import Hit
+from nlu.message import ParsedMessage
+
+SMALLTALK = ("greet", "thanks", "goodbye")
+_ORDINALS = {
+    "第一": 0,
+    "第二": 1,
+    "第三": 2,
+    "第四": 3,
+    "第五": 4,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+}
+_FOLLOWUP_SUBJECT_MAX = 2  # a follow-up names a field but no subject of its own
+
+
+@dataclass
+class Calibration:
+    """Thresholds measured by `govbot train` on in-scope vs out-of-scope examples."""
+
+    dense_min: float
+    fuzzy_min: float = 0.92
+    measured_on: dict[str, int] = field(default_factory=dict)
+
+    def confident(self, hit: Hit) -> bool:
+        return hit.signals.get("dense", 0.0) >= self.dense_min or (
+            hit.signals.get("fuzzy", 0.0) >= self.fuzzy_min
+        )
+
+
+@dataclass
+class Decision:
+    action: Action
+    reason: str
+    item_id: str | None = None
+    options: list[Option] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PolicyConfig:
+    clarify_margin: float = 0.04
+    clarify_max_options: int = 5
+    smalltalk_max_chars: int = 12
+
+
+def _chosen_option(text: str, options: list[Option]) -> Option | None:
+    """A reply to a clarify question: the option's title, or its number."""
+    for option in options:
+        if text == option.title or text == option.id:
+            return option
+    stripped = re.sub(r"[个项条。.！!,，\s]", "", text)
+    for word, pos in _ORDINALS.items():
+        if stripped in (word, f"选{word}", f"{word}") and pos < len(options):
+            return options[pos]
+    return None
+
+
+def _clarify_options(hits: list[Hit], config: PolicyConfig) -> list[Option]:
+    """Near ties, or siblings under one parent, become the options to choose from."""
+    best = hits[0]
+    close = [
+        h
+        for h in hits[1:]
+        if best.score - h.score <= config.clarify_margin
+        or (best.parent and h.parent == best.parent and best.score - h.score <= 3 * config.clarify_margin)
+    ]
+    if not close:
+        return []
+    chosen = [best, *close][: config.clarify_max_options]
+    titles = {h.title for h in chosen}
+    if len(titles) < 2:
+        return []
+    return [Option(id=h.id, title=h.title) for h in chosen]
+
+
+def decide(
+    message: ParsedMessage,
+    hits: list[Hit],
+    state: SessionState,
+    calibration: Calibration,
+    config: PolicyConfig,
+    children: dict[str, list[Hit]] | None = None,
+) -> Decision:
+    """The single place where the assistant decides what to do with a message."""
+    if not message.text:
+        return Decision("fallback", "empty")
+    if state.last_action == "clarify" and state.options:
+        chosen = _chosen_option(message.text, state.options)
+        if chosen is not None:
+            return Decision("answer", "clarify_choice", chosen.id, fields=message.fields)
+    intent = message.intent
+    if intent == "handoff":
+        return Decision("handoff", "intent")
+    if intent in SMALLTALK and len(message.text) <= config.smalltalk_max_chars:
+        return Decision("smalltalk", intent)
+    if intent == "ticket_status":
+        return Decision("ticket_status", "intent")
+    if intent == "complaint":
+        return Decision("ticket", "intent")
+    best = hits[0] if hits else None
+    # A short subject can still name an item (护照要什么材料, 驾照在哪里办): a new question then.
+    mention = message.first("service_item")
+    names_item = (
+        bool(message.subject)
+        and mention is not None
+        and (message.subject in mention.text or mention.text in message.subject)
+    )
+    is_followup = bool(message.fields) and len(message.subject) <= _FOLLOWUP_SUBJECT_MAX and not names_item
+    if is_followup and state.last_item_id:
+        return Decision("answer", "followup", state.last_item_id, fields=message.fields)
+    if is_followup:
+        return Decision("clarify", "followup_without_context")
+    if best is None or not calibration.confident(best):
+        return Decision("fallback", "out_of_scope" if intent == "out_of_scope" else "low_confidence")
+    if intent == "out_of_scope" and message.intent_confidence >= 0.8:
+        return Decision("fallback", "out_of_scope")
+    if children and best.id in children and len(children[best.id]) > 1:
+        variants = children[best.id][: config.clarify_max_options]
+        return Decision("clarify", "parent_item", options=[Option(id=h.id, title=h.title) for h in variants])
+    options = _clarify_options(hits, config)
+    if options:
+        return Decision("clarify", "close_candidates", options=options)
+    return Decision("answer", "retrieval", best.id, fields=message.fields)

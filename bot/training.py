@@ -1,0 +1,96 @@
+"""`govbot train`: the intent and category classifiers, and the answer threshold.
+
+The shipped category model learns from project-authored examples
+(nlu/data/categories.yml); a deployment adds its own historic tickets with
+`govbot train --tickets FILE.jsonl` (one JSON object per line with the text
+in `content`, `detail`, `text` or `title`, and the label in `category`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bot.policy import Calibration
+from nlu.classifier import TextClassifier
+from nlu.normalize import normalize_text
+
+CALIBRATION_FILE = "calibration.json"
+
+
+def load_category_examples(path: Path) -> tuple[list[str], list[str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    texts, labels = [], []
+    for block in data.get("categories", []):
+        for example in block.get("examples", []):
+            texts.append(normalize_text(str(example)))
+            labels.append(str(block["name"]))
+    return texts, labels
+
+
+def ticket_text(record: dict[str, Any]) -> str:
+    """The text of a historic ticket or message, whichever keys it uses."""
+    parts = [str(record.get(k) or "") for k in ("title", "content", "detail", "text")]
+    return normalize_text(" ".join(p for p in parts if p))
+
+
+def load_ticket_examples(path: Path) -> tuple[list[str], list[str], list[str]]:
+    """(texts, labels, errors) from a tickets JSONL; bad lines are reported, not fatal."""
+    texts, labels, errors = [], [], []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(f"{path}:{line_no}: invalid JSON: {exc.msg}")
+                continue
+            text = ticket_text(record) if isinstance(record, dict) else ""
+            label = record.get("category") if isinstance(record, dict) else None
+            if not text or not label:
+                errors.append(f"{path}:{line_no}: needs text and category")
+                continue
+            texts.append(text)
+            labels.append(str(label))
+    return texts, labels, errors
+
+
+def train_classifier(
+    texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray, folder: Path
+) -> TextClassifier:
+    classifier = TextClassifier()
+    classifier.fit(texts, labels, vectors)
+    classifier.save(folder)
+    return classifier
+
+
+def choose_threshold(in_scope: Sequence[float], out_of_scope: Sequence[float]) -> float:
+    """The dense-score threshold with the best balanced accuracy between the two samples."""
+    if not in_scope or not out_of_scope:
+        raise ValueError("calibration needs in-scope and out-of-scope examples")
+    inside, outside = np.asarray(in_scope), np.asarray(out_of_scope)
+    best, best_acc = float(np.median(inside)), -1.0
+    for threshold in np.unique(np.concatenate([inside, outside])):
+        acc = 0.5 * ((inside >= threshold).mean() + (outside < threshold).mean())
+        if acc > best_acc:
+            best, best_acc = float(threshold), float(acc)
+    return best
+
+
+def save_calibration(models_dir: Path, calibration: Calibration) -> None:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    (models_dir / CALIBRATION_FILE).write_text(json.dumps(asdict(calibration), indent=1))
+
+
+def load_calibration(models_dir: Path) -> Calibration | None:
+    path = models_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    return Calibration(**json.loads(path.read_text()))

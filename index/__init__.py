@@ -1,0 +1,1 @@
+"""Hybrid retrieval: pure scoring functions, an encoder wrapper, and an on-disk store."""

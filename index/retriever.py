@@ -1,0 +1,131 @@
+"""Hybrid retrieval: dense (faiss), lexical (BM25) and fuzzy (rapidfuzz), fused.
+
+Each retriever scores every document (or its ANN candidates); fusion turns the
+three lists into one ranking, and each hit keeps the raw signals so that the
+dialogue policy can judge confidence on calibrated, not relative, numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from index.ann import apply_search_params
+from index.ann import search as ann_search
+from index.facets import facet_adjustment, facets_of
+from index.fusion import rrf_fusion, top_candidates, weighted_fusion
+from index.fuzzy import FuzzyNames
+from index.lexical import BM25Index, terms
+from index.records import IndexRecord
+from index.store import IndexData, deserialize_ann, load_index
+
+Mode = Literal["hybrid", "dense", "lexical", "fuzzy"]
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    kind: str
+    parent: str | None
+    score: float
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def source(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "score": round(self.score, 4)}
+
+
+class HybridRetriever:
+    def __init__(self, data: IndexData, settings: Any) -> None:
+        self.settings = settings
+        self.records: list[IndexRecord] = data.records
+        self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+        self.manifest = data.manifest
+        self._ann = deserialize_ann(data.faiss_bytes) if data.faiss_bytes else None
+        if self._ann is not None:
+            apply_search_params(
+                self._ann, {"ef_search": settings.hnsw_ef_search, "nprobe": settings.ivf_nprobe}
+            )
+        self.bm25 = BM25Index([r.lexical for r in self.records])
+        self.fuzzy = FuzzyNames([r.names for r in self.records])
+        self._by_id = {r.id: i for i, r in enumerate(self.records)}
+        self._title_facets = [facets_of(r.title, "title") for r in self.records]
+
+    @classmethod
+    def load(cls, folder: Path, settings: Any) -> HybridRetriever:
+        return cls(load_index(folder), settings)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def record(self, item_id: str) -> IndexRecord | None:
+        pos = self._by_id.get(item_id)
+        return self.records[pos] if pos is not None else None
+
+    def dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        if self._ann is None:
+            return self.vectors @ vector.astype(np.float32)
+        scores = np.full(len(self.records), -1.0, dtype=np.float32)
+        sims, ids = ann_search(self._ann, vector[None, :].astype(np.float32), self.settings.candidates)
+        keep = ids[0] >= 0
+        scores[ids[0][keep]] = sims[0][keep]
+        return scores
+
+    def search(
+        self,
+        *,
+        text: str,
+        search_text: str,
+        vector: np.ndarray | None,
+        top_k: int | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Hit]:
+        """Ranked hits for one query; `mode` picks a single retriever for baselines."""
+        top_k = top_k or self.settings.top_k
+        if not self.records or not text:
+            return []
+        query_terms = terms(search_text)
+        signals: dict[str, np.ndarray] = {}
+        if mode in ("hybrid", "dense") and vector is not None:
+            signals["dense"] = self.dense_scores(vector)
+        if mode in ("hybrid", "lexical"):
+            signals["lexical"] = self.bm25.scores(query_terms)
+        if mode in ("hybrid", "fuzzy"):
+            signals["fuzzy"] = self.fuzzy.scores(search_text)
+        if not signals:
+            return []
+        if len(signals) == 1:
+            fused = next(iter(signals.values()))
+        elif self.settings.fusion == "rrf":
+            fused = rrf_fusion(signals, self.settings.candidates, self.settings.rrf_k)
+        else:
+            weights = self.settings.weights.model_dump()
+            fused = weighted_fusion(signals, weights, self.settings.candidates)
+        if mode == "hybrid" and self.settings.facet_penalty + self.settings.facet_bonus > 0:
+            fused = self._adjust_for_facets(fused, facets_of(text, "query"))
+        lexical_scale = self.bm25.max_possible(query_terms) or 1.0
+        hits = []
+        for pos in top_candidates(fused, top_k):
+            record = self.records[pos]
+            raw = {
+                "dense": float(signals["dense"][pos]) if "dense" in signals else 0.0,
+                "lexical": float(signals["lexical"][pos]) / lexical_scale if "lexical" in signals else 0.0,
+                "fuzzy": float(signals["fuzzy"][pos]) / 100.0 if "fuzzy" in signals else 0.0,
+            }
+            hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused[pos]), raw))
+        return hits
+
+    def _adjust_for_facets(self, fused: np.ndarray, wanted: frozenset[str]) -> np.ndarray:
+        """Re-score the leading candidates by the variant (facet) the question asks for."""
+        adjusted = fused.copy()
+        for pos in top_candidates(fused, self.settings.candidates):
+            adjusted[pos] += facet_adjustment(
+                wanted,
+                self._title_facets[pos],
+                bonus=self.settings.facet_bonus,
+                penalty=self.settings.facet_penalty,
+            )
+        return adjusted

@@ -1,0 +1,1 @@
+"""Knowledge base: the document model, importers, the store and the bundled sample."""

@@ -1,0 +1,1 @@
+"""Understanding a citizen's message: normalisation, tokens, entities, intent, category."""

@@ -1,0 +1,90 @@
+"""Intent and category stages: the trained classifier plus the few rules it cannot learn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nlu.classifier import TextClassifier
+from nlu.message import ParsedMessage
+
+INTENTS = (
+    "ask_service",
+    "ticket_status",
+    "complaint",
+    "handoff",
+    "greet",
+    "thanks",
+    "goodbye",
+    "out_of_scope",
+)
+_STATUS_WORDS = ("进度", "进展", "状态", "怎么样了", "处理到", "有结果", "有回复", "查询")
+
+
+class ModelMissingError(RuntimeError):
+    """A trained model is absent: run `govbot train`."""
+
+
+def load_classifier(folder: Path) -> TextClassifier:
+    if not (folder / "model.joblib").is_file():
+        raise ModelMissingError(f"no trained model in {folder}; run `govbot train`")
+    return TextClassifier.load(folder)
+
+
+def _vector(message: ParsedMessage, resources: Any) -> Any:
+    """The query embedding, computed once and shared with retrieval."""
+    if message.embedding is None and message.text:
+        message.embedding = resources.embed_query(message.search_text or message.text)
+    return message.embedding
+
+
+class IntentClassifier:
+    """Pipeline stage: fills `intent`, `intent_confidence`, `intent_ranking`."""
+
+    @staticmethod
+    def default_config() -> dict[str, Any]:
+        return {"min_confidence": 0.45}  # below this the intent falls back to ask_service
+
+    def __init__(self, config: dict[str, Any], model: TextClassifier, resources: Any) -> None:
+        self.min_confidence = float(config["min_confidence"])
+        self.model = model
+        self.resources = resources
+
+    @classmethod
+    def create(cls, config: dict[str, Any], resources: Any) -> IntentClassifier:
+        model = load_classifier(resources.models_dir / "intent")
+        return cls({**cls.default_config(), **config}, model, resources)
+
+    def process(self, message: ParsedMessage) -> None:
+        if not message.text:
+            message.intent, message.intent_confidence = "out_of_scope", 1.0
+            return
+        prediction = self.model.predict(message.text, _vector(message, self.resources))
+        message.intent_ranking = prediction.ranking
+        message.intent, message.intent_confidence = prediction.label, prediction.confidence
+        if message.first("ticket_no") and any(w in message.text for w in _STATUS_WORDS):
+            message.intent, message.intent_confidence = "ticket_status", 1.0
+        elif message.intent_confidence < self.min_confidence:
+            message.intent = "ask_service"
+
+
+class CategoryClassifier:
+    """Pipeline stage: the first-level 12345 category of a complaint or request."""
+
+    @staticmethod
+    def default_config() -> dict[str, Any]:
+        return {}
+
+    def __init__(self, model: TextClassifier, resources: Any) -> None:
+        self.model = model
+        self.resources = resources
+
+    @classmethod
+    def create(cls, config: dict[str, Any], resources: Any) -> CategoryClassifier:
+        return cls(load_classifier(resources.models_dir / "category"), resources)
+
+    def process(self, message: ParsedMessage) -> None:
+        if not message.text:
+            return
+        prediction = self.model.predict(message.text, _vector(message, self.resources))
+        message.category, message.category_confidence = prediction.label, prediction.confidence

@@ -1,0 +1,263 @@
+"""`govbot` commands through typer's CliRunner, against the prepared data directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from bot.cli import app
+from bot.settings import DEFAULT_CONFIG
+from knowledge.store import KnowledgeStore
+from tests.utils.factories import write
+
+REPLY_KEYS = {"action", "intent", "reply", "sources", "options", "category", "entities", "latency_ms"}
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _run(runner: CliRunner, data_dir: Path | None, *args: str) -> Result:
+    prefix = ["--data-dir", str(data_dir)] if data_dir else []
+    return runner.invoke(app, [*prefix, *args], env={"COLUMNS": "200"}, catch_exceptions=False)
+
+
+def _count(data_dir: Path) -> int:
+    kb = KnowledgeStore(data_dir / "kb.sqlite")
+    try:
+        return kb.count()
+    finally:
+        kb.close()
+
+
+# ------------------------------------------------------------------ ask
+
+
+def test_ask_json(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "ask", "补办身份证需要什么材料", "--json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    reply = json.loads(lines[0])
+    assert set(reply) >= REPLY_KEYS
+    assert reply["action"] == "answer"
+    assert len(reply["sources"]) >= 5
+    assert reply["item_id"] and reply["item_id"] in reply["reply"]
+
+
+def test_ask_plain_text(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "ask", "你好")
+    assert result.exit_code == 0
+    assert "您好" in result.stdout
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(result.stdout)
+
+
+def test_ask_data_dir_after_the_command(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, None, "ask", "转人工", "--json", "--data-dir", str(prepared_dir))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["action"] == "handoff"
+
+
+def test_ask_batch_prints_one_json_line_per_input_line(
+    runner: CliRunner, prepared_dir: Path, tmp_path: Path
+) -> None:
+    questions = ["补办身份证需要什么材料", "", "你好", "楼下烧烤店油烟噪音扰民晚上十二点还在吵"]
+    batch = write(tmp_path / "questions.txt", "\n".join(questions) + "\n")
+    result = _run(runner, prepared_dir, "ask", "--batch", str(batch), "--json")
+    assert result.exit_code == 0, result.output
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(replies) == len(questions)
+    assert all(set(r) >= REPLY_KEYS for r in replies)
+    assert [r["action"] for r in replies] == ["answer", "fallback", "smalltalk", "ticket"]
+
+
+def test_ask_without_question(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "ask")
+    assert result.exit_code == 2
+    assert "--batch" in result.stderr
+
+
+# ------------------------------------------------------------------ eval
+
+EVAL_TSV = """\
+# kind<TAB>question<TAB>expected
+kb\t补办身份证需要什么材料\t居民身份证遗失补领|居民身份证办理
+kb\t公积金租房提取怎么办\t住房公积金租房提取
+ticket\t楼下烧烤店油烟噪音扰民晚上十二点还在吵\t环境保护
+smalltalk\t你好\tgreet
+human\t转人工\thandoff
+"""
+
+
+def test_eval_prints_retrieval_scores(runner: CliRunner, prepared_dir: Path, tmp_path: Path) -> None:
+    tsv = write(tmp_path / "dev.tsv", EVAL_TSV)
+    details = tmp_path / "details.jsonl"
+    result = _run(runner, prepared_dir, "eval", str(tsv), "--json-out", str(details))
+    assert result.exit_code == 0, result.output
+    for metric in ("hit@1", "hit@5", "MRR", "action accuracy", "latency p50 ms"):
+        assert metric in result.stdout
+    rows = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in rows] == [2, 3, 4, 5, 6]
+    assert rows[0]["rank"] is not None and rows[0]["rank"] <= 5
+    assert rows[3]["action_ok"] is True and rows[4]["action_ok"] is True
+
+
+def test_eval_bad_file(runner: CliRunner, prepared_dir: Path, tmp_path: Path) -> None:
+    tsv = write(tmp_path / "bad.tsv", "kb\tonly two columns\n")
+    result = _run(runner, prepared_dir, "eval", str(tsv))
+    assert result.exit_code == 2
+    assert "bad.tsv:1" in result.stderr
+
+
+# ------------------------------------------------------------------ kb
+
+
+def test_kb_list(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "kb", "list", "--kind", "guide", "--limit", "5")
+    assert result.exit_code == 0
+    body = [line for line in result.stdout.splitlines() if "guide" in line]
+    assert len(body) == 5
+    assert f"{_count(prepared_dir)} items in all" in result.stderr
+
+
+def test_kb_show(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "kb", "show", "id-card-lost", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["id"] == "id-card-lost" and data["kind"] == "guide"
+    assert data["materials"]
+    plain = _run(runner, prepared_dir, "kb", "show", "id-card-lost")
+    assert "居民身份证遗失补领" in plain.stdout
+
+
+def test_kb_show_unknown_id(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "kb", "show", "no-such-item")
+    assert result.exit_code == 1
+    assert "no-such-item" in result.stderr
+
+
+def test_kb_stats(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "kb", "stats")
+    assert result.exit_code == 0
+    stats = json.loads(result.stdout)
+    assert stats["total"] == _count(prepared_dir)
+    assert set(stats["by_kind"]) == {"guide", "faq"}
+    assert 0 < stats["guide_field_coverage"]["materials"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code", "message"),
+    [
+        ("broken.yml", "guides:\n  - id: a\n    name: [unclosed\n", 1, "invalid YAML"),
+        ("bad_records.yml", "guides:\n  - id: a\n  - id: b\n", 1, "name"),
+        ("list.yml", "- a\n- b\n", 2, "expected a mapping"),
+        ("items.csv", "a,b\n", 2, "cannot tell the format"),
+        ("broken.docx", "PK\x03\x04 not really a zip", 2, "cannot read as docx"),
+    ],
+)
+def test_kb_import_malformed_file(
+    runner: CliRunner,
+    copy_prepared: Callable[[], Path],
+    tmp_path: Path,
+    name: str,
+    content: str,
+    code: int,
+    message: str,
+) -> None:
+    """Exit non-zero with a clear message; the knowledge base keeps its item count."""
+    data_dir = copy_prepared()
+    before = _count(data_dir)
+    path = write(tmp_path / name, content)
+    result = _run(runner, data_dir, "kb", "import", str(path))
+    assert result.exit_code == code
+    assert message in " ".join(result.stderr.split())
+    assert _count(data_dir) == before
+
+
+def test_kb_import_bad_options(runner: CliRunner, prepared_dir: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", "{}\n")
+    assert _run(runner, prepared_dir, "kb", "import", str(path), "--format", "xml").exit_code == 2
+    result = _run(runner, prepared_dir, "kb", "import", str(path), "--map", "no-equals-sign")
+    assert result.exit_code == 2 and "OURS=THEIRS" in result.stderr
+
+
+def test_kb_import_good_file_updates_index(
+    runner: CliRunner, copy_prepared: Callable[[], Path], tmp_path: Path
+) -> None:
+    data_dir = copy_prepared()
+    before = _count(data_dir)
+    line = json.dumps(
+        {"code": "cli-1", "title": "命令行导入测试事项", "dept": "示例市测试局"}, ensure_ascii=False
+    )
+    path = write(tmp_path / "new.jsonl", line + "\n")
+    result = _run(
+        runner,
+        data_dir,
+        "kb",
+        "import",
+        str(path),
+        "--map",
+        "id=code",
+        "--map",
+        "name=title",
+        "--map",
+        "department=dept",
+    )
+    assert result.exit_code == 0, result.output
+    assert _count(data_dir) == before + 1
+    assert "1 new" in result.stderr
+    assert "1 embedded" in result.stderr and f"{before} reused" in result.stderr
+    again = _run(runner, data_dir, "ask", "命令行导入测试事项", "--json")
+    assert json.loads(again.stdout)["item_id"] == "cli-1"
+
+
+# ------------------------------------------------------------------ config and help
+
+
+def test_config_prints_settings_with_pipeline(runner: CliRunner, prepared_dir: Path) -> None:
+    result = _run(runner, prepared_dir, "config")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    configured = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))["pipeline"]
+    assert [c["name"] for c in data["pipeline"]] == [c["name"] for c in configured]
+    assert Path(data["data_dir"]) == prepared_dir
+    assert data["index"]["weights"]
+
+
+@pytest.mark.parametrize(
+    ("command", "purpose"),
+    [
+        ([], "government-service assistant"),
+        (["kb"], "Knowledge base"),
+        (["kb", "import"], "Import service guides"),
+        (["kb", "list"], "List items"),
+        (["kb", "show"], "Show one item"),
+        (["kb", "stats"], "Counts by kind"),
+        (["index"], "search index"),
+        (["index", "build"], "Build or update"),
+        (["train"], "Train the intent and category classifiers"),
+        (["ask"], "Ask one question"),
+        (["chat"], "Talk to the assistant"),
+        (["eval"], "hit@1"),
+        (["config"], "settings in force"),
+    ],
+)
+def test_help(runner: CliRunner, command: list[str], purpose: str) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert purpose in " ".join(result.stdout.split())
+    assert "Usage" in result.stdout
+
+
+def test_no_args_shows_help(runner: CliRunner) -> None:
+    result = runner.invoke(app, [], env={"COLUMNS": "200"})
+    assert "Usage" in result.output
+    for command in ("kb", "index", "train", "ask", "chat", "eval", "config"):
+        assert command in result.output

@@ -1,0 +1,84 @@
+"""Session context with its time limit; reply templates and their placeholders."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.messages import Option
+from bot.responses import RESPONSES_FILE, Responses
+from bot.sessions import SessionState, SqliteSessionStore
+
+
+def test_session_round_trip_and_isolation(tmp_path: Path) -> None:
+    store = SqliteSessionStore(tmp_path / "s" / "sessions.sqlite", ttl_minutes=30)
+    try:
+        state = SessionState(
+            last_item_id="id-card", last_action="clarify", options=[Option(id="a", title="甲")]
+        )
+        store.put("alice", state)
+        loaded = store.get("alice")
+        assert loaded.last_item_id == "id-card"
+        assert loaded.options == [Option(id="a", title="甲")]
+        assert loaded.updated_at > 0
+        assert store.get("bob") == SessionState()
+    finally:
+        store.close()
+
+
+def test_expired_session_is_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.sqlite"
+    store = SqliteSessionStore(path, ttl_minutes=30)
+    try:
+        store.put("alice", SessionState(last_item_id="id-card"))
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE sessions SET updated_at = updated_at - 31 * 60")
+        assert store.get("alice").last_item_id is None
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def responses() -> Responses:
+    return Responses.load()
+
+
+def test_every_template_renders_with_documented_placeholders(responses: Responses) -> None:
+    values = {
+        "count": 3,
+        "category": "环境保护",
+        "ticket_no": "20261123000042",
+        "limit": 2000,
+        "item": "事项",
+        "field": "收费标准",
+        "contact": "",
+        "phone": "12345",
+        "url": "https://x",
+    }
+    for name, variants in responses.templates.items():
+        assert variants, name
+        for template in variants:
+            rendered = template.format(**values)
+            assert "{" not in rendered and "}" not in rendered, name
+
+
+def test_responses_file_is_rasa_shaped() -> None:
+    data = yaml.safe_load(RESPONSES_FILE.read_text(encoding="utf-8"))
+    assert all(name.startswith("utter_") for name in data["responses"])
+
+
+def test_render_fills_placeholders(responses: Responses) -> None:
+    text = responses.render("utter_ticket_status_not_found", ticket_no="20261123000042")
+    assert "20261123000042" in text
+
+
+def test_render_unknown_name_fails_loudly(responses: Responses) -> None:
+    with pytest.raises(KeyError, match="utter_nope"):
+        responses.render("utter_nope")
+
+
+def test_render_missing_value_returns_template() -> None:
+    assert Responses({"utter_x": ["需要 {value}"]}).render("utter_x") == "需要 {value}"

