@@ -16,7 +16,7 @@ from bot.messages import BotReply, Option, Source, UserMessage
 from bot.policy import Calibration, Decision, PolicyConfig, decide
 from bot.resources import Resources
 from bot.responses import Responses
-from bot.sessions import SessionState, SqliteSessionStore
+from bot.sessions import SessionState, open_session_store
 from bot.settings import Settings
 from bot.training import load_calibration
 from index.retriever import Hit, HybridRetriever, Mode
@@ -38,7 +38,9 @@ class Assistant:
         self.settings = settings
         self.kb = KnowledgeStore(settings.kb_path)
         self.resources = Resources(settings, self.kb)
-        self.sessions = SqliteSessionStore(settings.sessions_path, settings.bot.session_ttl_minutes)
+        self.sessions = open_session_store(
+            settings.sessions_path, settings.bot.session_ttl_minutes, settings.secrets.redis_url
+        )
         options = settings.policy("DecisionPolicy")
         self.policy_config = PolicyConfig(
             clarify_margin=float(options.get("clarify_margin", 0.04)),

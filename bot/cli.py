@@ -322,6 +322,50 @@ def chat(session: str = "terminal", data_dir: DataDir = None) -> None:
         _print_reply(assistant.handle(UserMessage(text=text, session_id=session)), False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (config: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (config: server.port).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes, each with its own warm engine (config: server.workers)."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the chat API, the web widget (http://HOST:PORT/), channels and agent APIs.
+
+    Prepares a fresh data directory first (sample KB, index, models). With several
+    workers, set REDIS_URL so that sessions and rate limits are shared between them.
+    """
+    import os
+    import tempfile
+
+    import uvicorn
+
+    settings = _settings(data_dir)
+    assistant = Assistant(settings)
+    try:
+        prepare_all(assistant, quiet=False)
+    finally:
+        assistant.close()
+    n_workers = workers or settings.server.workers
+    os.environ["GOVBOT_DATA_DIR"] = str(settings.data_dir.resolve())
+    if _state.get("config"):
+        os.environ["GOVBOT_CONFIG"] = str(Path(_state["config"]).resolve())
+    if n_workers > 1:
+        if not settings.secrets.redis_url:
+            err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-"))
+    uvicorn.run(
+        "bot.app:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=n_workers,
+        log_level="info",
+    )
+
+
 @app.command(name="eval")
 def evaluate(
     file: Annotated[Path, typer.Argument(help="TSV: kind<TAB>question<TAB>expected.")],

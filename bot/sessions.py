@@ -1,7 +1,7 @@
 """Session context, so that 需要什么材料？ after an answer refers to the same item.
 
-Stored in SQLite under the data directory; the server issue adds a Redis
-implementation of the same interface for several workers.
+Stored in SQLite under the data directory by default; with REDIS_URL set, in
+Redis, so that several workers or machines see the same conversation.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,14 @@ class SessionState(BaseModel):
     options: list[Option] = Field(default_factory=list)
     turns: int = 0
     updated_at: float = 0.0
+
+
+class SessionStore(Protocol):
+    def get(self, session_id: str) -> SessionState: ...
+
+    def put(self, session_id: str, state: SessionState) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class SqliteSessionStore:
@@ -53,3 +62,34 @@ class SqliteSessionStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class RedisSessionStore:
+    """Sessions in Redis under `govbot:session:<id>`, expiring after the TTL."""
+
+    def __init__(self, url: str, ttl_minutes: int, prefix: str = "govbot:session:") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
+        self.ttl_seconds = ttl_minutes * 60
+
+    def get(self, session_id: str) -> SessionState:
+        raw = self._redis.get(self._prefix + session_id)
+        if raw is None:
+            return SessionState()
+        return SessionState.model_validate_json(raw)  # type: ignore[arg-type]
+
+    def put(self, session_id: str, state: SessionState) -> None:
+        state.updated_at = time.time()
+        self._redis.set(self._prefix + session_id, state.model_dump_json(), ex=self.ttl_seconds)
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def open_session_store(sqlite_path: Path, ttl_minutes: int, redis_url: str = "") -> SessionStore:
+    """Redis when a URL is configured (shared by workers), SQLite under the data dir otherwise."""
+    if redis_url:
+        return RedisSessionStore(redis_url, ttl_minutes)
+    return SqliteSessionStore(sqlite_path, ttl_minutes)

@@ -3,7 +3,8 @@
 Every key is declared here once, with its default and help text, so that
 `govbot config` can show what is running and a test can check that every key
 in config.yml is documented.  This is the only module that reads the
-environment (GOVBOT_DATA_DIR, GOVBOT_CONFIG).
+environment (GOVBOT_DATA_DIR, GOVBOT_CONFIG, and the secrets listed in
+`Secrets`): secrets never live in config.yml.
 """
 
 from __future__ import annotations
@@ -78,6 +79,35 @@ class BotSettings(_Section):
     min_sources: int = Field(5, description="Sources listed with every answer and clarify")
 
 
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `govbot serve` listens on")
+    port: int = Field(8000, description="Port `govbot serve` listens on")
+    workers: int = Field(1, description="Worker processes (each holds one warm engine)")
+    max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
+    rate_per_session: int = Field(30, description="Messages per session per minute")
+    rate_per_ip: int = Field(300, description="Requests per client address per minute")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Sites allowed to embed the widget (CORS allow-list)"
+    )
+    suggest_max_k: int = Field(20, description="Largest k accepted by /api/v1/suggest")
+
+
+class Secrets(BaseModel):
+    """Values read from the environment only; shown redacted."""
+
+    redis_url: str = Field("", description="REDIS_URL: share sessions and limits through Redis")
+    database_url: str = Field("", description="DATABASE_URL: PostgreSQL for tickets (SQLite by default)")
+    api_tokens: str = Field("", description="GOVBOT_API_TOKENS: 'token:role,token:role' for agent/admin APIs")
+
+    @classmethod
+    def from_env(cls) -> Secrets:
+        return cls(
+            redis_url=os.environ.get("REDIS_URL", ""),
+            database_url=os.environ.get("DATABASE_URL", ""),
+            api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
+        )
+
+
 class Settings(_Section):
     language: str = Field("zh", description="Language of the assistant (Rasa convention)")
     data_dir: Path = Field(Path("./var"), description="Where all state lives")
@@ -86,6 +116,11 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings, description="KB")
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
+    channels: dict[str, Any] = Field(
+        default_factory=dict, description="Connector sections by channel name (connectors/)"
+    )
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True, description="From the environment")
 
     # Derived locations under the data directory, one place for all of them.
     @property
@@ -130,9 +165,16 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         raw["data_dir"] = str(data_dir)
     elif env_dir:
         raw["data_dir"] = env_dir
-    return Settings.model_validate(raw)
+    raw.pop("secrets", None)  # never from the file
+    settings = Settings.model_validate(raw)
+    settings.secrets = Secrets.from_env()
+    return settings
 
 
 def describe(settings: Settings) -> dict[str, Any]:
     """Settings as plain data, for `govbot config` and debug endpoints."""
-    return settings.model_dump(mode="json")
+    shown = settings.model_dump(mode="json")
+    shown["secrets"] = {
+        name: ("(set)" if value else "(not set)") for name, value in settings.secrets.model_dump().items()
+    }
+    return shown

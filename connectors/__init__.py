@@ -1,1 +1,21 @@
-"""Channels (web widget, WeChat, Rasa REST, hotline): where messages enter. Filled by the server issue."""
+"""Channels: where a message enters. Importing a channel module registers it."""
+
+from __future__ import annotations
+
+from connectors.base import Channel, OnMessage, session_key
+
+# Built-in channels register themselves on import (Channel.__init_subclass__).
+BUILTIN_MODULES = ("connectors.web",)
+
+
+def load_channels(config: dict[str, dict], enabled: list[str] | None = None) -> list[Channel]:
+    """Instantiate every built-in channel (or those named in `enabled`) from its config section."""
+    import importlib
+
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    names = enabled if enabled is not None else list(Channel.registry)
+    return [Channel.registry[name].from_config(config.get(name) or {}) for name in names]
+
+
+__all__ = ["Channel", "OnMessage", "load_channels", "session_key"]

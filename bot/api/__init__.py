@@ -1,0 +1,1 @@
+"""HTTP routes of the server that are not a channel: agent look-up, knowledge base, operations."""

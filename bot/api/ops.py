@@ -1,0 +1,42 @@
+"""Operations: liveness, readiness, Prometheus metrics, and what is running (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from bot import metrics
+from bot.deps import Admin, AppSettings, Service
+from bot.settings import describe
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def ready(service: Service, response: Response) -> dict[str, Any]:
+    """Knowledge base, index and models are loaded (503 until they are)."""
+    checks = await service.run(lambda _a: service.readiness())
+    if not checks["ready"]:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return checks
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/-/settings")
+async def running_settings(settings: AppSettings, service: Service, _admin: Admin) -> dict[str, Any]:
+    """Active settings (secrets shown only as set / not set) and the NLU pipeline."""
+    shown = describe(settings)
+    shown["pipeline_active"] = await service.run(lambda a: a.pipeline.describe())
+    return shown

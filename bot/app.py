@@ -1,0 +1,93 @@
+"""The FastAPI app factory: wires settings, the warm engine, channels and routes together.
+
+`uvicorn bot.app:create_app --factory` (or `govbot serve`) runs it; each worker
+process builds its own engine once, at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from bot import metrics
+from bot.api import agent, kb, ops
+from bot.auth import TokenTable
+from bot.limits import RateLimitedError, make_rate_limiter
+from bot.logs import install_masking
+from bot.messages import BotReply, UserMessage
+from bot.service import AssistantService
+from bot.settings import Settings, load_settings
+from connectors import load_channels
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    limiter = make_rate_limiter(settings.secrets.redis_url)
+    service = AssistantService(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_masking()
+        await service.warm_up()
+        log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
+        yield
+        service.close()
+
+    async def on_message(message: UserMessage) -> BotReply:
+        """The one callback every channel gets: limits, the engine, metrics."""
+        wait = limiter.hit(f"session:{message.session_id}", settings.server.rate_per_session)
+        if wait:
+            metrics.RATE_LIMITED.labels("session").inc()
+            raise RateLimitedError("session", wait)
+        started = time.perf_counter()
+        reply = await service.handle(message)
+        metrics.LATENCY.observe(time.perf_counter() - started)
+        metrics.REPLIES.labels(reply.action, message.channel).inc()
+        return reply
+
+    app = FastAPI(
+        title="govbot",
+        description="Chinese government-service assistant: answers with cited sources, or a 12345 ticket.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.tokens = TokenTable(settings.secrets.api_tokens)
+    app.state.on_message = on_message
+
+    @app.exception_handler(RateLimitedError)
+    async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    for channel in load_channels(settings.channels):
+        app.include_router(channel.router(on_message))
+    for module in (agent, kb, ops):
+        app.include_router(module.router)
+
+    from bot.guards import RequestGuard
+
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.server.max_body_bytes,
+        limiter=limiter,
+        per_ip=settings.server.rate_per_ip,
+    )
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
+    return app

@@ -1,0 +1,61 @@
+"""Typed dependencies: an endpoint's signature says what it needs (from `app.state`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.auth import Principal, TokenTable
+from bot.service import AssistantService
+from bot.settings import Settings
+
+
+def _service(request: Request) -> AssistantService:
+    service: AssistantService = request.app.state.service
+    return service
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Service = Annotated[AssistantService, Depends(_service)]
+AppSettings = Annotated[Settings, Depends(_settings)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    tokens: TokenTable = request.app.state.tokens
+    principal = tokens.lookup(credentials.credentials) if credentials else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "authentication required: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def require_role(role: str) -> Callable[[Principal], Principal]:
+    """Dependency: the caller must hold `role` or a more trusted one (403 otherwise)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        return principal
+
+    return check
+
+
+Agent = Annotated[Principal, Depends(require_role("agent"))]
+Admin = Annotated[Principal, Depends(require_role("admin"))]

@@ -1,0 +1,66 @@
+"""Rate limits per client address and per chat session (fixed one-minute windows).
+
+In one process the counters live in memory; with REDIS_URL set they live in Redis
+(INCR + EXPIRE), so every worker and machine counts against the same limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+WINDOW_SECONDS = 60
+
+
+class RateLimitedError(Exception):
+    """Too many requests in the current window; `retry_after` seconds until the next one."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(f"rate limit reached for this {scope}; retry in {retry_after} s")
+        self.scope = scope
+        self.retry_after = retry_after
+
+
+class RateLimiter(Protocol):
+    def hit(self, key: str, limit: int) -> int:
+        """Count one request for `key`; return seconds to wait (0 when allowed)."""
+        ...
+
+
+class MemoryRateLimiter:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int) -> int:
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        with self._lock:
+            if len(self._counts) > 100_000:  # drop old windows
+                self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
+            count = self._counts.get((key, window), 0) + 1
+            self._counts[(key, window)] = count
+        return 0 if count <= limit else int(WINDOW_SECONDS - now % WINDOW_SECONDS) + 1
+
+
+class RedisRateLimiter:
+    def __init__(self, url: str, prefix: str = "govbot:rate:") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
+
+    def hit(self, key: str, limit: int) -> int:
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        name = f"{self._prefix}{key}:{window}"
+        pipe = self._redis.pipeline()
+        pipe.incr(name)
+        pipe.expire(name, WINDOW_SECONDS * 2)
+        count = int(pipe.execute()[0])
+        return 0 if count <= limit else int(WINDOW_SECONDS - now % WINDOW_SECONDS) + 1
+
+
+def make_rate_limiter(redis_url: str = "") -> RateLimiter:
+    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()

@@ -1,0 +1,31 @@
+"""A served app over the prepared data directory, through Starlette's TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.settings import Settings, load_settings
+
+AGENT_TOKEN = "agent-token-0123456789"
+ADMIN_TOKEN = "admin-token-0123456789"
+
+
+def server_settings(data_dir: Path, **server: object) -> Settings:
+    settings = load_settings(data_dir=data_dir)
+    settings.secrets.api_tokens = f"{AGENT_TOKEN}:agent,{ADMIN_TOKEN}:admin"
+    settings.secrets.redis_url = ""
+    for key, value in server.items():
+        setattr(settings.server, key, value)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def client(prepared_dir: Path) -> Iterator[TestClient]:
+    """One warm app for read-only tests (its sessions are private to each test's session_id)."""
+    with TestClient(create_app(server_settings(prepared_dir))) as test_client:
+        yield test_client
