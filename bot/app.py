@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
         )
 
-    for channel in load_channels(settings.channels):
+    for channel in load_channels(settings.channels.model_dump()):
         app.include_router(channel.router(on_message))
     for module in (agent, kb, ops):
         app.include_router(module.router)

@@ -92,6 +92,16 @@ class ServerSettings(_Section):
     suggest_max_k: int = Field(20, description="Largest k accepted by /api/v1/suggest")
 
 
+class WebChannelSettings(_Section):
+    enabled: bool = Field(True, description="Serve /api/v1/chat, the widget and the demo page")
+
+
+class ChannelsSettings(_Section):
+    """One section per channel (connectors/); each channel gets only its own."""
+
+    web: WebChannelSettings = Field(default_factory=WebChannelSettings, description="Web chat and widget")
+
+
 class Secrets(BaseModel):
     """Values read from the environment only; shown redacted."""
 
@@ -117,8 +127,8 @@ class Settings(_Section):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
-    channels: dict[str, Any] = Field(
-        default_factory=dict, description="Connector sections by channel name (connectors/)"
+    channels: ChannelsSettings = Field(
+        default_factory=ChannelsSettings, description="Connector sections by channel name (connectors/)"
     )
     secrets: Secrets = Field(default_factory=Secrets, exclude=True, description="From the environment")
 

@@ -15,7 +15,12 @@ def load_channels(config: dict[str, dict], enabled: list[str] | None = None) -> 
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
     names = enabled if enabled is not None else list(Channel.registry)
-    return [Channel.registry[name].from_config(config.get(name) or {}) for name in names]
+    sections = {name: config.get(name) or {} for name in names}
+    return [
+        Channel.registry[name].from_config(section)
+        for name, section in sections.items()
+        if section.get("enabled", True)
+    ]
 
 
 __all__ = ["Channel", "OnMessage", "load_channels", "session_key"]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from nlu.fields import load_field_words, subject_left
 from nlu.message import Entity, ParsedMessage
 from nlu.validators import is_valid_id_card, is_valid_phone
 
@@ -69,6 +70,7 @@ class RuleEntityExtractor:
         self._items = items  # name or alias -> item id
         self._item_names = list(items)
         self._nlp: Any = None
+        self._field_words = [w for words in load_field_words().values() for w in words]
 
     @classmethod
     def create(cls, config: dict[str, Any], resources: Any) -> RuleEntityExtractor:
@@ -122,6 +124,8 @@ class RuleEntityExtractor:
     def _item_entities(self, text: str) -> list[Entity]:
         if not self._item_names or len(text) < 2:
             return []
+        if not subject_left(text, self._field_words):
+            return []  # 需要什么材料？ names a field only; any item "found" would be a fragment match
         from rapidfuzz import fuzz, process
 
         best = process.extractOne(

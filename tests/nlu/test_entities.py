@@ -87,11 +87,6 @@ def test_no_entities_in_plain_question(assistant: Assistant) -> None:
     assert [e for e in message.entities if e.extractor != "rapidfuzz"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: fuzzy item matching finds 'passport-apply' in a bare field question via the "
-    "alias 办护照要什么材料 (shown in the reply's entities; see the test report)",
-)
 @pytest.mark.parametrize("text", ["需要什么材料", "要什么材料"])
 def test_bare_field_question_mentions_no_service_item(assistant: Assistant, text: str) -> None:
     """需要什么材料 names a field, not an item: no service_item entity."""
