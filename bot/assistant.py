@@ -12,6 +12,8 @@ from functools import cached_property
 from typing import Any
 
 from bot.answers import answer_item
+from bot.desk import DeskUnavailableError, TicketDesk
+from bot.escalation import Escalation
 from bot.messages import BotReply, Option, Source, UserMessage
 from bot.policy import Calibration, Decision, PolicyConfig, decide
 from bot.resources import Resources
@@ -34,8 +36,9 @@ class NotPreparedError(RuntimeError):
 
 
 class Assistant:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, desk: TicketDesk | None = None) -> None:
         self.settings = settings
+        self._desk = desk
         self.kb = KnowledgeStore(settings.kb_path)
         self.resources = Resources(settings, self.kb)
         self.sessions = open_session_store(
@@ -53,6 +56,20 @@ class Assistant:
     @cached_property
     def responses(self) -> Responses:
         return Responses.load()
+
+    @cached_property
+    def escalation(self) -> Escalation:
+        return Escalation(self.responses, self.desk)
+
+    def desk(self) -> TicketDesk:
+        """The ticket desk: the one given, else the SQL desk under the data directory."""
+        if self._desk is None:
+            try:
+                from tickets.desk import SqlTicketDesk
+            except ImportError as exc:  # pragma: no cover - the package ships with govbot
+                raise DeskUnavailableError("the tickets package is not installed") from exc
+            self._desk = SqlTicketDesk.open(self.settings)
+        return self._desk
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -124,12 +141,16 @@ class Assistant:
         started = time.perf_counter()
         parsed = self.parse(message.text)
         state = self.sessions.get(message.session_id)
-        min_sources = self.settings.bot.min_sources
-        hits = self.retrieve(parsed, top_k=max(self.settings.index.top_k, min_sources)) if parsed.text else []
-        decision = decide(
-            parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
-        )
-        reply = self._reply(parsed, decision, hits)
+        base = self._base(parsed, [])
+        reply = self.escalation.continue_conversation(parsed, state, message.channel, base)
+        if reply is None:
+            min_sources = self.settings.bot.min_sources
+            top_k = max(self.settings.index.top_k, min_sources)
+            hits = self.retrieve(parsed, top_k=top_k) if parsed.text else []
+            decision = decide(
+                parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
+            )
+            reply = self._reply(parsed, decision, hits, state, message.channel)
         if parsed.truncated:
             limit = self.pipeline.describe()[0].get("max_chars", "")
             notice = self.responses.render("utter_truncated_notice", limit=limit)
@@ -143,13 +164,19 @@ class Assistant:
         )
         return reply
 
-    def _reply(self, parsed: ParsedMessage, decision: Decision, hits: list[Hit]) -> BotReply:
-        render = self.responses.render
-        base: dict[str, Any] = {
+    @staticmethod
+    def _base(parsed: ParsedMessage, hits: list[Hit]) -> dict[str, Any]:
+        return {
             "intent": parsed.intent,
             "sources": [Source(**h.source()) for h in hits],
             "entities": [e.as_dict() for e in parsed.entities],
         }
+
+    def _reply(
+        self, parsed: ParsedMessage, decision: Decision, hits: list[Hit], state: SessionState, channel: str
+    ) -> BotReply:
+        render = self.responses.render
+        base = self._base(parsed, hits)
         action = decision.action
         if action == "answer" and decision.item_id:
             item = self.kb.get(decision.item_id)
@@ -169,20 +196,11 @@ class Assistant:
             return BotReply(action="clarify", reply=text, options=decision.options, **base)
         if action == "ticket":
             category = parsed.category or "其他"
-            return BotReply(
-                action="ticket",
-                reply=render("utter_ticket_offer", category=category),
-                category=category,
-                **base,
-            )
+            parsed.category = category
+            lead = render("utter_ticket_offer", category=category)
+            return self.escalation.start_form(parsed, state, base, describes_matter=True, lead=lead)
         if action == "ticket_status":
-            ticket = parsed.first("ticket_no")
-            if ticket is None:
-                return BotReply(
-                    action="ticket_status", reply=render("utter_ticket_status_ask_number"), **base
-                )
-            text = render("utter_ticket_status_not_found", ticket_no=ticket.value)
-            return BotReply(action="ticket_status", reply=text, **base)
+            return self.escalation.status(parsed, state, base)
         if action == "handoff":
             return BotReply(action="handoff", reply=render("utter_handoff"), **base)
         if action == "smalltalk":
@@ -194,6 +212,7 @@ class Assistant:
 
     def _remember(self, session_id: str, state: SessionState, reply: BotReply) -> None:
         state.turns += 1
+        state.offer_ticket = reply.action == "fallback" and state.form is None
         state.last_action = reply.action
         state.options = [Option(id=o.id, title=o.title) for o in reply.options]
         if reply.action == "answer" and reply.item_id:

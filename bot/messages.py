@@ -44,3 +44,9 @@ class BotReply(BaseModel):
     item_id: str | None = Field(None, description="The item the answer is about")
     card: dict[str, Any] | None = Field(None, description="Cited fields, for answer cards")
     notices: list[str] = Field(default_factory=list)
+    form: dict[str, Any] | None = Field(
+        None, description="Ticket form in progress: {step, choices}; choices render as buttons"
+    )
+    ticket: dict[str, Any] | None = Field(
+        None, description="The ticket created or looked up (no personal data)"
+    )

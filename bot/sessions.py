@@ -15,6 +15,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from bot.messages import Option
+from bot.ticket_form import TicketForm
 
 
 class SessionState(BaseModel):
@@ -23,6 +24,10 @@ class SessionState(BaseModel):
     options: list[Option] = Field(default_factory=list)
     turns: int = 0
     updated_at: float = 0.0
+    form: TicketForm | None = None  # a ticket being collected, one question per turn
+    offer_ticket: bool = False  # the last reply offered a ticket; 好的 starts the form
+    pending_ticket_no: str | None = None  # status asked; waiting for the phone's last 4 digits
+    rating_for: str | None = None  # a closed ticket waiting for a 1-5 satisfaction score
 
 
 class SessionStore(Protocol):

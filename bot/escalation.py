@@ -1,0 +1,170 @@
+"""The ticket side of the dialogue: the chat form, status by number + phone last 4, ratings.
+
+Called by the assistant before and after the decision; talks to the ticket desk
+only through bot.desk.TicketDesk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot import ticket_form
+from bot.desk import DeskUnavailableError, TicketDesk, TicketRequest
+from bot.messages import BotReply
+from bot.responses import Responses
+from bot.sessions import SessionState
+from nlu.message import ParsedMessage
+
+log = logging.getLogger(__name__)
+
+_LAST4 = re.compile(r"(?:尾号|后四位|后4位|末四位|末4位)?\D{0,3}(?<!\d)(\d{4})(?!\d)")
+_SCORE = re.compile(r"^\s*([1-5])\s*(?:分|星)?\s*$")
+
+
+def _time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+class Escalation:
+    def __init__(self, responses: Responses, desk: Callable[[], TicketDesk]) -> None:
+        self.responses = responses
+        self._desk = desk
+
+    # --- before the decision: a form in progress, a status lookup, a rating, an accepted offer
+    def continue_conversation(
+        self, parsed: ParsedMessage, state: SessionState, channel: str, base: dict[str, Any]
+    ) -> BotReply | None:
+        if state.form is not None:
+            return self._form_turn(parsed, state, channel, base)
+        if state.rating_for and (score := _SCORE.match(parsed.text)):
+            return self._rate(state, int(score.group(1)), base)
+        if state.pending_ticket_no and not parsed.first("ticket_no"):
+            last4 = _LAST4.search(parsed.text)
+            if last4:
+                return self._lookup(state.pending_ticket_no, last4.group(1), state, base)
+        if ticket_form.wants_ticket(parsed.text) or (
+            state.offer_ticket and ticket_form.matches(parsed.text, ticket_form.YES_WORDS)
+        ):
+            return self.start_form(parsed, state, base, describes_matter=False)
+        return None
+
+    # --- the form ------------------------------------------------------------------------
+    def start_form(
+        self,
+        parsed: ParsedMessage,
+        state: SessionState,
+        base: dict[str, Any],
+        *,
+        describes_matter: bool,
+        lead: str = "",
+    ) -> BotReply:
+        form = ticket_form.start(parsed, describes_matter=describes_matter)
+        state.form = form
+        turn = ticket_form.ask(form)
+        text = self.responses.render(turn.prompt, **turn.values)
+        return self._form_reply(form, turn, f"{lead}\n{text}" if lead else text, base)
+
+    def _form_turn(
+        self, parsed: ParsedMessage, state: SessionState, channel: str, base: dict[str, Any]
+    ) -> BotReply:
+        form = state.form
+        assert form is not None
+        turn = ticket_form.advance(form, parsed)
+        if turn.cancelled:
+            state.form = None
+            return BotReply(action="ticket", reply=self.responses.render(turn.prompt), **base)
+        if not turn.submit:
+            return self._form_reply(form, turn, self.responses.render(turn.prompt, **turn.values), base)
+        request = TicketRequest(
+            title=form.description[:40],
+            content=form.description,
+            location=form.location,
+            phone=form.phone,
+            name=form.name,
+            contact_consent=bool(form.contact_consent),
+            category=form.category,
+            ticket_type=form.ticket_type,
+            channel=channel,
+        )
+        try:
+            receipt = self._desk().create(request)
+        except DeskUnavailableError as exc:
+            log.warning("ticket.create.failed", extra={"error": str(exc)})
+            text = self.responses.render("utter_form_desk_down")
+            return self._form_reply(form, ticket_form.ask(form), text, base)
+        state.form = None
+        log.info("ticket.created", extra={"ticket_no": receipt.ticket_no, "channel": channel})
+        text = self.responses.render(
+            "utter_ticket_created", ticket_no=receipt.ticket_no, deadline=_time(receipt.feedback_deadline)
+        )
+        if receipt.duplicate_of:
+            text += "\n" + self.responses.render(
+                "utter_ticket_possible_duplicate", other=receipt.duplicate_of
+            )
+        return BotReply(action="ticket", reply=text, ticket=receipt.model_dump(mode="json"), **base)
+
+    def _form_reply(
+        self, form: ticket_form.TicketForm, turn: ticket_form.FormTurn, text: str, base: dict[str, Any]
+    ) -> BotReply:
+        return BotReply(
+            action="ticket",
+            reply=text,
+            form={"step": form.step, "choices": turn.choices},
+            category=form.category,
+            **base,
+        )
+
+    # --- status and rating -----------------------------------------------------------------
+    def status(self, parsed: ParsedMessage, state: SessionState, base: dict[str, Any]) -> BotReply:
+        ticket = parsed.first("ticket_no")
+        if ticket is None:
+            return BotReply(
+                action="ticket_status", reply=self.responses.render("utter_ticket_status_ask_number"), **base
+            )
+        rest = parsed.text.replace(ticket.text, " ")
+        phone = parsed.first("phone")
+        last4 = phone.value[-4:] if phone else None
+        if last4 is None and (found := _LAST4.search(rest)):
+            last4 = found.group(1)
+        if last4 is None:
+            state.pending_ticket_no = ticket.value
+            text = self.responses.render("utter_ticket_status_ask_last4", ticket_no=ticket.value)
+            return BotReply(action="ticket_status", reply=text, **base)
+        return self._lookup(ticket.value, last4, state, base)
+
+    def _lookup(self, ticket_no: str, last4: str, state: SessionState, base: dict[str, Any]) -> BotReply:
+        state.pending_ticket_no = None
+        try:
+            view = self._desk().status(ticket_no, last4)
+        except DeskUnavailableError:
+            return BotReply(action="ticket_status", reply=self.responses.render("utter_desk_down"), **base)
+        if view is None:
+            text = self.responses.render("utter_ticket_status_not_found", ticket_no=ticket_no)
+            return BotReply(action="ticket_status", reply=text, **base)
+        text = self.responses.render(
+            "utter_ticket_status",
+            ticket_no=view.ticket_no,
+            status=view.status,
+            department=view.department or "待分派",
+            feedback_deadline=_time(view.feedback_deadline),
+        )
+        if view.reply:
+            text += "\n" + self.responses.render("utter_ticket_feedback", reply=view.reply)
+        if view.closed and not view.rated:
+            state.rating_for = f"{view.ticket_no}:{last4}"
+            text += "\n" + self.responses.render("utter_ask_rating")
+        return BotReply(action="ticket_status", reply=text, ticket=view.model_dump(mode="json"), **base)
+
+    def _rate(self, state: SessionState, score: int, base: dict[str, Any]) -> BotReply:
+        assert state.rating_for is not None
+        ticket_no, _, last4 = state.rating_for.partition(":")
+        state.rating_for = None
+        try:
+            saved = self._desk().rate(ticket_no, last4, score)
+        except DeskUnavailableError:
+            saved = False
+        key = "utter_rating_thanks" if saved else "utter_rating_failed"
+        return BotReply(action="ticket_status", reply=self.responses.render(key, score=score), **base)
