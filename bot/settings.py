@@ -90,6 +90,9 @@ class ServerSettings(_Section):
         default_factory=list, description="Sites allowed to embed the widget (CORS allow-list)"
     )
     suggest_max_k: int = Field(20, description="Largest k accepted by /api/v1/suggest")
+    redis_prefix: str = Field(
+        "govbot:", description="Prefix of every Redis key (sessions, rate limits) when REDIS_URL is set"
+    )
 
 
 class Secrets(BaseModel):
@@ -106,6 +109,34 @@ class Secrets(BaseModel):
             database_url=os.environ.get("DATABASE_URL", ""),
             api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
         )
+
+
+class ActionServerSettings(BaseModel):
+    """The Rasa action server (connectors/rasa_actions.py): its own process, set by environment."""
+
+    api_url: str = Field(
+        "http://127.0.0.1:8000", description="GOVBOT_API_URL: base URL of the govbot server the actions call"
+    )
+    tickets_url: str = Field(
+        "", description="GOVBOT_TICKETS_URL: base URL of the ticket API when another service serves it"
+    )
+    api_token: str = Field("", description="GOVBOT_API_TOKEN: bearer token for the ticket API")
+    timeout_s: float = Field(10.0, description="GOVBOT_API_TIMEOUT: seconds per call to govbot")
+
+    @classmethod
+    def from_env(cls) -> ActionServerSettings:
+        defaults = cls()
+        return cls(
+            api_url=os.environ.get("GOVBOT_API_URL", "") or defaults.api_url,
+            tickets_url=os.environ.get("GOVBOT_TICKETS_URL", ""),
+            api_token=os.environ.get("GOVBOT_API_TOKEN", ""),
+            timeout_s=float(os.environ.get("GOVBOT_API_TIMEOUT", "") or defaults.timeout_s),
+        )
+
+    @property
+    def ticket_api(self) -> str:
+        """Where tickets are filed: GOVBOT_TICKETS_URL, or the govbot server itself."""
+        return self.tickets_url or self.api_url
 
 
 class Settings(_Section):
