@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from tests.api.conftest import server_settings
-from tests.bot.test_sessions_redis import wait_for_fresh_window
-from tests.utils.redis_server import REDIS_URL, private_redis
+from tests.utils.redis_server import REDIS_URL, private_redis, wait_for_fresh_window
 
 RATE_PER_SESSION = 3
 

@@ -11,20 +11,13 @@ import pytest
 from bot.limits import WINDOW_SECONDS, RedisRateLimiter
 from bot.messages import Option
 from bot.sessions import RedisSessionStore, SessionState, open_session_store
-from tests.utils.redis_server import REDIS_URL, private_redis
+from tests.utils.redis_server import REDIS_URL, private_redis, wait_for_fresh_window
 
 
 @pytest.fixture
 def redis_prefix() -> Iterator[tuple[Any, str]]:
     with private_redis() as found:
         yield found
-
-
-def wait_for_fresh_window(margin: float = 3.0) -> None:
-    """Fixed one-minute windows: do not start counting just before one closes."""
-    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
-    if left < margin:
-        time.sleep(left + 0.05)
 
 
 def test_two_stores_share_one_conversation(redis_prefix: tuple[Any, str]) -> None:

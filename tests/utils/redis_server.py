@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,16 @@ from typing import Any
 
 import pytest
 
+from bot.limits import WINDOW_SECONDS
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def wait_for_fresh_window(margin: float = 3.0) -> None:
+    """Rate limits count in fixed one-minute windows: do not start counting just before one closes."""
+    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left < margin:
+        time.sleep(left + 0.05)
 
 
 @contextmanager
