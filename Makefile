@@ -12,8 +12,11 @@ PIP    := $(PY) -m pip
 TORCH_INDEX ?=
 TORCH_ARGS  := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 DATA_DIR ?= ./var
+# The Rasa action server (connectors/rasa_actions.py) runs in its own venv: rasa-sdk 3.21.1
+# requires pydantic <2.14 and requirements.lock pins 2.14.3 (see requirements-rasa.lock).
+RASA_VENV ?= .venv-rasa
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean actions
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; govbot needs Python 3.11"; exit 1; }
@@ -25,7 +28,17 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+$(RASA_VENV)/.installed: requirements-rasa.lock
+	$(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install -q --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install -q -r requirements-rasa.lock
+	touch $@
+
+install: $(VENV)/.installed $(RASA_VENV)/.installed
+
+# The Rasa action server, calling the govbot server at GOVBOT_API_URL (default http://127.0.0.1:8000).
+actions: install
+	PYTHONPATH=. $(RASA_VENV)/bin/python -m rasa_sdk --actions connectors.rasa_actions
 
 run: install
 	$(VENV)/bin/govbot --data-dir $(DATA_DIR) index build
@@ -46,4 +59,4 @@ bench: install
 	$(PY) bench/category_cv.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RASA_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import metrics
-from bot.api import agent, kb, ops
+from bot.api import agent, kb, ops, rasa_nlu
 from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    limiter = make_rate_limiter(settings.secrets.redis_url)
+    limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
     service = AssistantService(settings)
 
     @asynccontextmanager
@@ -70,9 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
         )
 
-    for channel in load_channels(settings.channels.model_dump()):
+    for channel in load_channels(settings.channels):
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops):
+    for module in (agent, kb, ops, rasa_nlu):
         app.include_router(module.router)
 
     from bot.guards import RequestGuard

@@ -42,7 +42,10 @@ class Assistant:
         self.kb = KnowledgeStore(settings.kb_path)
         self.resources = Resources(settings, self.kb)
         self.sessions = open_session_store(
-            settings.sessions_path, settings.bot.session_ttl_minutes, settings.secrets.redis_url
+            settings.sessions_path,
+            settings.bot.session_ttl_minutes,
+            settings.secrets.redis_url,
+            settings.server.redis_prefix,
         )
         options = settings.policy("DecisionPolicy")
         self.policy_config = PolicyConfig(

@@ -62,5 +62,5 @@ class RedisRateLimiter:
         return 0 if count <= limit else int(WINDOW_SECONDS - now % WINDOW_SECONDS) + 1
 
 
-def make_rate_limiter(redis_url: str = "") -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def make_rate_limiter(redis_url: str = "", redis_prefix: str = "govbot:") -> RateLimiter:
+    return RedisRateLimiter(redis_url, prefix=f"{redis_prefix}rate:") if redis_url else MemoryRateLimiter()

@@ -70,7 +70,9 @@ class SqliteSessionStore:
 
 
 class RedisSessionStore:
-    """Sessions in Redis under `govbot:session:<id>`, expiring after the TTL."""
+    """Sessions in Redis under `<prefix><id>` (`govbot:session:<id>`), expiring after the TTL.
+
+    Every write renews the TTL, so a conversation lives as long as it stays active."""
 
     def __init__(self, url: str, ttl_minutes: int, prefix: str = "govbot:session:") -> None:
         import redis
@@ -93,8 +95,10 @@ class RedisSessionStore:
         self._redis.close()
 
 
-def open_session_store(sqlite_path: Path, ttl_minutes: int, redis_url: str = "") -> SessionStore:
+def open_session_store(
+    sqlite_path: Path, ttl_minutes: int, redis_url: str = "", redis_prefix: str = "govbot:"
+) -> SessionStore:
     """Redis when a URL is configured (shared by workers), SQLite under the data dir otherwise."""
     if redis_url:
-        return RedisSessionStore(redis_url, ttl_minutes)
+        return RedisSessionStore(redis_url, ttl_minutes, prefix=f"{redis_prefix}session:")
     return SqliteSessionStore(sqlite_path, ttl_minutes)

@@ -90,16 +90,9 @@ class ServerSettings(_Section):
         default_factory=list, description="Sites allowed to embed the widget (CORS allow-list)"
     )
     suggest_max_k: int = Field(20, description="Largest k accepted by /api/v1/suggest")
-
-
-class WebChannelSettings(_Section):
-    enabled: bool = Field(True, description="Serve /api/v1/chat, the widget and the demo page")
-
-
-class ChannelsSettings(_Section):
-    """One section per channel (connectors/); each channel gets only its own."""
-
-    web: WebChannelSettings = Field(default_factory=WebChannelSettings, description="Web chat and widget")
+    redis_prefix: str = Field(
+        "govbot:", description="Prefix of every Redis key (sessions, rate limits) when REDIS_URL is set"
+    )
 
 
 class Secrets(BaseModel):
@@ -118,6 +111,34 @@ class Secrets(BaseModel):
         )
 
 
+class ActionServerSettings(BaseModel):
+    """The Rasa action server (connectors/rasa_actions.py): its own process, set by environment."""
+
+    api_url: str = Field(
+        "http://127.0.0.1:8000", description="GOVBOT_API_URL: base URL of the govbot server the actions call"
+    )
+    tickets_url: str = Field(
+        "", description="GOVBOT_TICKETS_URL: base URL of the ticket API when another service serves it"
+    )
+    api_token: str = Field("", description="GOVBOT_API_TOKEN: bearer token for the ticket API")
+    timeout_s: float = Field(10.0, description="GOVBOT_API_TIMEOUT: seconds per call to govbot")
+
+    @classmethod
+    def from_env(cls) -> ActionServerSettings:
+        defaults = cls()
+        return cls(
+            api_url=os.environ.get("GOVBOT_API_URL", "") or defaults.api_url,
+            tickets_url=os.environ.get("GOVBOT_TICKETS_URL", ""),
+            api_token=os.environ.get("GOVBOT_API_TOKEN", ""),
+            timeout_s=float(os.environ.get("GOVBOT_API_TIMEOUT", "") or defaults.timeout_s),
+        )
+
+    @property
+    def ticket_api(self) -> str:
+        """Where tickets are filed: GOVBOT_TICKETS_URL, or the govbot server itself."""
+        return self.tickets_url or self.api_url
+
+
 class Settings(_Section):
     language: str = Field("zh", description="Language of the assistant (Rasa convention)")
     data_dir: Path = Field(Path("./var"), description="Where all state lives")
@@ -127,8 +148,9 @@ class Settings(_Section):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
-    channels: ChannelsSettings = Field(
-        default_factory=ChannelsSettings, description="Connector sections by channel name (connectors/)"
+    channels: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Connector sections by channel name; each channel's config_model declares its keys",
     )
     secrets: Secrets = Field(default_factory=Secrets, exclude=True, description="From the environment")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from connectors.base import Channel, OnMessage, session_key
+from connectors.base import Channel, ChannelConfig, OnMessage, session_key
 
 # Built-in channels register themselves on import (Channel.__init_subclass__).
-BUILTIN_MODULES = ("connectors.web",)
+BUILTIN_MODULES = ("connectors.web", "connectors.rasa")
 
 
 def load_channels(config: dict[str, dict], enabled: list[str] | None = None) -> list[Channel]:
@@ -23,4 +23,4 @@ def load_channels(config: dict[str, dict], enabled: list[str] | None = None) -> 
     ]
 
 
-__all__ = ["Channel", "OnMessage", "load_channels", "session_key"]
+__all__ = ["Channel", "ChannelConfig", "OnMessage", "load_channels", "session_key"]

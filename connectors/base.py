@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.messages import BotReply, UserMessage
 
@@ -17,10 +18,20 @@ OnMessage = Callable[[UserMessage], Awaitable[BotReply]]
 """What the app hands every channel: send one message in, get the reply back."""
 
 
+class ChannelConfig(BaseModel):
+    """A channel's keys under `channels.<name>` in config.yml; a channel with keys subclasses this,
+    each key with its default and a description (tests/bot/test_settings.py checks config.yml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Serve this channel's routes")
+
+
 class Channel(ABC):
     """One door into the assistant (web widget, WeChat, Rasa REST, ...)."""
 
     registry: ClassVar[dict[str, type[Channel]]] = {}
+    config_model: ClassVar[type[ChannelConfig]] = ChannelConfig
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.settings import DEFAULT_CONFIG, Settings, describe, load_settings
+from connectors import Channel, load_channels
 from nlu.pipeline import REGISTRY
 from tests.utils.factories import write
 
@@ -33,12 +34,28 @@ def _undocumented(data: dict[str, Any], model: type[BaseModel], where: str) -> l
             problems.append(f"{path}: declared without a description")
         if key in COMPONENT_LISTS and model is Settings:
             continue
+        if key == "channels" and model is Settings and isinstance(value, dict):
+            problems += _undocumented_channels(value)
+            continue
         sub = _model_of(field.annotation)
         if isinstance(value, dict):
             if sub is None:
                 problems.append(f"{path}: a section in config.yml but not a model")
             else:
                 problems += _undocumented(value, sub, f"{path}.")
+    return problems
+
+
+def _undocumented_channels(sections: dict[str, Any]) -> list[str]:
+    """Each `channels.<name>` names a registered channel; its keys are declared by its config_model."""
+    load_channels({})  # registers the built-in channels
+    problems = []
+    for name, section in sections.items():
+        channel = Channel.registry.get(name)
+        if channel is None:
+            problems.append(f"channels.{name}: no channel of that name in connectors/")
+        else:
+            problems += _undocumented(section or {}, channel.config_model, f"channels.{name}.")
     return problems
 
 
@@ -53,10 +70,17 @@ def test_every_config_key_is_declared_with_help(config: dict[str, Any]) -> None:
 
 def test_walk_finds_undeclared_keys() -> None:
     """The checker itself catches a stray key and a nested one."""
-    bad = {"language": "zh", "typo_key": 1, "index": {"weights": {"dense": 1, "sparse": 2}}}
+    bad = {
+        "language": "zh",
+        "typo_key": 1,
+        "index": {"weights": {"dense": 1, "sparse": 2}},
+        "channels": {"web": {}, "rest": {"send_card": True}, "fax": {}},
+    }
     assert _undocumented(bad, Settings, "") == [
         "typo_key: not declared in bot/settings.py",
         "index.weights.sparse: not declared in bot/settings.py",
+        "channels.rest.send_card: not declared in bot/settings.py",
+        "channels.fax: no channel of that name in connectors/",
     ]
 
 
