@@ -1,6 +1,6 @@
 # govbot: two commands do all set-up on a fresh machine with Python 3.11 and the package registries.
 #   make run   - create .venv, install pinned dependencies, prepare the embedding model,
-#                build the index of the bundled knowledge base, train, and start the assistant
+#                build the index of the bundled knowledge base, train, and serve http://127.0.0.1:8000
 #   make test  - the same install, then ruff, mypy and pytest
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -43,7 +43,7 @@ actions: install
 run: install
 	$(VENV)/bin/govbot --data-dir $(DATA_DIR) index build
 	$(VENV)/bin/govbot --data-dir $(DATA_DIR) train
-	$(VENV)/bin/govbot --data-dir $(DATA_DIR) chat
+	$(VENV)/bin/govbot --data-dir $(DATA_DIR) serve
 
 lint: install
 	$(VENV)/bin/ruff check bot nlu knowledge index connectors tests bench
