@@ -367,8 +367,8 @@
       const footer = el("p", "footer", "答复依据政务服务知识库，仅供参考，以办理部门公布为准。");
 
       this.panel.append(header, this.log, this.typing, this.form, footer);
-      this.panel.addEventListener("keydown", (event) => {
-        if (event.key === "Escape") {
+      this.root.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && !this.panel.hidden) {
           event.stopPropagation();
           this.close();
         }
@@ -418,7 +418,12 @@
       item.append(el("span", "sr-only", "客服："));
       item.append(...children);
       this.log.append(item);
-      this.scrollToEnd();
+      // A long answer card is read from its top; short messages just scroll to the end.
+      if (item.offsetHeight > this.log.clientHeight) {
+        this.log.scrollTop = item.offsetTop - 8;
+      } else {
+        this.scrollToEnd();
+      }
       return item;
     }
 
@@ -428,6 +433,7 @@
         return;
       }
       this.input.value = "";
+      this.input.focus(); // the send button is disabled while waiting: keep focus usable
       this.send(text);
     }
 
@@ -479,6 +485,7 @@
             return;
           }
           item.remove();
+          this.input.focus();
           this.deliver(message);
         });
         parts.push(retry);

@@ -65,6 +65,7 @@ def test_answer_card_then_clarify_choice(browser: sync_api.Browser, live_server:
     shot(page, "desktop-open")
 
     ask(page, "居住证申领怎么办理")
+    expect(page.locator(".govbot-w-input")).to_be_focused()  # clicking 发送 leaves focus in the input
     card = page.locator(f"{ANSWER} .govbot-w-card").last
     expect(card).to_be_visible()
     expect(card.locator(".govbot-w-card-title")).to_contain_text("居住证")
@@ -111,7 +112,9 @@ def test_phone_sized_screen_gets_a_full_screen_panel(browser: sync_api.Browser, 
     assert box["x"] == 0 and box["width"] == 390
     assert box["y"] == 0 and box["height"] == 844
     ask(page, "居住证申领怎么办理")
-    expect(page.locator(f"{ANSWER} .govbot-w-card")).to_be_visible()
+    card = page.locator(f"{ANSWER} .govbot-w-card")
+    expect(card).to_be_visible()
+    expect(card.locator(".govbot-w-card-title")).to_be_in_viewport()  # a long card is read from its top
     shot(page, "phone-answer")
     page.locator(".govbot-w-close").click()
     expect(page.locator(".govbot-w-panel")).to_be_hidden()
@@ -153,6 +156,11 @@ def test_keyboard_only(browser: sync_api.Browser, live_server: str) -> None:
     page.keyboard.press("Escape")
     expect(page.locator(".govbot-w-panel")).to_be_hidden()
     expect(launcher).to_be_focused()
+    page.keyboard.press("Enter")  # reopen from the bubble, then Esc there closes it too
+    expect(page.locator(".govbot-w-panel")).to_be_visible()
+    launcher.focus()
+    page.keyboard.press("Escape")
+    expect(page.locator(".govbot-w-panel")).to_be_hidden()
     page.context.close()
 
 
@@ -188,6 +196,7 @@ def test_server_errors_are_shown_with_a_retry(
     expect(error).to_have_count(0)
     expect(page.locator(f"{ANSWER} .govbot-w-card")).to_be_visible()
     assert page.locator(".govbot-w-msg-user").count() == 1  # the retry did not repeat the question
+    expect(page.locator(".govbot-w-input")).to_be_focused()
     page.context.close()
 
 
