@@ -89,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.server.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "Authorization"],
+            expose_headers=["Retry-After"],  # the widget says how long to wait after a 429
         )
     return app

@@ -1,1 +1,655 @@
-/* placeholder */
+/*
+ * govbot web widget: a chat bubble for government-service sites.
+ *
+ *   <script src="https://host/widget.js" data-endpoint="https://host"
+ *           data-title="政务服务智能客服" data-channel="web" defer></script>
+ *
+ * Plain ES2017, no build step, no dependencies. Everything the user types and everything
+ * the server sends is put into the page with textContent (never as HTML). The stylesheet
+ * (widget.css, next to this file) is added once unless data-css="none"; all its classes
+ * start with "govbot-w-" so they do not clash with the host page.
+ *
+ * Public object: window.GovbotWidget, with open(), close(), send(text) and the hook
+ * onTicket(context), which the "提交诉求" buttons call (replace it to show a ticket form).
+ */
+(() => {
+  "use strict";
+
+  if (window.GovbotWidget && window.GovbotWidget.mounted) {
+    return; // the script was included twice: keep the first widget
+  }
+
+  const PREFIX = "govbot-w-";
+  const STORAGE_KEY = "govbot-widget-session";
+  const REQUEST_TIMEOUT_MS = 30000;
+  const TICKET_TEXT = "我要提交诉求";
+  const GREETING =
+    "您好！我是政务服务智能客服，可以为您解答办事所需材料、办理地点、时限和费用等问题，也可以帮您提交12345诉求。";
+
+  // Card fields in display order, with the labels the knowledge base uses (knowledge/models.py).
+  const CARD_FIELDS = [
+    ["answer", ""],
+    ["text", ""],
+    ["conditions", "申请条件"],
+    ["targets", "服务对象"],
+    ["materials", "申请材料"],
+    ["steps", "办理流程"],
+    ["location", "办理地点"],
+    ["office_hours", "办公时间"],
+    ["phone_enquiry", "咨询电话"],
+    ["promised_time_limit", "承诺办结时限"],
+    ["legal_time_limit", "法定办结时限"],
+    ["fees", "收费标准"],
+    ["department", "实施部门"],
+  ];
+  const ORDERED_LISTS = new Set(["materials", "steps"]);
+  const CARD_LABELS = new Set(CARD_FIELDS.map(([, label]) => label).filter(Boolean).concat(["网上办理"]));
+
+  // --- small DOM helpers (text only, never HTML) -------------------------------------
+
+  function el(tag, classes, text) {
+    const node = document.createElement(tag);
+    if (classes) {
+      node.className = classes
+        .split(" ")
+        .map((name) => PREFIX + name)
+        .join(" ");
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  function button(classes, text, label) {
+    const node = el("button", classes, text);
+    node.type = "button";
+    if (label) {
+      node.setAttribute("aria-label", label);
+    }
+    return node;
+  }
+
+  let idCounter = 0;
+  function uniqueId(name) {
+    idCounter += 1;
+    return `${PREFIX}${name}-${idCounter}`;
+  }
+
+  // --- configuration and the visitor id ----------------------------------------------
+
+  function findScript() {
+    return document.currentScript || document.querySelector('script[src*="widget.js"]');
+  }
+
+  function readConfig(script) {
+    const data = (script && script.dataset) || {};
+    const scriptUrl = new URL(script && script.src ? script.src : "widget.js", document.baseURI);
+    // A given endpoint may be relative to the page ("/", "/govbot"); without one, the
+    // server that served this script answers.
+    const base = data.endpoint ? new URL(data.endpoint, document.baseURI) : new URL("/", scriptUrl);
+    return {
+      endpoint: base.href.replace(/\/+$/, ""),
+      title: data.title || "政务服务智能客服",
+      channel: data.channel || "web",
+      css: data.css === "none" ? null : new URL("widget.css", scriptUrl).href,
+    };
+  }
+
+  function newId() {
+    const cryptoApi = window.crypto;
+    if (cryptoApi && typeof cryptoApi.randomUUID === "function") {
+      return cryptoApi.randomUUID();
+    }
+    const bytes = new Uint8Array(16);
+    if (cryptoApi && cryptoApi.getRandomValues) {
+      cryptoApi.getRandomValues(bytes);
+    } else {
+      for (let i = 0; i < bytes.length; i += 1) {
+        bytes[i] = Math.floor(Math.random() * 256);
+      }
+    }
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  let memorySessionId = null;
+  function sessionId() {
+    try {
+      let id = window.localStorage.getItem(STORAGE_KEY);
+      if (!id) {
+        id = newId();
+        window.localStorage.setItem(STORAGE_KEY, id);
+      }
+      return id;
+    } catch (_error) {
+      // Storage blocked (private mode, sandboxed frame): keep the id for this page only.
+      memorySessionId = memorySessionId || newId();
+      return memorySessionId;
+    }
+  }
+
+  // --- talking to the server ---------------------------------------------------------
+
+  class ChatError extends Error {
+    constructor(kind, status, retryAfter) {
+      super(kind);
+      this.kind = kind; // network | busy | server | rejected
+      this.status = status || 0;
+      this.retryAfter = retryAfter || 0;
+    }
+  }
+
+  async function postChat(config, text) {
+    const controller = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = controller ? setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS) : null;
+    let response;
+    try {
+      response = await fetch(`${config.endpoint}/api/v1/chat`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId(), text, channel: config.channel }),
+        credentials: "omit",
+        signal: controller ? controller.signal : undefined,
+      });
+    } catch (_error) {
+      throw new ChatError("network");
+    } finally {
+      if (timer) {
+        clearTimeout(timer);
+      }
+    }
+    if (response.status === 429) {
+      const wait = parseInt(response.headers.get("Retry-After") || "", 10);
+      throw new ChatError("busy", 429, Number.isFinite(wait) ? wait : 0);
+    }
+    if (response.status >= 500) {
+      throw new ChatError("server", response.status);
+    }
+    if (!response.ok) {
+      throw new ChatError("rejected", response.status);
+    }
+    let body;
+    try {
+      body = await response.json();
+    } catch (_error) {
+      throw new ChatError("server", response.status);
+    }
+    if (!body || typeof body.reply !== "string") {
+      throw new ChatError("server", response.status);
+    }
+    return body;
+  }
+
+  function errorText(error) {
+    switch (error.kind) {
+      case "busy":
+        return error.retryAfter
+          ? `提问太频繁了，请 ${error.retryAfter} 秒后再试。`
+          : "提问太频繁了，请稍后再试。";
+      case "server":
+        return "服务暂时出现问题，请稍后重试。";
+      case "rejected":
+        return error.status === 413 ? "消息太长，请精简后再发送。" : "消息未能发送，请修改后再试。";
+      default:
+        return "暂时无法连接到服务，请检查网络后重试。";
+    }
+  }
+
+  // --- rendering replies -------------------------------------------------------------
+
+  function isHttpUrl(value) {
+    try {
+      const url = new URL(String(value), document.baseURI);
+      return url.protocol === "https:" || url.protocol === "http:";
+    } catch (_error) {
+      return false;
+    }
+  }
+
+  function fieldValue(name, value) {
+    if (Array.isArray(value)) {
+      const list = el(ORDERED_LISTS.has(name) ? "ol" : "ul", `list ${name}`);
+      value.forEach((entry) => list.append(el("li", "", entry)));
+      return list;
+    }
+    return el("p", `value ${name}`, value);
+  }
+
+  // The cited source line ("来源：... 编号 ...") ends the reply text; the card holds the parts.
+  function citationLine(reply, card) {
+    const line = reply.reply.split("\n").find((text) => text.startsWith("来源："));
+    if (line) {
+      return line;
+    }
+    const parts = [card.source, card.department].filter(Boolean);
+    return parts.length ? `来源：${parts.join(" · ")}` : "";
+  }
+
+  // Lines of the reply text that the card does not show (a missing-field note, for example).
+  function linesBesideCard(reply) {
+    return reply.reply.split("\n").filter((line) => {
+      const text = line.trim();
+      if (!text || line.startsWith(" ") || text.startsWith("【") || text.startsWith("来源：")) {
+        return false;
+      }
+      if (text.startsWith("…共") || reply.notices.includes(text)) {
+        return false;
+      }
+      const label = text.split("：")[0];
+      return !(text.includes("：") && CARD_LABELS.has(label));
+    });
+  }
+
+  function renderCard(card, reply) {
+    const node = el("article", "card");
+    if (card.id) {
+      node.setAttribute("data-item-id", String(card.id));
+    }
+    const title = el("h3", "card-title", card.title || "");
+    title.id = uniqueId("card");
+    node.setAttribute("aria-labelledby", title.id);
+    node.append(title);
+    const fields = el("dl", "fields");
+    for (const [name, label] of CARD_FIELDS) {
+      const value = card[name];
+      if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) {
+        continue;
+      }
+      const row = el("div", `field field-${name}`);
+      if (label) {
+        row.append(el("dt", "label", label));
+      }
+      const detail = el("dd", "detail");
+      detail.append(fieldValue(name, value));
+      row.append(detail);
+      fields.append(row);
+    }
+    node.append(fields);
+    if (card.online_url && isHttpUrl(card.online_url)) {
+      const link = el("a", "online", "网上办理");
+      link.href = new URL(String(card.online_url), document.baseURI).href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.setAttribute("aria-label", `网上办理（在新窗口打开）：${card.title || ""}`);
+      node.append(link);
+    }
+    const cited = citationLine(reply, card);
+    if (cited) {
+      node.append(el("p", "citation", cited));
+    }
+    return node;
+  }
+
+  function renderSources(sources) {
+    const details = el("details", "sources");
+    details.append(el("summary", "", `来源（${sources.length}）`));
+    const list = el("ol", "source-list");
+    sources.forEach((source) => list.append(el("li", "", source.title || source.id)));
+    details.append(list);
+    return details;
+  }
+
+  // --- the widget ----------------------------------------------------------------------
+
+  class Widget {
+    constructor(config) {
+      this.config = config;
+      this.pending = false;
+      this.lastReply = null;
+      this.build();
+    }
+
+    build() {
+      const { title } = this.config;
+      this.root = el("div", "root");
+      this.root.setAttribute("data-govbot-widget", "");
+
+      this.launcher = button("launcher", "在线咨询", `打开${title}`);
+      this.launcher.setAttribute("aria-expanded", "false");
+
+      this.panel = el("section", "panel");
+      this.panel.id = uniqueId("panel");
+      this.panel.hidden = true;
+      this.panel.setAttribute("role", "dialog");
+      this.launcher.setAttribute("aria-controls", this.panel.id);
+
+      const header = el("header", "header");
+      const heading = el("h2", "title", title);
+      heading.id = uniqueId("title");
+      this.panel.setAttribute("aria-labelledby", heading.id);
+      const ticket = button("ticket header-ticket", "提交诉求", "提交12345诉求");
+      ticket.addEventListener("click", () => this.ticket());
+      this.closeButton = button("close", "×", "关闭对话");
+      this.closeButton.addEventListener("click", () => this.close());
+      header.append(heading, ticket, this.closeButton);
+
+      this.log = el("div", "log");
+      this.log.setAttribute("role", "log");
+      this.log.setAttribute("aria-live", "polite");
+      this.log.setAttribute("aria-label", "对话记录");
+      this.log.tabIndex = 0; // scrollable with the keyboard
+
+      this.typing = el("div", "typing");
+      this.typing.setAttribute("role", "status");
+      this.typing.hidden = true;
+      for (let i = 0; i < 3; i += 1) {
+        const dot = el("span", "dot");
+        dot.setAttribute("aria-hidden", "true");
+        this.typing.append(dot);
+      }
+      this.typing.append(el("span", "sr-only", "正在回复…"));
+
+      this.form = el("form", "form");
+      const inputId = uniqueId("input");
+      const label = el("label", "sr-only", "输入您的问题");
+      label.htmlFor = inputId;
+      this.input = el("input", "input");
+      this.input.id = inputId;
+      this.input.type = "text";
+      this.input.maxLength = 1000;
+      this.input.autocomplete = "off";
+      this.input.enterKeyHint = "send";
+      this.input.placeholder = "请输入您的问题，如：居住证怎么办理";
+      this.sendButton = el("button", "send", "发送");
+      this.sendButton.type = "submit";
+      this.form.append(label, this.input, this.sendButton);
+      this.form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        this.submitInput();
+      });
+      this.input.addEventListener("keydown", (event) => {
+        // Enter while an IME is composing picks a candidate; it must not send.
+        if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) {
+          event.preventDefault();
+        }
+      });
+
+      const footer = el("p", "footer", "答复依据政务服务知识库，仅供参考，以办理部门公布为准。");
+
+      this.panel.append(header, this.log, this.typing, this.form, footer);
+      this.root.addEventListener("keydown", (event) => {
+        if (event.key === "Escape" && !this.panel.hidden) {
+          event.stopPropagation();
+          this.close();
+        }
+      });
+      this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
+
+      this.root.append(this.panel, this.launcher);
+      document.body.append(this.root);
+      this.addBot(el("p", "text", GREETING));
+    }
+
+    // --- opening and closing ---
+    open() {
+      this.panel.hidden = false;
+      this.launcher.setAttribute("aria-expanded", "true");
+      this.root.classList.add(`${PREFIX}open`);
+      this.scrollToEnd();
+      this.input.focus();
+    }
+
+    close() {
+      if (this.panel.hidden) {
+        return;
+      }
+      this.panel.hidden = true;
+      this.launcher.setAttribute("aria-expanded", "false");
+      this.root.classList.remove(`${PREFIX}open`);
+      this.launcher.focus();
+    }
+
+    // --- messages ---
+    scrollToEnd() {
+      this.log.scrollTop = this.log.scrollHeight;
+    }
+
+    addUser(text) {
+      const item = el("div", "msg msg-user");
+      item.append(el("span", "sr-only", "我："));
+      item.append(el("p", "text", text));
+      this.log.append(item);
+      this.scrollToEnd();
+      return item;
+    }
+
+    addBot(...children) {
+      const item = el("div", "msg msg-bot");
+      item.append(el("span", "sr-only", "客服："));
+      item.append(...children);
+      this.log.append(item);
+      // A long answer card is read from its top; short messages just scroll to the end.
+      if (item.offsetHeight > this.log.clientHeight) {
+        this.log.scrollTop = item.offsetTop - 8;
+      } else {
+        this.scrollToEnd();
+      }
+      return item;
+    }
+
+    submitInput() {
+      const text = this.input.value.trim();
+      if (!text || this.pending) {
+        return;
+      }
+      this.input.value = "";
+      this.input.focus(); // the send button is disabled while waiting: keep focus usable
+      this.send(text);
+    }
+
+    setPending(pending) {
+      this.pending = pending;
+      this.typing.hidden = !pending;
+      this.sendButton.disabled = pending;
+      this.log.setAttribute("aria-busy", pending ? "true" : "false");
+      if (pending) {
+        this.scrollToEnd();
+      }
+    }
+
+    // Send `text`; the conversation shows `shown` (a clarify choice sends its number).
+    async send(text, shown) {
+      const message = String(text || "").trim();
+      if (!message || this.pending) {
+        return false;
+      }
+      if (this.panel.hidden) {
+        this.open();
+      }
+      this.addUser(shown || message);
+      return this.deliver(message);
+    }
+
+    async deliver(message) {
+      this.setPending(true);
+      let reply;
+      try {
+        reply = await postChat(this.config, message);
+      } catch (error) {
+        this.setPending(false);
+        this.showError(error instanceof ChatError ? error : new ChatError("network"), message);
+        return false;
+      }
+      this.setPending(false);
+      this.lastReply = reply;
+      this.showReply(reply);
+      return true;
+    }
+
+    showError(error, message) {
+      const parts = [el("p", "text error-text", errorText(error))];
+      if (error.kind !== "rejected") {
+        const retry = button("retry", "重试", "重试发送");
+        retry.addEventListener("click", () => {
+          if (this.pending) {
+            return;
+          }
+          item.remove();
+          this.input.focus();
+          this.deliver(message);
+        });
+        parts.push(retry);
+      }
+      const item = this.addBot(...parts);
+      item.classList.add(`${PREFIX}msg-error`);
+      item.setAttribute("role", "alert");
+    }
+
+    showReply(reply) {
+      const parts = [];
+      const notices = Array.isArray(reply.notices) ? reply.notices : [];
+      reply.notices = notices;
+      notices.forEach((notice) => parts.push(el("p", "notice", notice)));
+      const options = Array.isArray(reply.options) ? reply.options : [];
+      if (reply.card && typeof reply.card === "object") {
+        parts.push(renderCard(reply.card, reply));
+        linesBesideCard(reply).forEach((line) => parts.push(el("p", "text note", line)));
+      } else {
+        // Options are shown as buttons, so their numbered listing is left out of the text.
+        const listed = new Set(options.map((option, i) => `${i + 1}. ${option.title}`));
+        const text = reply.reply
+          .split("\n")
+          .filter((line) => !listed.has(line.trim()) && !notices.includes(line.trim()))
+          .join("\n");
+        parts.push(el("p", "text", text));
+      }
+      if (options.length) {
+        parts.push(this.renderOptions(options));
+      }
+      const form = reply.form && typeof reply.form === "object" ? reply.form : null;
+      const choices = form && Array.isArray(form.choices) ? form.choices : [];
+      if (choices.length) {
+        parts.push(this.renderChoices(choices));
+      }
+      if (reply.ticket && reply.ticket.ticket_no) {
+        parts.push(el("p", "ticket-no", `工单编号：${reply.ticket.ticket_no}`));
+      }
+      if ((reply.action === "ticket" && !form && !reply.ticket) || reply.action === "fallback") {
+        const ticket = button("ticket reply-ticket", "提交诉求", "提交12345诉求");
+        ticket.addEventListener("click", () => this.ticket());
+        parts.push(ticket);
+      }
+      const sources = Array.isArray(reply.sources) ? reply.sources : [];
+      if (reply.action === "answer" && sources.length) {
+        parts.push(renderSources(sources));
+      }
+      const item = this.addBot(...parts);
+      item.setAttribute("data-action", String(reply.action || ""));
+    }
+
+    renderOptions(options) {
+      const group = el("div", "options");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "请选择一项");
+      options.forEach((option, i) => {
+        const choice = button("option", `${i + 1}. ${option.title}`);
+        choice.setAttribute("data-option-id", String(option.id));
+        choice.addEventListener("click", async () => {
+          if (this.pending) {
+            return;
+          }
+          // The server recognises a clarify choice by its number (bot/policy.py).
+          const sent = await this.send(String(i + 1), option.title);
+          if (sent) {
+            group.querySelectorAll("button").forEach((b) => {
+              b.disabled = true;
+            });
+            choice.setAttribute("aria-pressed", "true");
+          }
+          this.input.focus();
+        });
+        group.append(choice);
+      });
+      return group;
+    }
+
+    // The ticket form's fixed answers (同意/不同意, 确认提交/修改/取消): sent as typed text.
+    renderChoices(choices) {
+      const group = el("div", "options form-choices");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "请选择");
+      choices.forEach((text) => {
+        const choice = button("option", String(text));
+        choice.addEventListener("click", async () => {
+          if (this.pending) {
+            return;
+          }
+          const sent = await this.send(String(text));
+          if (sent) {
+            group.querySelectorAll("button").forEach((b) => {
+              b.disabled = true;
+            });
+          }
+          this.input.focus();
+        });
+        group.append(choice);
+      });
+      return group;
+    }
+
+    // --- tickets ---
+    ticketContext() {
+      return {
+        endpoint: this.config.endpoint,
+        channel: this.config.channel,
+        sessionId: sessionId(),
+        lastReply: this.lastReply,
+        panel: this.panel,
+        send: (text) => this.send(text),
+        // Put a node (a form, say) into the conversation as a message of the assistant.
+        mount: (node) => this.addBot(node),
+      };
+    }
+
+    ticket() {
+      if (this.panel.hidden) {
+        this.open();
+      }
+      const hook = window.GovbotWidget && window.GovbotWidget.onTicket;
+      if (typeof hook === "function") {
+        hook(this.ticketContext());
+      } else {
+        this.send(TICKET_TEXT);
+      }
+    }
+  }
+
+  // --- start ---------------------------------------------------------------------------
+
+  const script = findScript();
+  const config = readConfig(script);
+  let widget = null;
+
+  window.GovbotWidget = {
+    mounted: true,
+    version: "1",
+    config,
+    open: () => widget && widget.open(),
+    close: () => widget && widget.close(),
+    send: (text) => (widget ? widget.send(text) : Promise.resolve(false)),
+    /*
+     * Called by every "提交诉求" button with a context object:
+     *   { endpoint, channel, sessionId, lastReply, panel, send(text), mount(node) }.
+     * The default sends "我要提交诉求" as a message; the ticket desk replaces this
+     * function to show its form (e.g. build a <form> and pass it to context.mount).
+     */
+    onTicket: (context) => context.send(TICKET_TEXT),
+  };
+
+  function start() {
+    if (config.css && !document.querySelector("link[data-govbot-widget]")) {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = config.css;
+      link.setAttribute("data-govbot-widget", "");
+      document.head.append(link);
+    }
+    widget = new Widget(config);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
