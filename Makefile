@@ -33,8 +33,8 @@ run: install
 	$(VENV)/bin/govbot --data-dir $(DATA_DIR) chat
 
 lint: install
-	$(VENV)/bin/ruff check bot nlu knowledge index connectors tests bench
-	$(VENV)/bin/ruff format --check bot nlu knowledge index connectors tests bench
+	$(VENV)/bin/ruff check bot nlu knowledge index connectors tickets tests bench
+	$(VENV)/bin/ruff format --check bot nlu knowledge index connectors tickets tests bench
 	$(VENV)/bin/mypy
 
 test: lint
