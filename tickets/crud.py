@@ -5,6 +5,7 @@ They raise domain errors (tickets.errors), never HTTP ones; callers own the tran
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,7 +130,7 @@ def find_duplicate(*, session: Session, ticket: Ticket, since: datetime, min_sco
     )
     best, best_score = None, 0.0
     for other in candidates:
-        place = fuzz.token_set_ratio(ticket.location, other.location or "")
+        place = fuzz.ratio(_squeeze(ticket.location), _squeeze(other.location or ""))
         if place < min_score:
             continue
         matter = fuzz.partial_ratio(f"{ticket.title}", f"{other.title} {other.content}")
@@ -139,6 +140,10 @@ def find_duplicate(*, session: Session, ticket: Ticket, since: datetime, min_sco
         if score >= min_score and score > best_score:
             best, best_score = other, score
     return best
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s，,。.、·\-]", "", text)
 
 
 def get_ticket(*, session: Session, ticket_no: str, viewer: Viewer, for_update: bool = False) -> Ticket:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.settings import TicketSettings
 from tickets.models import AuditEntry, Escalation, Notification, Ticket
-from tickets.states import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED
+from tickets.states import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED, STATES
 from tickets.workcalendar import WorkCalendar
 
 
@@ -161,7 +161,7 @@ def _escalate(*, session: Session, ticket: Ticket, kind: str, now: datetime) -> 
     )
     session.add(
         Notification(
-            key=f"escalation:{ticket.ticket_no}:{ticket.status}:{kind}",
+            key=f"escalation:{ticket.ticket_no}:s{STATES.index(ticket.status)}:{kind}",  # ASCII: a header
             event=f"ticket.{kind}",
             payload={
                 "event": f"ticket.{kind}",

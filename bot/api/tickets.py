@@ -38,7 +38,7 @@ _STATUS_CODES: list[tuple[type[TicketError], int]] = [
     (IllegalTransitionError, status.HTTP_409_CONFLICT),
     (DuplicateUserError, status.HTTP_409_CONFLICT),
     (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
-    (InvalidTicketError, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (InvalidTicketError, 422),
     (AuthenticationError, status.HTTP_401_UNAUTHORIZED),
 ]
 
