@@ -70,5 +70,4 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
 
 
 Agent = Annotated[Principal, Depends(require_role("agent"))]
-Handler = Annotated[Principal, Depends(require_role("handler"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]

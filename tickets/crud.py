@@ -203,6 +203,7 @@ def update_ticket(
     viewer: Viewer,
     taxonomy: Taxonomy,
     router: Router,
+    policy: SlaPolicy,
     now: datetime,
 ) -> Ticket:
     """Centre corrections before dispatch (待受理 / 已受理); audited field by field."""
@@ -222,11 +223,14 @@ def update_ticket(
                 setattr(ticket, name, value)
         ticket.department = router.department_for(level1)
     given.pop("category", None)
-    if "urgent" in given:
-        urgent = given.pop("urgent")
-        if urgent is not None and (ticket.urgency == "urgent") != urgent:
-            changes["urgency"] = [ticket.urgency, "urgent" if urgent else "normal"]
-            ticket.urgency = "urgent" if urgent else "normal"
+    urgent = given.pop("urgent", None)
+    if urgent is not None and (ticket.urgency == "urgent") != urgent:
+        changes["urgency"] = [ticket.urgency, "urgent" if urgent else "normal"]
+        ticket.urgency = "urgent" if urgent else "normal"
+        # the deadlines follow the new urgency, still counted from when the ticket came in
+        feedback, completion = policy.deadlines(ticket.received_at, urgent=urgent)
+        changes["feedback_deadline"] = [ticket.feedback_deadline.isoformat(), feedback.isoformat()]
+        ticket.feedback_deadline, ticket.completion_deadline = feedback, completion
     for name, value in given.items():
         if getattr(ticket, name) != value:
             changes[name] = [getattr(ticket, name), value]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
 from bot.settings import Settings
 from tickets import crud, sla
@@ -84,7 +85,7 @@ class TicketDesk:
         log.info("tickets.created", extra={"ticket_no": ticket.ticket_no, "urgency": ticket.urgency})
         return ticket
 
-    def _public(self, session: Any, ticket: Ticket, viewer: Viewer) -> TicketPublic:
+    def _public(self, session: Session, ticket: Ticket, viewer: Viewer) -> TicketPublic:
         ids = {ticket.duplicate_of_id or 0, ticket.merged_into_id or 0}
         return TicketPublic.of(ticket, viewer, crud.ticket_numbers(session=session, ids=ids))
 
@@ -95,7 +96,7 @@ class TicketDesk:
             return TicketView(self._public(s, ticket, viewer), trail)
 
     def transition(self, ticket_no: str, request: TransitionRequest, *, viewer: Viewer) -> TicketPublic:
-        def job(s: Any) -> TicketPublic:
+        def job(s: Session) -> TicketPublic:
             ticket = crud.move_ticket(
                 session=s, ticket_no=ticket_no, request=request, viewer=viewer, now=self.clock()
             )
@@ -106,7 +107,7 @@ class TicketDesk:
         return moved
 
     def update(self, ticket_no: str, data: TicketUpdate, *, viewer: Viewer) -> TicketPublic:
-        def job(s: Any) -> TicketPublic:
+        def job(s: Session) -> TicketPublic:
             ticket = crud.update_ticket(
                 session=s,
                 ticket_no=ticket_no,
@@ -114,6 +115,7 @@ class TicketDesk:
                 viewer=viewer,
                 taxonomy=self.taxonomy,
                 router=self.router,
+                policy=self.policy,
                 now=self.clock(),
             )
             return self._public(s, ticket, viewer)
@@ -162,7 +164,7 @@ class TicketDesk:
     def login(self, username: str, password: str) -> tuple[str, datetime, Account]:
         hours = timedelta(hours=self.settings.tickets.login_token_hours)
 
-        def job(s: Any) -> tuple[str, datetime, Account]:
+        def job(s: Session) -> tuple[str, datetime, Account]:
             user = authenticate(session=s, username=username, password=password)
             token, expires = issue_token(session=s, user=user, now=self.clock(), lifetime=hours)
             return token, expires, Account(user.username, user.role, user.department)
@@ -183,7 +185,7 @@ def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-async def sweep_forever(desk: TicketDesk, interval_seconds: int) -> None:
+async def sweep_forever(desk: TicketDesk, interval_seconds: float) -> None:
     """The server's background sweeper: every interval, in a worker thread; errors are logged."""
     import anyio
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,7 +48,7 @@ class Api:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    def move(self, no: object, who: str, **body: object) -> httpx.Response:
+    def move(self, no: object, who: str, **body: object) -> Any:
         return self.client.post(f"/api/v1/tickets/{no}/transitions", json=body, headers=self.headers(who))
 
 
@@ -97,7 +98,9 @@ def test_create_needs_a_token_and_valid_data(api: Api) -> None:
 
 def test_the_category_is_predicted_when_absent(api: Api) -> None:
     body = api.create(
-        category=None, title="工地夜间施工噪音", content="隔壁工地每天晚上十二点以后还在打桩施工，噪音太大，无法休息。"
+        category=None,
+        title="工地夜间施工噪音",
+        content="隔壁工地每天晚上十二点以后还在打桩施工，噪音太大，无法休息。",
     )
     settings = api.app.state.settings
     assert body["category"] in settings.tickets.routing
@@ -138,17 +141,27 @@ def test_transitions_over_http(api: Api) -> None:
     assert department.status_code == 200 and no not in [t["ticket_no"] for t in department.json()]
     listed = api.client.get("/api/v1/tickets", params={"queue": "all"}, headers=api.headers("handler2"))
     assert all(t["department"] == "市生态环境局" for t in listed.json())
-    assert api.client.get("/api/v1/tickets", params={"queue": "bogus"}, headers=api.headers("agent")).status_code == 422
+    assert (
+        api.client.get("/api/v1/tickets", params={"queue": "bogus"}, headers=api.headers("agent")).status_code
+        == 422
+    )
 
 
 def test_edit_before_dispatch(api: Api) -> None:
     no = api.create()["ticket_no"]
     edited = api.client.patch(
-        f"/api/v1/tickets/{no}", json={"category": "环境保护", "title": "噪音扰民"}, headers=api.headers("agent")
+        f"/api/v1/tickets/{no}",
+        json={"category": "环境保护", "title": "噪音扰民"},
+        headers=api.headers("agent"),
     )
     assert edited.status_code == 200
     assert edited.json()["department"] == "市生态环境局" and edited.json()["title"] == "噪音扰民"
-    assert api.client.patch(f"/api/v1/tickets/{no}", json={"title": "x"}, headers=api.headers("handler2")).status_code == 403
+    assert (
+        api.client.patch(
+            f"/api/v1/tickets/{no}", json={"title": "x"}, headers=api.headers("handler2")
+        ).status_code
+        == 403
+    )
 
 
 def test_citizens_look_up_status_without_personal_data(api: Api) -> None:
@@ -158,7 +171,9 @@ def test_citizens_look_up_status_without_personal_data(api: Api) -> None:
     )
 
     async def look(ticket_no: object, last4: str) -> httpx.Response:
-        return await client.post("/api/v1/tickets/status", json={"ticket_no": ticket_no, "phone_last4": last4})
+        return await client.post(
+            "/api/v1/tickets/status", json={"ticket_no": ticket_no, "phone_last4": last4}
+        )
 
     async def scenario() -> list[httpx.Response]:
         async with client:
@@ -174,11 +189,19 @@ def test_citizens_look_up_status_without_personal_data(api: Api) -> None:
     ok, wrong, unknown, malformed, _, limited = asyncio.run(scenario())
     assert ok.status_code == 200
     assert set(ok.json()) == {
-        "ticket_no", "status", "received_at", "feedback_deadline", "completion_deadline", "feedback_at", "completed_at"
+        "ticket_no",
+        "status",
+        "received_at",
+        "feedback_deadline",
+        "completion_deadline",
+        "feedback_at",
+        "completed_at",
     }
     assert "13912348765" not in ok.text and "张三" not in ok.text
     assert wrong.status_code == unknown.status_code == 404
-    assert wrong.json()["detail"] == f"no ticket {no}" and unknown.json()["detail"] == "no ticket 20990101-0001"
+    assert (
+        wrong.json()["detail"] == f"no ticket {no}" and unknown.json()["detail"] == "no ticket 20990101-0001"
+    )
     assert malformed.status_code == 422
     assert limited.status_code == 429
 
@@ -220,7 +243,9 @@ def test_fifty_concurrent_creations_are_all_stored_once(api: Api) -> None:
             )
 
     responses = asyncio.run(burst())
-    assert [r.status_code for r in responses] == [201] * 50, [r.text for r in responses if r.status_code != 201]
+    assert [r.status_code for r in responses] == [201] * 50, [
+        r.text for r in responses if r.status_code != 201
+    ]
     numbers = [r.json()["ticket_no"] for r in responses]
     assert len(set(numbers)) == 50
     with desk.db.session() as s:

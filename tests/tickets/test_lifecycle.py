@@ -76,7 +76,9 @@ def test_unknown_state_and_missing_details_are_refused(desk: TicketDesk) -> None
     with pytest.raises(IllegalTransitionError, match="note"):
         desk.transition(ticket.ticket_no, TransitionRequest(to=ACCEPTED), viewer=HANDLER)
     with pytest.raises(IllegalTransitionError, match="itself"):
-        desk.transition(ticket.ticket_no, TransitionRequest(to=MERGED, merged_into=ticket.ticket_no), viewer=AGENT)
+        desk.transition(
+            ticket.ticket_no, TransitionRequest(to=MERGED, merged_into=ticket.ticket_no), viewer=AGENT
+        )
 
 
 def test_a_merged_ticket_is_terminal_and_cannot_be_a_merge_target(desk: TicketDesk) -> None:
@@ -85,9 +87,13 @@ def test_a_merged_ticket_is_terminal_and_cannot_be_a_merge_target(desk: TicketDe
     desk.transition(second.ticket_no, TransitionRequest(to=MERGED, merged_into=first.ticket_no), viewer=AGENT)
     third = desk.create(ticket_data(), actor=AGENT.name)
     with pytest.raises(IllegalTransitionError, match="not open"):
-        desk.transition(third.ticket_no, TransitionRequest(to=MERGED, merged_into=second.ticket_no), viewer=AGENT)
+        desk.transition(
+            third.ticket_no, TransitionRequest(to=MERGED, merged_into=second.ticket_no), viewer=AGENT
+        )
     with pytest.raises(TicketNotFoundError):
-        desk.transition(third.ticket_no, TransitionRequest(to=MERGED, merged_into="20990101-0001"), viewer=AGENT)
+        desk.transition(
+            third.ticket_no, TransitionRequest(to=MERGED, merged_into="20990101-0001"), viewer=AGENT
+        )
 
 
 def test_who_may_take_which_step(desk: TicketDesk) -> None:
@@ -102,7 +108,9 @@ def test_who_may_take_which_step(desk: TicketDesk) -> None:
     moved = desk.transition(ticket.ticket_no, TransitionRequest(to=IN_PROGRESS), viewer=HANDLER)
     assert moved.assignee == HANDLER.name
     # supervisors may take any step
-    back = desk.transition(ticket.ticket_no, TransitionRequest(to=ACCEPTED, note="重新派单"), viewer=SUPERVISOR)
+    back = desk.transition(
+        ticket.ticket_no, TransitionRequest(to=ACCEPTED, note="重新派单"), viewer=SUPERVISOR
+    )
     assert back.status == ACCEPTED and back.assignee is None
 
 
@@ -116,7 +124,13 @@ def test_the_audit_trail_only_grows(desk: TicketDesk) -> None:
     trail = desk.show(ticket.ticket_no, viewer=SUPERVISOR).audit
     assert trail[: len(seen)] == seen
     assert [a["action"] for a in trail] == [
-        "create", "accept", "dispatch", "start", "feedback", "complete", "callback"
+        "create",
+        "accept",
+        "dispatch",
+        "start",
+        "feedback",
+        "complete",
+        "callback",
     ]
     with desk.db.session() as s:
         total = s.scalar(select(func.count()).select_from(AuditEntry))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from bot.settings import Settings
 from tests.tickets.helpers import AGENT, DEPT, HANDLER, OTHER_HANDLER, SUPERVISOR
 from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock
-from tickets.errors import InvalidTicketError, TicketNotFoundError
+from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.models import Base
 from tickets.routing import Taxonomy
-from tickets.schemas import TicketPublic, mask_phone
+from tickets.schemas import TicketPublic, TicketUpdate, mask_phone
 from tickets.service import TicketDesk
 
 
@@ -109,7 +110,9 @@ def test_without_the_taxonomy_file_only_the_first_level_is_known(tmp_path: Path)
         taxonomy.check("环境保护", None, None)
 
 
-def test_a_similar_open_ticket_is_suggested_as_duplicate_not_merged(desk: TicketDesk, clock: FakeClock) -> None:
+def test_a_similar_open_ticket_is_suggested_as_duplicate_not_merged(
+    desk: TicketDesk, clock: FakeClock
+) -> None:
     first = desk.create(ticket_data(title="幸福小区东门路灯不亮", location="幸福小区东门"), actor="a")
     clock.advance(hours=3)
     again = desk.create(ticket_data(title="幸福小区东门路灯不亮了", location="幸福小区 东门"), actor="a")
@@ -122,3 +125,17 @@ def test_a_similar_open_ticket_is_suggested_as_duplicate_not_merged(desk: Ticket
     clock.advance(days=8)  # outside the window
     late = desk.create(ticket_data(title="幸福小区东门路灯不亮", location="幸福小区东门"), actor="a")
     assert desk.show(late.ticket_no, viewer=SUPERVISOR).ticket.duplicate_of is None
+
+
+def test_marking_a_ticket_urgent_later_tightens_its_deadlines(desk: TicketDesk, clock: FakeClock) -> None:
+    ticket = desk.create(ticket_data(), actor=AGENT.name)
+    clock.advance(minutes=30)
+    updated = desk.update(
+        ticket.ticket_no, TicketUpdate(urgent=True, urgent_reason="有老人被困"), viewer=AGENT
+    )
+    assert updated.urgency == "urgent" and updated.urgent_reason == "有老人被困"
+    assert updated.feedback_deadline == ticket.received_at + timedelta(hours=2)
+    audit = desk.show(ticket.ticket_no, viewer=SUPERVISOR).audit[-1]
+    assert audit["action"] == "update" and audit["changes"]["urgency"] == ["normal", "urgent"]
+    with pytest.raises(PermissionDeniedError):
+        desk.update(ticket.ticket_no, TicketUpdate(title="x"), viewer=HANDLER)

@@ -3,6 +3,8 @@ exactly once across restarts (a new engine over the same database), and on-time 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -16,7 +18,7 @@ from tests.tickets.helpers import AGENT, HANDLER, SUPERVISOR, walk_to
 from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest
-from tickets.service import TicketDesk
+from tickets.service import TicketDesk, sweep_forever
 from tickets.states import ACCEPTED, FEEDBACK, IN_PROGRESS
 
 SECRET = "test-webhook-secret"
@@ -32,7 +34,9 @@ class Receiver:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         stamp = request.headers["X-Govbot-Timestamp"]
-        expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + request.content, hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            SECRET.encode(), f"{stamp}.".encode() + request.content, hashlib.sha256
+        ).hexdigest()
         assert request.headers["X-Govbot-Signature"] == f"sha256={expected}"
         if self.fail:
             self.fail -= 1
@@ -86,7 +90,9 @@ def test_urgent_ticket_is_flagged_escalated_and_notified_once(
     assert view.ticket.escalation_level == 3 and view.ticket.supervision_count == 3
     assert view.ticket.overdue and not view.ticket.at_risk
     assert [a["changes"]["kind"] for a in view.audit if a["action"] == "escalate"] == [
-        "at_risk", "overdue", "overdue"
+        "at_risk",
+        "overdue",
+        "overdue",
     ]
     assert restarted.show(normal.ticket_no, viewer=SUPERVISOR).ticket.escalation_level == 0
 
@@ -180,3 +186,26 @@ def test_on_time_rates(make_desk: Callable[[], TicketDesk], clock: FakeClock) ->
     assert rates.completion_due == 0 and rates.completion_rate is None
     assert desk.rates(start + timedelta(days=1), start + timedelta(days=2)).received == 0
     assert waiting.ticket_no
+
+
+def test_the_server_sweeper_runs_in_the_background(
+    make_desk: Callable[[], TicketDesk], clock: FakeClock
+) -> None:
+    desk = make_desk()
+    desk.settings.tickets.webhook_url = ""
+    quiet = make_desk()
+    ticket = quiet.create(ticket_data(urgent=True), actor=AGENT.name)
+    clock.advance(hours=3)
+
+    async def run_briefly() -> None:
+        task = asyncio.create_task(sweep_forever(quiet, 0.05))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if quiet.show(ticket.ticket_no, viewer=SUPERVISOR).ticket.overdue:
+                break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_briefly())
+    assert quiet.show(ticket.ticket_no, viewer=SUPERVISOR).ticket.escalation_level == 1
