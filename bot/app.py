@@ -6,6 +6,8 @@ process builds its own engine once, at start-up.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import metrics
-from bot.api import agent, kb, ops, rasa_nlu
+from bot.api import agent, auth, kb, ops, rasa_nlu, tickets
 from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
@@ -24,6 +26,9 @@ from bot.messages import BotReply, UserMessage
 from bot.service import AssistantService
 from bot.settings import Settings, load_settings
 from connectors import load_channels
+from tickets.chat_gateway import SqlTicketGateway
+from tickets.errors import TicketError
+from tickets.service import TicketDesk, sweep_forever
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +36,24 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
-    service = AssistantService(settings)
+    desk = TicketDesk(settings)
+    service = AssistantService(settings, desk=SqlTicketGateway(desk))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_masking()
+        await asyncio.to_thread(desk.migrate)
         await service.warm_up()
+        interval = settings.tickets.sweep_interval_seconds
+        sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         service.close()
+        desk.close()
 
     async def on_message(message: UserMessage) -> BotReply:
         """The one callback every channel gets: limits, the engine, metrics."""
@@ -61,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.desk = desk
+    app.state.limiter = limiter
     app.state.tokens = TokenTable(settings.secrets.api_tokens)
     app.state.on_message = on_message
 
@@ -70,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
         )
 
+    app.add_exception_handler(TicketError, tickets.ticket_error_response)
+
     for channel in load_channels(settings.channels):
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu):
+    for module in (agent, kb, ops, rasa_nlu, tickets, auth):
         app.include_router(module.router)
 
     from bot.guards import RequestGuard

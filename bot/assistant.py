@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from bot.answers import answer_item
-from bot.desk import DeskUnavailableError, TicketDesk
+from bot.desk import DeskUnavailableError, TicketGateway
 from bot.escalation import Escalation
 from bot.messages import BotReply, Option, Source, UserMessage
 from bot.policy import Calibration, Decision, PolicyConfig, decide
@@ -36,7 +36,7 @@ class NotPreparedError(RuntimeError):
 
 
 class Assistant:
-    def __init__(self, settings: Settings, desk: TicketDesk | None = None) -> None:
+    def __init__(self, settings: Settings, desk: TicketGateway | None = None) -> None:
         self.settings = settings
         self._desk = desk
         self.kb = KnowledgeStore(settings.kb_path)
@@ -64,14 +64,15 @@ class Assistant:
     def escalation(self) -> Escalation:
         return Escalation(self.responses, self.desk)
 
-    def desk(self) -> TicketDesk:
-        """The ticket desk: the one given, else the SQL desk under the data directory."""
+    def desk(self) -> TicketGateway:
+        """The ticket desk: the one given, else the SQL desk of the settings (opened on first use)."""
         if self._desk is None:
+            from tickets.chat_gateway import SqlTicketGateway
+
             try:
-                from tickets.desk import SqlTicketDesk
-            except ImportError as exc:  # pragma: no cover - the package ships with govbot
-                raise DeskUnavailableError("the tickets package is not installed") from exc
-            self._desk = SqlTicketDesk.open(self.settings)
+                self._desk = SqlTicketGateway.open(self.settings)
+            except Exception as exc:  # database down or misconfigured: the dialogue says so
+                raise DeskUnavailableError(str(exc)) from exc
         return self._desk
 
     @cached_property

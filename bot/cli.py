@@ -32,6 +32,7 @@ from bot.messages import UserMessage
 from bot.settings import Settings, describe, load_settings
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
+from tickets.cli import tickets_app, users_app
 
 app = typer.Typer(
     help="govbot: a Chinese government-service assistant (knowledge base, hybrid search, 12345 tickets).",
@@ -42,6 +43,8 @@ kb_app = typer.Typer(help="Knowledge base: import, list, show, stats.", no_args_
 index_app = typer.Typer(help="The hybrid search index.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(users_app, name="users")
 
 err = Console(stderr=True)
 out = Console()

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bot.auth import Principal, TokenTable
 from bot.service import AssistantService
 from bot.settings import Settings
+from tickets.service import TicketDesk
 
 
 def _service(request: Request) -> AssistantService:
@@ -23,7 +24,13 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _desk(request: Request) -> TicketDesk:
+    desk: TicketDesk = request.app.state.desk
+    return desk
+
+
 Service = Annotated[AssistantService, Depends(_service)]
+Desk = Annotated[TicketDesk, Depends(_desk)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 
 _bearer = HTTPBearer(auto_error=False)
@@ -32,8 +39,13 @@ _bearer = HTTPBearer(auto_error=False)
 def _principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """A GOVBOT_API_TOKENS token, or a token issued by /api/v1/auth/login."""
     tokens: TokenTable = request.app.state.tokens
     principal = tokens.lookup(credentials.credentials) if credentials else None
+    if principal is None and credentials and credentials.credentials:
+        account = _desk(request).account(credentials.credentials)
+        if account is not None:
+            principal = Principal(name=account.name, role=account.role, department=account.department)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

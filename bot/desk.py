@@ -53,7 +53,9 @@ class DeskUnavailableError(RuntimeError):
     """The ticket store cannot be reached; the dialogue keeps the form and says so."""
 
 
-class TicketDesk(Protocol):
+class TicketGateway(Protocol):
+    """The ticket desk as the dialogue sees it (tickets/chat_gateway.py implements it on SQL)."""
+
     def create(self, request: TicketRequest) -> TicketReceipt: ...
 
     def status(self, ticket_no: str, phone_last4: str) -> TicketStatusView | None: ...

@@ -1,7 +1,7 @@
 """The ticket side of the dialogue: the chat form, status by number + phone last 4, ratings.
 
 Called by the assistant before and after the decision; talks to the ticket desk
-only through bot.desk.TicketDesk.
+only through bot.desk.TicketGateway.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import ticket_form
-from bot.desk import DeskUnavailableError, TicketDesk, TicketRequest
+from bot.desk import DeskUnavailableError, TicketGateway, TicketRequest
 from bot.messages import BotReply
 from bot.responses import Responses
 from bot.sessions import SessionState
@@ -29,7 +29,7 @@ def _time(value: Any) -> str:
 
 
 class Escalation:
-    def __init__(self, responses: Responses, desk: Callable[[], TicketDesk]) -> None:
+    def __init__(self, responses: Responses, desk: Callable[[], TicketGateway]) -> None:
         self.responses = responses
         self._desk = desk
 

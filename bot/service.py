@@ -13,6 +13,7 @@ import anyio
 from anyio import CapacityLimiter
 
 from bot.assistant import Assistant
+from bot.desk import TicketGateway
 from bot.messages import BotReply, UserMessage
 from bot.settings import Settings
 
@@ -20,9 +21,9 @@ T = TypeVar("T")
 
 
 class AssistantService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, desk: TicketGateway | None = None) -> None:
         self.settings = settings
-        self.assistant = Assistant(settings)
+        self.assistant = Assistant(settings, desk=desk)
         self._lock = threading.Lock()
         self._limiter = CapacityLimiter(1)
 

@@ -95,12 +95,73 @@ class ServerSettings(_Section):
     )
 
 
+class WorkingHours(_Section):
+    start: str = Field(description="Start of a working period, HH:MM (local time)")
+    end: str = Field(description="End of a working period, HH:MM (local time)")
+
+
+def _default_hours() -> list[WorkingHours]:
+    return [WorkingHours(start="09:00", end="12:00"), WorkingHours(start="13:30", end="18:00")]
+
+
+class TicketSettings(_Section):
+    timezone: str = Field("Asia/Shanghai", description="Local time zone of the working-hours calendar")
+    working_hours: list[WorkingHours] = Field(
+        default_factory=_default_hours, description="Working periods of a working day"
+    )
+    working_weekdays: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays that are working days (1 = Mon)"
+    )
+    holidays: list[str] = Field(
+        default_factory=list, description="Public holidays (YYYY-MM-DD), no work even on a weekday"
+    )
+    makeup_workdays: list[str] = Field(
+        default_factory=list, description="调休: weekend dates (YYYY-MM-DD) that are working days"
+    )
+    urgent_feedback_hours: float = Field(2.0, description="Urgent matters: feedback due in wall-clock hours")
+    urgent_completion_hours: float = Field(
+        24.0, description="Urgent matters: completion due in wall-clock hours"
+    )
+    feedback_working_days: float = Field(1.0, description="Normal matters: feedback due in working days")
+    completion_working_days: float = Field(5.0, description="Normal matters: completion due in working days")
+    urgent_keywords: list[str] = Field(
+        default_factory=list, description="Words that make a ticket urgent (public health, safety hazards)"
+    )
+    at_risk_fraction: float = Field(
+        0.25, description="At risk when less than this share of the window is left"
+    )
+    sweep_interval_seconds: int = Field(
+        300, description="How often the server's sweeper runs (0 = only `govbot tickets sweep`)"
+    )
+    webhook_url: str = Field("", description="Where escalations are POSTed (empty: recorded, not sent)")
+    webhook_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
+    webhook_max_attempts: int = Field(8, description="Delivery attempts before a notification is given up")
+    webhook_retry_seconds: int = Field(60, description="First retry delay; doubles with each attempt")
+    taxonomy_path: str = Field(
+        "../shared/data/hotline_taxonomy.tsv",
+        description="Three-level 12345 taxonomy TSV; when absent, only first-level categories are checked",
+    )
+    routing: dict[str, str] = Field(
+        default_factory=dict, description="First-level category -> department a ticket is dispatched to"
+    )
+    default_department: str = Field("市政务服务数据管理局", description="Department for unrouted categories")
+    login_token_hours: int = Field(12, description="Lifetime of a token issued by /api/v1/auth/login")
+    status_rate_per_ip: int = Field(
+        10, description="Citizen status look-ups per client address per minute (guards the last-4 check)"
+    )
+    duplicate_window_days: int = Field(
+        7, description="Open tickets received within this many days are checked for duplicates"
+    )
+    duplicate_min_score: int = Field(80, description="rapidfuzz score (0-100) that suggests a duplicate")
+
+
 class Secrets(BaseModel):
     """Values read from the environment only; shown redacted."""
 
     redis_url: str = Field("", description="REDIS_URL: share sessions and limits through Redis")
     database_url: str = Field("", description="DATABASE_URL: PostgreSQL for tickets (SQLite by default)")
     api_tokens: str = Field("", description="GOVBOT_API_TOKENS: 'token:role,token:role' for agent/admin APIs")
+    webhook_secret: str = Field("", description="GOVBOT_WEBHOOK_SECRET: HMAC key signing ticket webhooks")
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -108,6 +169,7 @@ class Secrets(BaseModel):
             redis_url=os.environ.get("REDIS_URL", ""),
             database_url=os.environ.get("DATABASE_URL", ""),
             api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
+            webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
         )
 
 
@@ -148,6 +210,7 @@ class Settings(_Section):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
+    tickets: TicketSettings = Field(default_factory=TicketSettings, description="12345 tickets")
     channels: dict[str, Any] = Field(
         default_factory=dict,
         description="Connector sections by channel name; each channel's config_model declares its keys",
@@ -170,6 +233,11 @@ class Settings(_Section):
     @property
     def sessions_path(self) -> Path:
         return self.data_dir / "sessions.sqlite"
+
+    @property
+    def tickets_url(self) -> str:
+        """DATABASE_URL when set, else SQLite in the data directory."""
+        return self.secrets.database_url or f"sqlite:///{self.data_dir / 'tickets.sqlite'}"
 
     def resolve(self, relative: str) -> Path:
         """Resolve a project-relative path from config (e.g. the sample KB)."""

@@ -43,9 +43,6 @@ EDIT_WORDS = ("修改", "重填", "改一下", "重新填")
 
 MIN_DESCRIPTION_CHARS = 8
 MAX_SLOT_CHARS = 500
-_PLACE = re.compile(
-    r"[\u4e00-\u9fa5A-Za-z0-9]{2,}(?:路|街|道|巷|弄|号|小区|花园|苑|村|镇|乡|广场|大厦|市场|公园|学校|医院|站)"
-)
 _REQUEST_WORDS = re.compile(
     r"(我要|我想|帮我|请)?(提交|登记|反映|投诉|举报|建议|求助)(一下|一个)?(诉求|工单|问题)?"
 )
@@ -109,9 +106,6 @@ def start(parsed: ParsedMessage, *, describes_matter: bool) -> TicketForm:
     form = TicketForm(category=parsed.category)
     if describes_matter and len(parsed.text) >= MIN_DESCRIPTION_CHARS and not wants_ticket(parsed.text):
         form.description = parsed.raw.strip()[:MAX_SLOT_CHARS]  # the citizen's own words
-        place = _PLACE.search(parsed.text)
-        if place:
-            form.location = place.group(0)
         phone = parsed.first("phone")
         if phone and is_valid_phone(phone.value):
             form.phone = phone.value

@@ -19,6 +19,8 @@ def server_settings(data_dir: Path, **server: object) -> Settings:
     settings = load_settings(data_dir=data_dir)
     settings.secrets.api_tokens = f"{AGENT_TOKEN}:agent,{ADMIN_TOKEN}:admin"
     settings.secrets.redis_url = ""
+    settings.secrets.database_url = ""  # tickets in SQLite under data_dir unless a test says otherwise
+    settings.tickets.sweep_interval_seconds = 0
     for key, value in server.items():
         setattr(settings.server, key, value)
     return settings

@@ -123,3 +123,21 @@ def as_chunks(items: Sequence[object]) -> list[PolicyChunk]:
     """The items, checked to be policy chunks."""
     assert all(isinstance(i, PolicyChunk) for i in items), [type(i).__name__ for i in items]
     return [i for i in items if isinstance(i, PolicyChunk)]
+
+
+def ticket_data(**fields: Any) -> Any:
+    """A valid TicketCreate; fields given replace the defaults."""
+    from tickets.schemas import TicketCreate
+
+    values: dict[str, Any] = {
+        "title": "小区路灯坏了",
+        "content": "幸福小区东门口的路灯坏了一个星期，晚上很黑。",
+        "phone": "13812345678",
+        "name": "张三",
+        "location": "幸福小区东门",
+        "category": "城乡建设",
+        "type": "求助",
+        "channel": "hotline",
+    }
+    values.update(fields)
+    return TicketCreate.model_validate(values)

@@ -1,0 +1,124 @@
+"""12345 tickets over HTTP: create (agents and the Rasa action), read, move, queues, and the
+citizens' status look-up. Data functions raise domain errors; `ticket_error_response` maps them.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from bot import limits
+from bot.deps import Agent, CurrentPrincipal, Desk, Service
+from tickets.errors import (
+    AuthenticationError,
+    DuplicateUserError,
+    IllegalTransitionError,
+    InvalidTicketError,
+    PermissionDeniedError,
+    TicketError,
+    TicketNotFoundError,
+)
+from tickets.lifecycle import TransitionRequest
+from tickets.schemas import (
+    StatusQuery,
+    TicketCreate,
+    TicketCreated,
+    TicketPublic,
+    TicketStatusPublic,
+    TicketSummary,
+    TicketUpdate,
+    TransitionIn,
+)
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+_STATUS_CODES: list[tuple[type[TicketError], int]] = [
+    (TicketNotFoundError, status.HTTP_404_NOT_FOUND),
+    (IllegalTransitionError, status.HTTP_409_CONFLICT),
+    (DuplicateUserError, status.HTTP_409_CONFLICT),
+    (PermissionDeniedError, status.HTTP_403_FORBIDDEN),
+    (InvalidTicketError, 422),
+    (AuthenticationError, status.HTTP_401_UNAUTHORIZED),
+]
+
+
+async def ticket_error_response(_request: Request, exc: Exception) -> JSONResponse:
+    """Domain errors of the ticket layer as HTTP answers (registered by the app factory)."""
+    code = next((c for kind, c in _STATUS_CODES if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
+    body: dict[str, object] = {"detail": str(exc)}
+    if isinstance(exc, IllegalTransitionError):
+        body.update(current=exc.current, target=exc.target, allowed=exc.allowed)
+    return JSONResponse(body, status_code=code)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
+async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent: Agent) -> TicketCreated:
+    """Open a ticket (the Rasa action's contract). Without `category` the engine predicts one."""
+    predicted = None
+    if data.category is None:
+        parsed = await service.run(lambda a: a.parse(f"{data.title}。{data.content}"))
+        predicted = parsed.category
+    ticket = await anyio.to_thread.run_sync(
+        lambda: desk.create(data, actor=agent.name, predicted_category=predicted)
+    )
+    duplicate = None
+    if ticket.duplicate_of_id:
+        view = await anyio.to_thread.run_sync(lambda: desk.show(ticket.ticket_no, viewer=agent))
+        duplicate = view.ticket.duplicate_of
+    return TicketCreated(
+        ticket_no=ticket.ticket_no,
+        status=ticket.status,
+        urgency=ticket.urgency,
+        category="/".join(c for c in (ticket.category1, ticket.category2, ticket.category3) if c) or None,
+        department=ticket.department,
+        received_at=ticket.received_at,
+        feedback_deadline=ticket.feedback_deadline,
+        completion_deadline=ticket.completion_deadline,
+        duplicate_of=duplicate,
+    )
+
+
+@router.get("", response_model=list[TicketSummary])
+def list_tickets(
+    desk: Desk,
+    principal: CurrentPrincipal,
+    queue: str = Query("open", description="mine | department | at_risk | overdue | open | all"),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[TicketSummary]:
+    """A work queue; handlers only ever see their department's tickets."""
+    return desk.queue(viewer=principal, queue=queue, limit=limit, offset=offset)
+
+
+@router.post("/status", response_model=TicketStatusPublic)
+def citizen_status(query: StatusQuery, desk: Desk, request: Request) -> TicketStatusPublic:
+    """Public: status and deadlines for a ticket number plus the phone's last four digits."""
+    limiter: limits.RateLimiter = request.app.state.limiter
+    client = request.client.host if request.client else "unknown"
+    wait = limiter.hit(f"ticket-status:{client}", request.app.state.settings.tickets.status_rate_per_ip)
+    if wait:
+        raise limits.RateLimitedError("address", wait)
+    return desk.citizen_status(query.ticket_no, query.phone_last4)
+
+
+@router.get("/{ticket_no}")
+def show_ticket(ticket_no: str, desk: Desk, principal: CurrentPrincipal) -> dict[str, object]:
+    """One ticket with its audit trail (phone masked unless you handle it)."""
+    view = desk.show(ticket_no, viewer=principal)
+    return {**view.ticket.model_dump(mode="json"), "audit": view.audit}
+
+
+@router.patch("/{ticket_no}", response_model=TicketPublic)
+def update_ticket(
+    ticket_no: str, data: TicketUpdate, desk: Desk, principal: CurrentPrincipal
+) -> TicketPublic:
+    """Correct a ticket before dispatch (centre only)."""
+    return desk.update(ticket_no, data, viewer=principal)
+
+
+@router.post("/{ticket_no}/transitions", response_model=TicketPublic)
+def move_ticket(ticket_no: str, step: TransitionIn, desk: Desk, principal: CurrentPrincipal) -> TicketPublic:
+    """Move the ticket through its lifecycle (409 with the allowed states when illegal)."""
+    request = TransitionRequest(**step.model_dump())
+    return desk.transition(ticket_no, request, viewer=principal)

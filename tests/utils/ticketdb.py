@@ -1,0 +1,92 @@
+"""Ticket databases for tests: a fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards).
+
+PostgreSQL: 127.0.0.1:5432, database `test`, user `postgres` or `root` (trust auth). Each
+test gets its own schema through `search_path`, so reruns and parallel runs never collide.
+When no server answers, PostgreSQL cases are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+PG_HOST, PG_PORT, PG_DB, PG_USERS = "127.0.0.1", 5432, "test", ("postgres", "root")
+
+
+@cache
+def pg_base_url() -> str | None:
+    """postgresql+psycopg URL of the reachable test server, or None (reason in pg_problem)."""
+    import psycopg
+
+    for user in PG_USERS:
+        try:
+            with psycopg.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DB, user=user, connect_timeout=3):
+                return f"postgresql+psycopg://{user}@{PG_HOST}:{PG_PORT}/{PG_DB}"
+        except psycopg.Error as exc:
+            _problems.append(f"{user}: {str(exc).strip()[:120]}")
+    return None
+
+
+_problems: list[str] = []
+
+
+@contextmanager
+def pg_schema_url() -> Iterator[str]:
+    """A URL whose connections use a new, empty schema; the schema is dropped afterwards."""
+    base = pg_base_url()
+    if base is None:
+        pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}/{PG_DB}: {'; '.join(_problems)}")
+    import psycopg
+
+    schema = f"govbot_test_{uuid.uuid4().hex[:12]}"
+    conninfo = base.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{base}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / f'tickets-{uuid.uuid4().hex[:6]}.sqlite'}"
+    else:
+        with pg_schema_url() as url:
+            yield url
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class FakeClock:
+    """A controllable clock: call it for `now`; `advance(hours=2)` moves it on."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Mon 10:00 +08
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def set_local(self, text: str) -> None:
+        """Set from 'YYYY-MM-DD HH:MM' in Asia/Shanghai."""
+        from zoneinfo import ZoneInfo
+
+        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        self.now = local.astimezone(UTC)
+
+
+Factory = Callable[..., object]

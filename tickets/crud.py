@@ -1,0 +1,263 @@
+"""Keyword-only data functions over a session: create, read, list, update, transition tickets.
+
+They raise domain errors (tickets.errors), never HTTP ones; callers own the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
+from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
+from tickets.models import AuditEntry, Ticket, TicketCounter
+from tickets.routing import Router, Taxonomy, split_category
+from tickets.schemas import TicketCreate, TicketUpdate
+from tickets.sla import SlaPolicy
+from tickets.states import ACCEPTED, DISPATCHED, IN_PROGRESS, OPEN, PENDING
+
+QUEUES = ("mine", "department", "at_risk", "overdue", "open", "all")
+
+
+def next_ticket_no(*, session: Session, day: str) -> str:
+    """'20261123-0042': a per-day counter row incremented atomically in the caller's transaction."""
+    bump = (
+        update(TicketCounter)
+        .where(TicketCounter.day == day)
+        .values(last=TicketCounter.last + 1)
+        .returning(TicketCounter.last)
+    )
+    number = session.execute(bump).scalar_one_or_none()
+    if number is None:
+        try:
+            with session.begin_nested():
+                session.add(TicketCounter(day=day, last=1))
+            number = 1
+        except IntegrityError:  # another writer created today's row first
+            number = session.execute(bump).scalar_one()
+    return f"{day}-{number:04d}"
+
+
+def create_ticket(
+    *,
+    session: Session,
+    data: TicketCreate,
+    actor: str,
+    policy: SlaPolicy,
+    router: Router,
+    taxonomy: Taxonomy,
+    now: datetime,
+    predicted_category: str | None = None,
+    duplicate_window: timedelta | None = None,
+    duplicate_min_score: int = 80,
+) -> Ticket:
+    category_text = data.category or predicted_category
+    levels: tuple[str | None, str | None, str | None] = (None, None, None)
+    if category_text:
+        level1, level2, level3 = split_category(category_text)
+        taxonomy.check(level1, level2, level3)
+        levels = (level1, level2, level3)
+    keyword = policy.urgent_keyword(f"{data.title} {data.content}")
+    urgent = data.urgent or keyword is not None
+    reason = data.urgent_reason or (
+        f"关键词：{keyword}" if keyword else "坐席标记紧急" if data.urgent else None
+    )
+    feedback, completion = policy.deadlines(now, urgent=urgent)
+    local_day = now.astimezone(policy.calendar.zone).strftime("%Y%m%d")
+    ticket = Ticket(
+        ticket_no=next_ticket_no(session=session, day=local_day),
+        channel=data.channel,
+        created_by=actor,
+        citizen_name=data.name,
+        phone=data.phone,
+        title=data.title,
+        content=data.content,
+        location=data.location,
+        type=data.type,
+        category1=levels[0],
+        category2=levels[1],
+        category3=levels[2],
+        department=data.department or (router.department_for(levels[0]) if levels[0] else None),
+        urgency="urgent" if urgent else "normal",
+        urgent_reason=reason,
+        received_at=now,
+        feedback_deadline=feedback,
+        completion_deadline=completion,
+        status=PENDING,
+        escalation_level=0,
+        supervision_count=0,
+        at_risk=False,
+        overdue=False,
+        created_at=now,
+        updated_at=now,
+    )
+    if duplicate_window is not None:
+        original = find_duplicate(
+            session=session, ticket=ticket, since=now - duplicate_window, min_score=duplicate_min_score
+        )
+        ticket.duplicate_of_id = original.id if original else None
+    session.add(ticket)
+    session.flush()
+    changes: dict[str, Any] = {
+        "status": [None, PENDING],
+        "category": "/".join(c for c in levels if c) or None,
+        "department": ticket.department,
+        "urgency": ticket.urgency,
+    }
+    if data.category is None and predicted_category:
+        changes["category_predicted"] = True
+    if ticket.duplicate_of_id:
+        changes["duplicate_suggestion"] = ticket.duplicate_of_id
+    session.add(AuditEntry(ticket_id=ticket.id, actor=actor, at=now, action="create", changes=changes))
+    return ticket
+
+
+def find_duplicate(*, session: Session, ticket: Ticket, since: datetime, min_score: int) -> Ticket | None:
+    """An open ticket on the same place and matter received since `since` (a suggestion only)."""
+    if not ticket.location:
+        return None
+    candidates = session.scalars(
+        select(Ticket)
+        .where(Ticket.status.in_(OPEN), Ticket.received_at >= since, Ticket.location.is_not(None))
+        .order_by(Ticket.received_at.desc())
+        .limit(500)
+    )
+    best, best_score = None, 0.0
+    for other in candidates:
+        place = fuzz.ratio(_squeeze(ticket.location), _squeeze(other.location or ""))
+        if place < min_score:
+            continue
+        matter = fuzz.partial_ratio(f"{ticket.title}", f"{other.title} {other.content}")
+        score = min(place, matter)
+        if ticket.category1 and other.category1 and ticket.category1 != other.category1:
+            continue
+        if score >= min_score and score > best_score:
+            best, best_score = other, score
+    return best
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s，,。.、·\-]", "", text)
+
+
+def get_ticket(*, session: Session, ticket_no: str, viewer: Viewer, for_update: bool = False) -> Ticket:
+    """The ticket, if the viewer may see it (otherwise the same error as for an unknown number)."""
+    query = select(Ticket).where(Ticket.ticket_no == ticket_no)
+    if for_update:
+        query = query.with_for_update()
+    ticket = session.scalar(query)
+    if ticket is None or not can_see(viewer, ticket):
+        raise TicketNotFoundError(ticket_no)
+    return ticket
+
+
+def ticket_numbers(*, session: Session, ids: set[int]) -> dict[int, str]:
+    ids.discard(0)
+    if not ids:
+        return {}
+    rows = session.execute(select(Ticket.id, Ticket.ticket_no).where(Ticket.id.in_(ids)))
+    return {row.id: row.ticket_no for row in rows}
+
+
+def list_tickets(
+    *, session: Session, viewer: Viewer, queue: str = "open", limit: int = 100, offset: int = 0
+) -> list[Ticket]:
+    """mine (handled by me), department (my department's work), at_risk, overdue, open, all."""
+    if queue not in QUEUES:
+        raise InvalidTicketError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)}")
+    query = select(Ticket)
+    if viewer.role == "handler":
+        query = query.where(Ticket.department == (viewer.department or "\x00"))
+    if queue == "mine":
+        if viewer.role == "handler":
+            query = query.where(Ticket.assignee == viewer.name, Ticket.status.in_(OPEN))
+        else:
+            query = query.where(Ticket.created_by == viewer.name, Ticket.status.in_(OPEN))
+    elif queue == "department":
+        if not viewer.department:
+            raise PermissionDeniedError("the department queue needs an account with a department")
+        query = query.where(
+            Ticket.department == viewer.department, Ticket.status.in_((DISPATCHED, IN_PROGRESS))
+        )
+    elif queue == "at_risk":
+        query = query.where(Ticket.at_risk.is_(True), Ticket.status.in_(OPEN))
+    elif queue == "overdue":
+        query = query.where(Ticket.overdue.is_(True), Ticket.status.in_(OPEN))
+    elif queue == "open":
+        query = query.where(Ticket.status.in_(OPEN))
+    order = (Ticket.feedback_deadline, Ticket.id) if queue != "all" else (Ticket.id.desc(),)
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+
+
+def update_ticket(
+    *,
+    session: Session,
+    ticket_no: str,
+    data: TicketUpdate,
+    viewer: Viewer,
+    taxonomy: Taxonomy,
+    router: Router,
+    policy: SlaPolicy,
+    now: datetime,
+) -> Ticket:
+    """Centre corrections before dispatch (待受理 / 已受理); audited field by field."""
+    if viewer.role == "handler":
+        raise PermissionDeniedError("handlers cannot edit tickets; return it (退回) instead")
+    ticket = get_ticket(session=session, ticket_no=ticket_no, viewer=viewer, for_update=True)
+    if ticket.status not in (PENDING, ACCEPTED):
+        raise InvalidTicketError(f"a ticket in {ticket.status} can no longer be edited")
+    changes: dict[str, Any] = {}
+    given = data.model_dump(exclude_unset=True)
+    if given.get("category"):
+        level1, level2, level3 = split_category(given.pop("category"))
+        taxonomy.check(level1, level2, level3)
+        for name, value in (("category1", level1), ("category2", level2), ("category3", level3)):
+            if getattr(ticket, name) != value:
+                changes[name] = [getattr(ticket, name), value]
+                setattr(ticket, name, value)
+        ticket.department = router.department_for(level1)
+    given.pop("category", None)
+    urgent = given.pop("urgent", None)
+    if urgent is not None and (ticket.urgency == "urgent") != urgent:
+        changes["urgency"] = [ticket.urgency, "urgent" if urgent else "normal"]
+        ticket.urgency = "urgent" if urgent else "normal"
+        # the deadlines follow the new urgency, still counted from when the ticket came in
+        feedback, completion = policy.deadlines(ticket.received_at, urgent=urgent)
+        changes["feedback_deadline"] = [ticket.feedback_deadline.isoformat(), feedback.isoformat()]
+        ticket.feedback_deadline, ticket.completion_deadline = feedback, completion
+    for name, value in given.items():
+        if getattr(ticket, name) != value:
+            changes[name] = [getattr(ticket, name), value]
+            setattr(ticket, name, value)
+    if changes:
+        session.add(
+            AuditEntry(ticket_id=ticket.id, actor=viewer.name, at=now, action="update", changes=changes)
+        )
+    return ticket
+
+
+def move_ticket(
+    *, session: Session, ticket_no: str, request: TransitionRequest, viewer: Viewer, now: datetime
+) -> Ticket:
+    ticket = get_ticket(session=session, ticket_no=ticket_no, viewer=viewer, for_update=True)
+    return transition(session=session, ticket=ticket, request=request, viewer=viewer, now=now)
+
+
+def audit_trail(*, session: Session, ticket: Ticket) -> list[AuditEntry]:
+    return list(
+        session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id).order_by(AuditEntry.id))
+    )
+
+
+def status_for_citizen(*, session: Session, ticket_no: str, phone_last4: str) -> Ticket:
+    """The ticket when the last four digits match; unknown and mismatched read the same."""
+    ticket = session.scalar(select(Ticket).where(Ticket.ticket_no == ticket_no))
+    if ticket is None or not ticket.phone.endswith(phone_last4):
+        raise TicketNotFoundError(ticket_no)
+    return ticket

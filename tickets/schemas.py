@@ -1,0 +1,184 @@
+"""Pydantic schemas of the ticket API: Create / Update / Public families, and the public status."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nlu.validators import is_valid_phone
+from tickets.lifecycle import Viewer, is_assigned_handler
+from tickets.models import Ticket
+
+TicketType = Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"]
+Channel = Literal["web", "wechat", "hotline", "api"]
+
+
+def normalize_phone(value: str) -> str:
+    value = re.sub(r"[\s()]", "", value).removeprefix("+86")
+    if not is_valid_phone(value):
+        raise ValueError("not a valid mainland mobile (11 digits) or landline (0xx-xxxxxxx) number")
+    return value
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: the first three and last four digits stay."""
+    digits = phone.replace("-", "")
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+class TicketBase(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=200, description="One line: what the matter is")
+    content: str = Field(min_length=1, max_length=4000, description="The citizen's account")
+    location: str | None = Field(None, max_length=200, description="Where (address, place)")
+    type: TicketType = Field("求助", description="咨询/求助/投诉/举报/建议/表扬")
+
+
+class TicketCreate(TicketBase):
+    phone: str = Field(description="Citizen's mobile or landline number")
+    name: str | None = Field(None, max_length=64, description="Citizen's name (optional)")
+    category: str | None = Field(
+        None, max_length=100, description="12345 category, '一级/二级/三级'; predicted when absent"
+    )
+    channel: Channel = Field("api", description="Where the request came in")
+    urgent: bool = Field(False, description="Marked urgent by an agent")
+    urgent_reason: str | None = Field(None, max_length=200, description="Why it is urgent")
+    department: str | None = Field(None, max_length=64, description="Agent override of the routing table")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalize_phone(value)
+
+
+class TicketUpdate(BaseModel):
+    """Corrections by the centre before dispatch; only the fields given change."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    content: str | None = Field(None, min_length=1, max_length=4000)
+    location: str | None = Field(None, max_length=200)
+    type: TicketType | None = None
+    category: str | None = Field(None, max_length=100)
+    urgent: bool | None = None
+    urgent_reason: str | None = Field(None, max_length=200)
+
+
+class TransitionIn(BaseModel):
+    to: str = Field(description="Target state, e.g. 已受理")
+    department: str | None = Field(None, max_length=64, description="For 交办 / 重新交办")
+    note: str | None = Field(None, max_length=2000, description="Reason or result (退回 and 反馈 need one)")
+    satisfaction: Literal["满意", "基本满意", "不满意"] | None = Field(None, description="For 回访")
+    callback_result: str | None = Field(None, max_length=2000, description="For 回访")
+    merged_into: str | None = Field(None, max_length=20, description="For 合并: the ticket it duplicates")
+
+
+class TicketCreated(BaseModel):
+    ticket_no: str
+    status: str
+    urgency: str
+    category: str | None
+    department: str | None
+    received_at: datetime
+    feedback_deadline: datetime
+    completion_deadline: datetime
+    duplicate_of: str | None = None
+
+
+class TicketPublic(BaseModel):
+    """A ticket as staff see it; the phone is masked unless the viewer handles it."""
+
+    ticket_no: str
+    status: str
+    channel: str
+    created_by: str
+    citizen_name: str | None
+    phone: str
+    title: str
+    content: str
+    location: str | None
+    type: str
+    category1: str | None
+    category2: str | None
+    category3: str | None
+    department: str | None
+    assignee: str | None
+    urgency: str
+    urgent_reason: str | None
+    received_at: datetime
+    feedback_deadline: datetime
+    completion_deadline: datetime
+    feedback_at: datetime | None
+    completed_at: datetime | None
+    satisfaction: str | None
+    callback_result: str | None
+    duplicate_of: str | None
+    merged_into: str | None
+    escalation_level: int
+    supervision_count: int
+    at_risk: bool
+    overdue: bool
+
+    @classmethod
+    def of(cls, ticket: Ticket, viewer: Viewer, numbers: dict[int, str] | None = None) -> TicketPublic:
+        numbers = numbers or {}
+        phone = ticket.phone if is_assigned_handler(viewer, ticket) else mask_phone(ticket.phone)
+        return cls(
+            **{name: getattr(ticket, name) for name in cls.model_fields if hasattr(Ticket, name)}
+            | {
+                "phone": phone,
+                "duplicate_of": numbers.get(ticket.duplicate_of_id or 0),
+                "merged_into": numbers.get(ticket.merged_into_id or 0),
+            }
+        )
+
+
+class TicketSummary(BaseModel):
+    ticket_no: str
+    status: str
+    title: str
+    category1: str | None
+    department: str | None
+    urgency: str
+    received_at: datetime
+    feedback_deadline: datetime
+    completion_deadline: datetime
+    at_risk: bool
+    overdue: bool
+
+
+class StatusQuery(BaseModel):
+    ticket_no: str = Field(min_length=1, max_length=20)
+    phone_last4: str = Field(pattern=r"^\d{4}$", description="Last four digits of the phone given")
+
+
+class TicketStatusPublic(BaseModel):
+    """What a citizen may learn with number + last four digits: no personal data."""
+
+    ticket_no: str
+    status: str
+    received_at: datetime
+    feedback_deadline: datetime
+    completion_deadline: datetime
+    feedback_at: datetime | None
+    completed_at: datetime | None
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    role: str
+    department: str | None

@@ -1,0 +1,197 @@
+"""The ticket desk: one object holding the database, SLA policy, routing and webhook, with
+one method per unit of work (each its own retried transaction). The API and the CLI use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from bot.settings import Settings
+from tickets import crud, sla
+from tickets.db import TicketDB
+from tickets.lifecycle import TransitionRequest, Viewer
+from tickets.models import AuditEntry, Ticket
+from tickets.notify import DeliveryReport, Webhook, deliver_pending
+from tickets.routing import Router, Taxonomy
+from tickets.schemas import TicketCreate, TicketPublic, TicketStatusPublic, TicketSummary, TicketUpdate
+from tickets.users import Account, account_for_token, authenticate, create_user, issue_token
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as a viewer may see it, with its audit trail."""
+
+    ticket: TicketPublic
+    audit: list[dict[str, Any]]
+
+
+class TicketDesk:
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock, url: str | None = None) -> None:
+        cfg = settings.tickets
+        self.settings = settings
+        self.clock = clock
+        self.db = TicketDB(url or settings.tickets_url)
+        self.policy = sla.SlaPolicy.from_settings(cfg)
+        self.router = Router(table=dict(cfg.routing), default=cfg.default_department)
+        taxonomy_path = settings.resolve(cfg.taxonomy_path) if cfg.taxonomy_path else None
+        self.taxonomy = Taxonomy.load(taxonomy_path, set(cfg.routing))
+        self.webhook = Webhook(
+            url=cfg.webhook_url,
+            secret=settings.secrets.webhook_secret,
+            timeout=cfg.webhook_timeout_seconds,
+            max_attempts=cfg.webhook_max_attempts,
+            retry_seconds=cfg.webhook_retry_seconds,
+        )
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # --- tickets -------------------------------------------------------------------------
+    def create(self, data: TicketCreate, *, actor: str, predicted_category: str | None = None) -> Ticket:
+        cfg = self.settings.tickets
+        window = timedelta(days=cfg.duplicate_window_days) if cfg.duplicate_window_days > 0 else None
+        ticket = self.db.write(
+            lambda s: crud.create_ticket(
+                session=s,
+                data=data,
+                actor=actor,
+                policy=self.policy,
+                router=self.router,
+                taxonomy=self.taxonomy,
+                now=self.clock(),
+                predicted_category=predicted_category,
+                duplicate_window=window,
+                duplicate_min_score=cfg.duplicate_min_score,
+            ),
+            retry_integrity=True,
+        )
+        log.info("tickets.created", extra={"ticket_no": ticket.ticket_no, "urgency": ticket.urgency})
+        return ticket
+
+    def _public(self, session: Session, ticket: Ticket, viewer: Viewer) -> TicketPublic:
+        ids = {ticket.duplicate_of_id or 0, ticket.merged_into_id or 0}
+        return TicketPublic.of(ticket, viewer, crud.ticket_numbers(session=session, ids=ids))
+
+    def show(self, ticket_no: str, *, viewer: Viewer) -> TicketView:
+        with self.db.session() as s:
+            ticket = crud.get_ticket(session=s, ticket_no=ticket_no, viewer=viewer)
+            trail = [_audit_dict(a) for a in crud.audit_trail(session=s, ticket=ticket)]
+            return TicketView(self._public(s, ticket, viewer), trail)
+
+    def transition(self, ticket_no: str, request: TransitionRequest, *, viewer: Viewer) -> TicketPublic:
+        def job(s: Session) -> TicketPublic:
+            ticket = crud.move_ticket(
+                session=s, ticket_no=ticket_no, request=request, viewer=viewer, now=self.clock()
+            )
+            return self._public(s, ticket, viewer)
+
+        moved = self.db.write(job)
+        log.info("tickets.transition", extra={"ticket_no": ticket_no, "to": request.to, "actor": viewer.name})
+        return moved
+
+    def update(self, ticket_no: str, data: TicketUpdate, *, viewer: Viewer) -> TicketPublic:
+        def job(s: Session) -> TicketPublic:
+            ticket = crud.update_ticket(
+                session=s,
+                ticket_no=ticket_no,
+                data=data,
+                viewer=viewer,
+                taxonomy=self.taxonomy,
+                router=self.router,
+                policy=self.policy,
+                now=self.clock(),
+            )
+            return self._public(s, ticket, viewer)
+
+        return self.db.write(job)
+
+    def queue(self, *, viewer: Viewer, queue: str, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
+        with self.db.session() as s:
+            rows = crud.list_tickets(session=s, viewer=viewer, queue=queue, limit=limit, offset=offset)
+            return [TicketSummary.model_validate(t, from_attributes=True) for t in rows]
+
+    def citizen_status(self, ticket_no: str, phone_last4: str) -> TicketStatusPublic:
+        with self.db.session() as s:
+            ticket = crud.status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
+            return TicketStatusPublic.model_validate(ticket, from_attributes=True)
+
+    # --- SLA ------------------------------------------------------------------------------
+    def sweep(self, *, client: httpx.Client | None = None) -> tuple[sla.SweepReport, DeliveryReport]:
+        """Flag and escalate (one transaction), then deliver pending notifications."""
+        report = self.db.write(lambda s: sla.sweep(session=s, policy=self.policy, now=self.clock()))
+        delivery = deliver_pending(db=self.db, webhook=self.webhook, now=self.clock, client=client)
+        if report.escalated or delivery.delivered or delivery.failed:
+            log.info(
+                "tickets.sweep",
+                extra={"escalated": len(report.escalated), "delivered": len(delivery.delivered)},
+            )
+        return report, delivery
+
+    def rates(self, start: datetime, end: datetime) -> sla.Rates:
+        with self.db.session() as s:
+            return sla.rates(session=s, start=start, end=end, now=self.clock())
+
+    # --- users ----------------------------------------------------------------------------
+    def add_user(self, username: str, password: str, *, role: str, department: str | None) -> None:
+        self.db.write(
+            lambda s: create_user(
+                session=s,
+                username=username,
+                password=password,
+                role=role,
+                department=department,
+                now=self.clock(),
+            )
+        )
+
+    def login(self, username: str, password: str) -> tuple[str, datetime, Account]:
+        hours = timedelta(hours=self.settings.tickets.login_token_hours)
+
+        def job(s: Session) -> tuple[str, datetime, Account]:
+            user = authenticate(session=s, username=username, password=password)
+            token, expires = issue_token(session=s, user=user, now=self.clock(), lifetime=hours)
+            return token, expires, Account(user.username, user.role, user.department)
+
+        return self.db.write(job)
+
+    def account(self, token: str) -> Account | None:
+        with self.db.session() as s:
+            return account_for_token(session=s, token=token, now=self.clock())
+
+
+def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "actor": entry.actor,
+        "at": entry.at.isoformat(),
+        "action": entry.action,
+        "changes": entry.changes,
+    }
+
+
+async def sweep_forever(desk: TicketDesk, interval_seconds: float) -> None:
+    """The server's background sweeper: every interval, in a worker thread; errors are logged."""
+    import anyio
+
+    while True:
+        await anyio.sleep(interval_seconds)
+        try:
+            await anyio.to_thread.run_sync(desk.sweep)
+        except Exception:
+            log.exception("tickets.sweep.failed")
