@@ -3,7 +3,7 @@ sessions, Alembic migrations run programmatically, and retrying writers.
 
 SQLite: every transaction starts with BEGIN IMMEDIATE, so two writers queue on the busy
 timeout instead of failing when a reader upgrades to a writer; what still reports
-`database is locked` is retried by `TicketDB.write`.
+`database is locked` is retried by `TicketDB.run`.
 """
 
 from __future__ import annotations
@@ -65,13 +65,25 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) and ("locked" in text or "deadlock" in text or "busy" in text)
 
 
+def _audit_is_append_only(session: Session, _context: Any, _instances: Any) -> None:
+    from tickets.models import AuditEntry
+
+    if any(isinstance(obj, AuditEntry) for obj in (*session.dirty, *session.deleted)):
+        raise AuditTrailError("audit entries are append-only: they are never changed or deleted")
+
+
+class AuditTrailError(RuntimeError):
+    """Something tried to change or delete an audit entry."""
+
+
 class TicketDB:
-    """An engine and its session factory; `write` runs a unit of work with retries."""
+    """An engine and its session factory; `run` does one unit of work (read or write) with retries."""
 
     def __init__(self, url: str, *, retries: int = 8) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", _audit_is_append_only)
         self.retries = retries
 
     @property
@@ -84,7 +96,7 @@ class TicketDB:
         with self.sessions.begin() as session:
             yield session
 
-    def write(self, job: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
+    def run(self, job: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
         """Run `job(session)` in one transaction; retry on lock errors (and, when asked, on
         unique violations such as a lost race for a new counter row)."""
         for attempt in range(self.retries + 1):

@@ -65,7 +65,7 @@ def deliver_pending(
     http = client or httpx.Client(timeout=webhook.timeout)
     try:
         for _ in range(limit):
-            leased = db.write(lambda s: _lease_one(s, now(), webhook))
+            leased = db.run(lambda s: _lease_one(s, now(), webhook))
             if leased is None:
                 break
             key, event, payload, attempts = leased
@@ -77,7 +77,7 @@ def deliver_pending(
             ) -> None:
                 _settle(s, k, e, a, t, webhook, report)
 
-            db.write(settle)
+            db.run(settle)
     finally:
         if own_client:
             http.close()

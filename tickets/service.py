@@ -67,7 +67,7 @@ class TicketDesk:
     def create(self, data: TicketCreate, *, actor: str, predicted_category: str | None = None) -> Ticket:
         cfg = self.settings.tickets
         window = timedelta(days=cfg.duplicate_window_days) if cfg.duplicate_window_days > 0 else None
-        ticket = self.db.write(
+        ticket = self.db.run(
             lambda s: crud.create_ticket(
                 session=s,
                 data=data,
@@ -90,10 +90,12 @@ class TicketDesk:
         return TicketPublic.of(ticket, viewer, crud.ticket_numbers(session=session, ids=ids))
 
     def show(self, ticket_no: str, *, viewer: Viewer) -> TicketView:
-        with self.db.session() as s:
+        def job(s: Session) -> TicketView:
             ticket = crud.get_ticket(session=s, ticket_no=ticket_no, viewer=viewer)
             trail = [_audit_dict(a) for a in crud.audit_trail(session=s, ticket=ticket)]
             return TicketView(self._public(s, ticket, viewer), trail)
+
+        return self.db.run(job)
 
     def transition(self, ticket_no: str, request: TransitionRequest, *, viewer: Viewer) -> TicketPublic:
         def job(s: Session) -> TicketPublic:
@@ -102,7 +104,7 @@ class TicketDesk:
             )
             return self._public(s, ticket, viewer)
 
-        moved = self.db.write(job)
+        moved = self.db.run(job)
         log.info("tickets.transition", extra={"ticket_no": ticket_no, "to": request.to, "actor": viewer.name})
         return moved
 
@@ -120,22 +122,26 @@ class TicketDesk:
             )
             return self._public(s, ticket, viewer)
 
-        return self.db.write(job)
+        return self.db.run(job)
 
     def queue(self, *, viewer: Viewer, queue: str, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
-        with self.db.session() as s:
+        def job(s: Session) -> list[TicketSummary]:
             rows = crud.list_tickets(session=s, viewer=viewer, queue=queue, limit=limit, offset=offset)
             return [TicketSummary.model_validate(t, from_attributes=True) for t in rows]
 
+        return self.db.run(job)
+
     def citizen_status(self, ticket_no: str, phone_last4: str) -> TicketStatusPublic:
-        with self.db.session() as s:
+        def job(s: Session) -> TicketStatusPublic:
             ticket = crud.status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
             return TicketStatusPublic.model_validate(ticket, from_attributes=True)
+
+        return self.db.run(job)
 
     # --- SLA ------------------------------------------------------------------------------
     def sweep(self, *, client: httpx.Client | None = None) -> tuple[sla.SweepReport, DeliveryReport]:
         """Flag and escalate (one transaction), then deliver pending notifications."""
-        report = self.db.write(lambda s: sla.sweep(session=s, policy=self.policy, now=self.clock()))
+        report = self.db.run(lambda s: sla.sweep(session=s, policy=self.policy, now=self.clock()))
         delivery = deliver_pending(db=self.db, webhook=self.webhook, now=self.clock, client=client)
         if report.escalated or delivery.delivered or delivery.failed:
             log.info(
@@ -145,12 +151,11 @@ class TicketDesk:
         return report, delivery
 
     def rates(self, start: datetime, end: datetime) -> sla.Rates:
-        with self.db.session() as s:
-            return sla.rates(session=s, start=start, end=end, now=self.clock())
+        return self.db.run(lambda s: sla.rates(session=s, start=start, end=end, now=self.clock()))
 
     # --- users ----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, *, role: str, department: str | None) -> None:
-        self.db.write(
+        self.db.run(
             lambda s: create_user(
                 session=s,
                 username=username,
@@ -169,11 +174,10 @@ class TicketDesk:
             token, expires = issue_token(session=s, user=user, now=self.clock(), lifetime=hours)
             return token, expires, Account(user.username, user.role, user.department)
 
-        return self.db.write(job)
+        return self.db.run(job)
 
     def account(self, token: str) -> Account | None:
-        with self.db.session() as s:
-            return account_for_token(session=s, token=token, now=self.clock())
+        return self.db.run(lambda s: account_for_token(session=s, token=token, now=self.clock()))
 
 
 def _audit_dict(entry: AuditEntry) -> dict[str, Any]:

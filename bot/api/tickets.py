@@ -4,12 +4,16 @@ citizens' status look-up. Data functions raise domain errors; `ticket_error_resp
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from bot import limits
+from bot.assistant import NotPreparedError
 from bot.deps import Agent, CurrentPrincipal, Desk, Service
+from nlu.intents import ModelMissingError
 from tickets.errors import (
     AuthenticationError,
     DuplicateUserError,
@@ -32,6 +36,7 @@ from tickets.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+log = logging.getLogger(__name__)
 
 _STATUS_CODES: list[tuple[type[TicketError], int]] = [
     (TicketNotFoundError, status.HTTP_404_NOT_FOUND),
@@ -57,8 +62,11 @@ async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent:
     """Open a ticket (the Rasa action's contract). Without `category` the engine predicts one."""
     predicted = None
     if data.category is None:
-        parsed = await service.run(lambda a: a.parse(f"{data.title}。{data.content}"))
-        predicted = parsed.category
+        try:
+            parsed = await service.run(lambda a: a.parse(f"{data.title}。{data.content}"))
+            predicted = parsed.category
+        except (NotPreparedError, ModelMissingError) as exc:  # the ticket matters more than its category
+            log.warning("tickets.category.unavailable", extra={"error": str(exc)})
     ticket = await anyio.to_thread.run_sync(
         lambda: desk.create(data, actor=agent.name, predicted_category=predicted)
     )

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from tests.tickets.helpers import AGENT, DEPT, HANDLER, ORDER, OTHER_HANDLER, SUPERVISOR, walk_to
 from tests.utils.factories import ticket_data
+from tickets.db import AuditTrailError
 from tickets.errors import IllegalTransitionError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TRANSITIONS, TransitionRequest
 from tickets.models import AuditEntry
@@ -135,3 +136,13 @@ def test_the_audit_trail_only_grows(desk: TicketDesk) -> None:
     with desk.db.session() as s:
         total = s.scalar(select(func.count()).select_from(AuditEntry))
     assert total == 7 + sum(range(1, 7)) + 6  # ours + the noise tickets' steps + their creations
+
+
+def test_audit_entries_cannot_be_changed_or_deleted(desk: TicketDesk) -> None:
+    desk.create(ticket_data(), actor=AGENT.name)
+    with pytest.raises(AuditTrailError), desk.db.session() as s:
+        s.scalars(select(AuditEntry)).one().actor = "someone else"
+    with pytest.raises(AuditTrailError), desk.db.session() as s:
+        s.delete(s.scalars(select(AuditEntry)).one())
+    with desk.db.session() as s:
+        assert s.scalars(select(AuditEntry.actor)).all() == [AGENT.name]
