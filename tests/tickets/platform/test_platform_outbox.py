@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bot.platform import PlatformLink
 from bot.settings import Settings
@@ -17,7 +18,7 @@ from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
 from tests.utils.ticketdb import FakeClock
 from tickets import crud
-from tickets.platform_outbox import CREATE, STATUS, record_consent
+from tickets.platform_outbox import CREATE, STATUS, claim_due, record_consent
 from tickets.service import TicketDesk
 from tickets.states import ACCEPTED, DISPATCHED
 
@@ -196,3 +197,22 @@ def test_a_rejected_request_is_not_repeated(
     assert len(link.push().failed) == 1
     row = outbox(desk)[0]
     assert row.failed and (row.last_error or "").startswith("HTTP 401") and fake.bad_signatures == 1
+
+
+def test_postgres_pushers_skip_the_rows_another_one_holds(
+    make_link: MakeLink, db_url: str, clock: FakeClock
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is the PostgreSQL claim; SQLite writers queue on BEGIN IMMEDIATE instead")
+    desk, _ = make_link()
+    for i in range(6):
+        desk.create(ticket_data(title=f"占道经营{i}"), actor=AGENT.name)
+    lease = timedelta(seconds=10)
+    with desk.db.sessions.begin() as first:
+        held = claim_due(session=first, now=clock(), lease=lease, limit=4)  # not committed: rows locked
+        with desk.db.sessions.begin() as second:
+            second.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting instead of skipping fails
+            other = claim_due(session=second, now=clock(), lease=lease, limit=10)
+    assert len(held) == 4 and len(other) == 2
+    assert not {m.key for m in held} & {m.key for m in other}
+    assert all(r.attempts == 1 for r in outbox(desk))
