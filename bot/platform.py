@@ -132,7 +132,7 @@ class PlatformLink:
         self.client.close()
 
 
-async def push_forever(link: PlatformLink, interval_seconds: int) -> None:
+async def push_forever(link: PlatformLink, interval_seconds: float) -> None:
     """The server's pusher: every interval, in a worker thread; errors are logged."""
     while True:
         await anyio.sleep(interval_seconds)

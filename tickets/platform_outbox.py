@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, event, exists, select, update
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, event, exists, func, select, update
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, sessionmaker
 
 from bot.settings import HotlinePlatformSettings
@@ -346,12 +346,10 @@ def push_pending(
 
 
 def pending_count(*, session: Session) -> int:
-    rows = session.scalars(
-        select(PlatformOutbox.id).where(
-            PlatformOutbox.delivered_at.is_(None), PlatformOutbox.failed.is_(False)
-        )
+    query = select(func.count(PlatformOutbox.id)).where(
+        PlatformOutbox.delivered_at.is_(None), PlatformOutbox.failed.is_(False)
     )
-    return len(list(rows))
+    return session.scalar(query) or 0
 
 
 # --- the platform's status reports ------------------------------------------------------------

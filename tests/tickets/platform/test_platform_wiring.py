@@ -4,19 +4,25 @@ and the callback route inside the real app (served on loopback, without the engi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from bot.app import create_app
+from bot.platform import PlatformLink, push_forever
 from bot.settings import DEFAULT_CONFIG, load_settings
 from tests.tickets.helpers import SUPERVISOR
-from tests.tickets.platform.helpers import SECRET, post_callback
+from tests.tickets.platform.helpers import SECRET, outbox, post_callback
 from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
+from tickets.service import TicketDesk
 from tickets.states import ACCEPTED
+
+MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
 
 
 def _config(tmp_path: Path, base_url: str) -> Path:
@@ -57,6 +63,26 @@ def test_cli_push_delivers_once_the_platform_is_up(
     up = runner.invoke(app, [*base, "push"])
     assert json.loads(up.output) == {"delivered": 1, "retrying": 0, "failed": 0, "pending": 0}
     assert fake.tickets[ticket_no]["phone"] == "13800138000" and len(fake.requests) == 1
+
+
+def test_the_server_pusher_delivers_in_the_background(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform
+) -> None:
+    desk, link = make_link()
+    ticket = desk.create(ticket_data(), actor="agent-1")
+    server.start()
+
+    async def serve_briefly() -> None:
+        with anyio.move_on_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(push_forever, link, 0.05)
+                while not fake.tickets:
+                    await anyio.sleep(0.05)
+                tasks.cancel_scope.cancel()
+
+    anyio.run(serve_briefly)
+    assert list(fake.tickets) == [ticket.ticket_no] and len(fake.requests) == 1
+    assert outbox(desk)[0].delivered_at is not None
 
 
 def test_the_app_serves_the_signed_callback(tmp_path: Path) -> None:
