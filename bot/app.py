@@ -23,6 +23,7 @@ from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
 from bot.messages import BotReply, UserMessage
+from bot.platform import PlatformLink, push_forever
 from bot.service import AssistantService
 from bot.settings import Settings, load_settings
 from connectors import load_channels
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
     desk = TicketDesk(settings)
     service = AssistantService(settings, desk=SqlTicketGateway(desk))
+    platform = PlatformLink(settings, desk)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,12 +48,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await service.warm_up()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
+        every = settings.hotline_platform.push_interval_seconds
+        pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         yield
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        for task in (sweeper, pusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        platform.close()
         service.close()
         desk.close()
 
@@ -92,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(channel.router(on_message))
     for module in (agent, kb, ops, rasa_nlu, tickets, auth):
         app.include_router(module.router)
+    app.include_router(platform.router())
 
     from bot.guards import RequestGuard
 

@@ -45,6 +45,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(users_app, name="users")
+import bot.platform_cli  # noqa: E402, F401  (adds `tickets push` and `tickets platform-consent`)
 
 err = Console(stderr=True)
 out = Console()

@@ -155,6 +155,37 @@ class TicketSettings(_Section):
     duplicate_min_score: int = Field(80, description="rapidfuzz score (0-100) that suggests a duplicate")
 
 
+class HotlinePlatformSettings(_Section):
+    enabled: bool = Field(
+        False, description="Push tickets to the external 12345 platform and accept its status callbacks"
+    )
+    base_url: str = Field("", description="The platform's API root; tickets go to POST {base_url}/tickets")
+    timeout_seconds: float = Field(5.0, description="Timeout of one push request")
+    push_interval_seconds: int = Field(
+        5, description="How often the server pushes pending rows (0 = only `govbot tickets push`)"
+    )
+    batch_size: int = Field(50, description="Outbox rows claimed per push round")
+    retry_seconds: int = Field(30, description="First retry delay after a failed push; doubles each attempt")
+    max_retry_seconds: int = Field(3600, description="Longest retry delay (pushes are retried without end)")
+    callback_window_seconds: int = Field(
+        300, description="Callbacks whose signed timestamp is further from now than this are refused"
+    )
+    actor: str = Field(
+        "12345-platform", description="Name recorded in the audit trail for platform callbacks"
+    )
+    status_map: dict[str, str] = Field(
+        default_factory=lambda: {
+            "accepted": "已受理",
+            "dispatched": "已交办",
+            "in_progress": "处理中",
+            "replied": "已反馈",
+            "closed": "已办结",
+            "visited": "已回访",
+        },
+        description="The platform's status codes -> our ticket states (callbacks)",
+    )
+
+
 class Secrets(BaseModel):
     """Values read from the environment only; shown redacted."""
 
@@ -162,6 +193,9 @@ class Secrets(BaseModel):
     database_url: str = Field("", description="DATABASE_URL: PostgreSQL for tickets (SQLite by default)")
     api_tokens: str = Field("", description="GOVBOT_API_TOKENS: 'token:role,token:role' for agent/admin APIs")
     webhook_secret: str = Field("", description="GOVBOT_WEBHOOK_SECRET: HMAC key signing ticket webhooks")
+    platform_secret: str = Field(
+        "", description="GOVBOT_PLATFORM_SECRET: HMAC key shared with the external 12345 platform"
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -170,6 +204,7 @@ class Secrets(BaseModel):
             database_url=os.environ.get("DATABASE_URL", ""),
             api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
             webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
+            platform_secret=os.environ.get("GOVBOT_PLATFORM_SECRET", ""),
         )
 
 
@@ -211,6 +246,9 @@ class Settings(_Section):
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
     tickets: TicketSettings = Field(default_factory=TicketSettings, description="12345 tickets")
+    hotline_platform: HotlinePlatformSettings = Field(
+        default_factory=HotlinePlatformSettings, description="External 12345 platform (connectors/)"
+    )
     channels: dict[str, Any] = Field(
         default_factory=dict,
         description="Connector sections by channel name; each channel's config_model declares its keys",

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from bot.settings import Settings
-from tickets import crud, sla
+from tickets import crud, platform_outbox, sla
 from tickets.db import TicketDB
 from tickets.lifecycle import TransitionRequest, Viewer
 from tickets.models import AuditEntry, Ticket
@@ -45,6 +45,7 @@ class TicketDesk:
         self.settings = settings
         self.clock = clock
         self.db = TicketDB(url or settings.tickets_url)
+        platform_outbox.attach(self.db, settings.hotline_platform)  # outbox rows in the ticket's transaction
         self.policy = sla.SlaPolicy.from_settings(cfg)
         self.router = Router(table=dict(cfg.routing), default=cfg.default_department)
         taxonomy_path = settings.resolve(cfg.taxonomy_path) if cfg.taxonomy_path else None

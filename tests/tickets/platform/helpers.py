@@ -1,0 +1,42 @@
+"""Shared by the platform tests: the shared secret, outbox rows, signed callbacks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from tickets.platform_outbox import PlatformOutbox
+from tickets.service import TicketDesk
+
+SECRET = "test-platform-secret"
+
+
+def outbox(desk: TicketDesk) -> list[PlatformOutbox]:
+    with desk.db.session() as s:
+        return list(s.scalars(select(PlatformOutbox).order_by(PlatformOutbox.id)))
+
+
+def post_callback(
+    base_url: str,
+    body: dict[str, Any],
+    *,
+    secret: str = SECRET,
+    stamp: int | None = None,
+    signature: str | None = None,
+) -> httpx.Response:
+    """POST a callback signed as the platform would (hmac/hashlib here, not our code)."""
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    stamp = int(time.time()) if stamp is None else stamp
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Govbot-Timestamp": str(stamp),
+        "X-Govbot-Signature": signature if signature is not None else f"sha256={digest}",
+    }
+    return httpx.post(f"{base_url}/connectors/hotline-platform/callback", content=raw, headers=headers)

@@ -1,0 +1,218 @@
+"""Pushing tickets to the 12345 platform through the transactional outbox, against a fake
+platform on loopback that goes down and comes back: nothing lost, nothing created twice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from bot.platform import PlatformLink
+from bot.settings import Settings
+from tests.tickets.helpers import AGENT, walk_to
+from tests.tickets.platform.helpers import outbox
+from tests.utils.factories import ticket_data
+from tests.utils.fake_platform import FakePlatform, LoopbackServer
+from tests.utils.ticketdb import FakeClock
+from tickets import crud
+from tickets.platform_outbox import CREATE, STATUS, claim_due, record_consent
+from tickets.service import TicketDesk
+from tickets.states import ACCEPTED, DISPATCHED
+
+MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
+
+
+def test_rows_are_written_in_the_ticket_transaction(make_link: MakeLink) -> None:
+    desk, _ = make_link()
+    ticket = desk.create(ticket_data(), actor=AGENT.name)
+    walk_to(desk, ticket.ticket_no, ACCEPTED)
+    rows = outbox(desk)
+    assert [(r.kind, r.ticket_no) for r in rows] == [(CREATE, ticket.ticket_no), (STATUS, ticket.ticket_no)]
+    assert rows[1].payload["status"] == ACCEPTED and rows[1].payload["previous_status"] == "待受理"
+    assert rows[0].payload["title"] == ticket.title and "phone" not in rows[0].payload
+    assert len({r.key for r in rows}) == 2
+
+    class Crash(Exception):
+        pass
+
+    def create_then_crash(session: object) -> None:
+        crud.create_ticket(
+            session=session,  # type: ignore[arg-type]
+            data=ticket_data(title="回滚的工单"),
+            actor=AGENT.name,
+            policy=desk.policy,
+            router=desk.router,
+            taxonomy=desk.taxonomy,
+            now=desk.clock(),
+        )
+        raise Crash
+
+    with pytest.raises(Crash):
+        desk.db.write(create_then_crash)
+    assert len(outbox(desk)) == 2  # the rolled-back ticket left no row to send
+
+
+def test_disabled_link_records_nothing(
+    ticket_settings: Settings, make_desk: Callable[[], TicketDesk]
+) -> None:
+    ticket_settings.hotline_platform.enabled = False
+    desk = make_desk()
+    desk.create(ticket_data(), actor=AGENT.name)
+    assert outbox(desk) == []
+
+
+def test_down_platform_loses_nothing_and_creates_nothing_twice(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform, clock: FakeClock
+) -> None:
+    desk, link = make_link()
+    numbers = [desk.create(ticket_data(title=f"路灯坏了{i}"), actor=AGENT.name).ticket_no for i in range(5)]
+
+    report = link.push()  # nothing listens: connection refused
+    assert report.delivered == [] and len(report.retrying) == 5
+    rows = outbox(desk)
+    assert all(r.delivered_at is None for r in rows)
+    assert all("ConnectError" in (r.last_error or "") for r in rows if r.attempts)
+
+    server.start()
+    fake.mode = "503"
+    clock.advance(hours=2)
+    report = link.push()
+    assert report.delivered == [] and report.retrying
+    assert fake.requests == [] and all(r.delivered_at is None for r in outbox(desk))
+
+    fake.mode = "up"
+    clock.advance(hours=2)
+    _, restarted = make_link()  # a new process: nothing was held in memory
+    report = restarted.push()
+    assert sorted(report.delivered) == sorted(r.key for r in rows)
+    assert sorted(fake.tickets) == sorted(numbers)
+    assert len(fake.requests) == len(fake.keys) == 5 and fake.bad_signatures == 0
+    assert {r.key for r in outbox(desk)} == fake.keys
+
+    clock.advance(hours=2)
+    assert link.push().delivered == [] and len(fake.requests) == 5  # delivered rows stay delivered
+    sent = fake.tickets[numbers[0]]
+    assert sent["category"] == "城乡建设" and sent["urgency"] == "normal" and "phone" not in sent
+    assert sent["feedback_deadline"] and sent["received_at"] and sent["location"] == "幸福小区东门"
+
+
+def test_retries_back_off_exponentially(make_link: MakeLink, clock: FakeClock) -> None:
+    desk, link = make_link()
+    desk.create(ticket_data(), actor=AGENT.name)
+    start = clock()
+    link.push()
+    assert outbox(desk)[0].next_attempt_at == start + timedelta(seconds=30)
+    clock.advance(seconds=10)
+    assert link.push().retrying == []  # not due yet
+    assert outbox(desk)[0].attempts == 1
+    clock.advance(seconds=20)
+    link.push()
+    row = outbox(desk)[0]
+    assert row.attempts == 2 and row.next_attempt_at == clock() + timedelta(seconds=60)
+
+
+def test_a_repeat_after_a_timeout_is_dropped_by_the_platform(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform, clock: FakeClock
+) -> None:
+    desk, link = make_link()
+    ticket = desk.create(ticket_data(), actor=AGENT.name)
+    server.start()
+    fake.mode = "slow_once"  # processed, but the answer comes after our 0.5 s timeout
+    report = link.push()
+    assert report.retrying and "Timeout" in (outbox(desk)[0].last_error or "")
+    assert list(fake.tickets) == [ticket.ticket_no]
+    clock.advance(minutes=1)
+    report = link.push()
+    assert len(report.delivered) == 1
+    assert len(fake.requests) == 2 and len(fake.keys) == 1  # sent twice, one key
+    assert len(fake.tickets) == 1 and outbox(desk)[0].delivered_at is not None
+
+
+def test_status_changes_follow_the_creation_in_order(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform, clock: FakeClock
+) -> None:
+    desk, link = make_link()
+    ticket = desk.create(ticket_data(), actor=AGENT.name)
+    link.push()  # down: the creation waits, and so must the changes after it
+    walk_to(desk, ticket.ticket_no, DISPATCHED)
+    server.start()
+    clock.advance(minutes=1)
+    link.push()
+    assert [r.event for r in fake.requests] == ["ticket.create", "ticket.status", "ticket.status"]
+    assert fake.statuses == [(ticket.ticket_no, ACCEPTED), (ticket.ticket_no, DISPATCHED)]
+    assert fake.requests[2].path == f"/tickets/{ticket.ticket_no}/status"
+
+
+def test_two_pushers_send_each_row_once(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform
+) -> None:
+    desk, _ = make_link()
+    for i in range(12):
+        desk.create(ticket_data(title=f"噪音扰民{i}"), actor=AGENT.name)
+    server.start()
+    links = [make_link()[1], make_link()[1]]
+    reports: list[list[str]] = []
+    barrier = threading.Barrier(2)
+
+    def run(link: PlatformLink) -> None:
+        barrier.wait()
+        reports.append(link.push().delivered)
+
+    threads = [threading.Thread(target=run, args=(link,)) for link in links]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    delivered = [key for report in reports for key in report]
+    assert len(delivered) == len(set(delivered)) == 12
+    assert len(fake.requests) == len(fake.keys) == 12 and len(fake.tickets) == 12
+
+
+def test_the_phone_goes_only_with_consent(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform
+) -> None:
+    desk, link = make_link()
+    agreed = desk.create(ticket_data(phone="13900001111"), actor=AGENT.name)
+    silent = desk.create(ticket_data(phone="13900002222", title="另一件事"), actor=AGENT.name)
+    desk.db.write(
+        lambda s: record_consent(session=s, ticket_no=agreed.ticket_no, actor=AGENT.name, now=desk.clock())
+    )
+    server.start()
+    link.push()
+    assert fake.tickets[agreed.ticket_no]["phone"] == "13900001111"
+    assert "phone" not in fake.tickets[silent.ticket_no]
+    assert all("phone" not in r.payload for r in outbox(desk))  # never copied into the outbox
+
+
+def test_a_rejected_request_is_not_repeated(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform, platform_settings: Settings
+) -> None:
+    platform_settings.secrets.platform_secret = "a-different-secret"  # the platform answers 401
+    desk, link = make_link()
+    desk.create(ticket_data(), actor=AGENT.name)
+    server.start()
+    assert len(link.push().failed) == 1
+    row = outbox(desk)[0]
+    assert row.failed and (row.last_error or "").startswith("HTTP 401") and fake.bad_signatures == 1
+
+
+def test_postgres_pushers_skip_the_rows_another_one_holds(
+    make_link: MakeLink, db_url: str, clock: FakeClock
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is the PostgreSQL claim; SQLite writers queue on BEGIN IMMEDIATE instead")
+    desk, _ = make_link()
+    for i in range(6):
+        desk.create(ticket_data(title=f"占道经营{i}"), actor=AGENT.name)
+    lease = timedelta(seconds=10)
+    with desk.db.sessions.begin() as first:
+        held = claim_due(session=first, now=clock(), lease=lease, limit=4)  # not committed: rows locked
+        with desk.db.sessions.begin() as second:
+            second.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting instead of skipping fails
+            other = claim_due(session=second, now=clock(), lease=lease, limit=10)
+    assert len(held) == 4 and len(other) == 2
+    assert not {m.key for m in held} & {m.key for m in other}
+    assert all(r.attempts == 1 for r in outbox(desk))

@@ -1,0 +1,109 @@
+"""The platform link as shipped: `govbot tickets push` / `platform-consent` from the command line,
+and the callback route inside the real app (served on loopback, without the engine warm-up)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bot.app import create_app
+from bot.platform import PlatformLink, push_forever
+from bot.settings import DEFAULT_CONFIG, load_settings
+from tests.tickets.helpers import SUPERVISOR
+from tests.tickets.platform.helpers import SECRET, outbox, post_callback
+from tests.utils.factories import ticket_data
+from tests.utils.fake_platform import FakePlatform, LoopbackServer
+from tickets.service import TicketDesk
+from tickets.states import ACCEPTED
+
+MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
+
+
+def _config(tmp_path: Path, base_url: str) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    raw["hotline_platform"].update(enabled=True, base_url=base_url, timeout_seconds=0.5, retry_seconds=0)
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_cli_push_delivers_once_the_platform_is_up(
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakePlatform,
+    server: LoopbackServer,
+) -> None:
+    from bot.cli import app
+
+    monkeypatch.setenv("GOVBOT_PLATFORM_SECRET", SECRET)
+    monkeypatch.setenv("DATABASE_URL", db_url if db_url.startswith("postgresql") else "")
+    base = ["--data-dir", str(tmp_path / "data"), "--config", str(_config(tmp_path, server.url)), "tickets"]
+    runner = CliRunner()
+    created = runner.invoke(
+        app,
+        [*base, "create", "--title", "井盖松动", "--content", "人民路口井盖松动", "--phone", "13800138000"],
+    )
+    assert created.exit_code == 0, created.output
+    ticket_no = json.loads(created.output)["ticket_no"]
+    consent = runner.invoke(app, [*base, "platform-consent", ticket_no])
+    assert consent.exit_code == 0, consent.output
+
+    down = runner.invoke(app, [*base, "push"])
+    assert down.exit_code == 0, down.output
+    assert json.loads(down.output) == {"delivered": 0, "retrying": 1, "failed": 0, "pending": 1}
+
+    server.start()
+    up = runner.invoke(app, [*base, "push"])
+    assert json.loads(up.output) == {"delivered": 1, "retrying": 0, "failed": 0, "pending": 0}
+    assert fake.tickets[ticket_no]["phone"] == "13800138000" and len(fake.requests) == 1
+
+
+def test_the_server_pusher_delivers_in_the_background(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform
+) -> None:
+    desk, link = make_link()
+    ticket = desk.create(ticket_data(), actor="agent-1")
+    server.start()
+
+    async def serve_briefly() -> None:
+        with anyio.move_on_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(push_forever, link, 0.05)
+                while not fake.tickets:
+                    await anyio.sleep(0.05)
+                tasks.cancel_scope.cancel()
+
+    anyio.run(serve_briefly)
+    assert list(fake.tickets) == [ticket.ticket_no] and len(fake.requests) == 1
+    assert outbox(desk)[0].delivered_at is not None
+
+
+def test_the_app_serves_the_signed_callback(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    settings.secrets.database_url = ""
+    settings.secrets.platform_secret = SECRET
+    settings.hotline_platform.enabled = True
+    app = create_app(settings)
+    desk = app.state.desk
+    desk.migrate()  # the lifespan would; it is off here so the engine is not warmed up
+    ticket = desk.create(ticket_data(), actor="agent-1")
+    server = LoopbackServer(app)
+    server.start()
+    try:
+        body = {"event_id": "app-1", "ticket_no": ticket.ticket_no, "status": "accepted"}
+        assert post_callback(server.url, body, secret="forged").status_code == 401
+        answer = post_callback(server.url, body)
+        assert answer.status_code == 200, answer.text
+        missing = post_callback(server.url, {**body, "event_id": "app-2", "ticket_no": "20990101-0009"})
+        assert missing.status_code == 404
+        assert desk.show(ticket.ticket_no, viewer=SUPERVISOR).ticket.status == ACCEPTED
+    finally:
+        server.stop()
+        desk.close()
