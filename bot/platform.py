@@ -107,7 +107,7 @@ class PlatformLink:
             return apply_status_report(session=s, report=report, actor=self.actor, now=self.desk.clock())
 
         try:
-            outcome = self.desk.db.write(job)
+            outcome = self.desk.db.run(job)
         except IntegrityError:  # the same event applied by a concurrent delivery
             with self.desk.db.session() as s:
                 seen = seen_event(session=s, event_id=callback.event_id)

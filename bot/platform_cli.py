@@ -45,5 +45,5 @@ def platform_consent(
     from tickets.platform_outbox import record_consent
 
     with _desk() as desk:
-        desk.db.write(lambda s: record_consent(session=s, ticket_no=ticket_no, actor=actor, now=desk.clock()))
+        desk.db.run(lambda s: record_consent(session=s, ticket_no=ticket_no, actor=actor, now=desk.clock()))
         typer.echo(f"{ticket_no}: phone may be shared with the 12345 platform")

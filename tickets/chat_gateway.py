@@ -105,7 +105,7 @@ class SqlTicketGateway:
             return True
 
         try:
-            return self.desk.db.write(job)
+            return self.desk.db.run(job)
         except TicketError:
             return False
         except SQLAlchemyError as exc:

@@ -324,12 +324,12 @@ def push_pending(
         return claim_due(session=s, now=now(), lease=lease, limit=batch_size)
 
     for _ in range(max_rounds):
-        batch = db.write(claim)
+        batch = db.run(claim)
         if not batch:
             break
         for message in batch:
             delivery = send(message)
-            outcome = db.write(
+            outcome = db.run(
                 partial(_settle_job, message=message, delivery=delivery, now=now(), backoff=backoff)
             )
             if outcome == "delivered":

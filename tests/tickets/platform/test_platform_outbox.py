@@ -51,7 +51,7 @@ def test_rows_are_written_in_the_ticket_transaction(make_link: MakeLink) -> None
         raise Crash
 
     with pytest.raises(Crash):
-        desk.db.write(create_then_crash)
+        desk.db.run(create_then_crash)
     assert len(outbox(desk)) == 2  # the rolled-back ticket left no row to send
 
 
@@ -177,7 +177,7 @@ def test_the_phone_goes_only_with_consent(
     desk, link = make_link()
     agreed = desk.create(ticket_data(phone="13900001111"), actor=AGENT.name)
     silent = desk.create(ticket_data(phone="13900002222", title="另一件事"), actor=AGENT.name)
-    desk.db.write(
+    desk.db.run(
         lambda s: record_consent(session=s, ticket_no=agreed.ticket_no, actor=AGENT.name, now=desk.clock())
     )
     server.start()
