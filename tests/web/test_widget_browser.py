@@ -200,19 +200,33 @@ def test_server_errors_are_shown_with_a_retry(
     page.context.close()
 
 
-def test_ticket_entry_point_sends_and_can_be_replaced(browser: sync_api.Browser, live_server: str) -> None:
+def test_ticket_form_in_the_chat_creates_a_ticket(browser: sync_api.Browser, live_server: str) -> None:
+    """提交诉求 → the form, turn by turn, with its fixed answers as buttons → a ticket number."""
     page = open_page(browser, live_server, viewport={"width": 1280, "height": 800})
     page.locator(".govbot-w-launcher").click()
     page.locator(".govbot-w-header-ticket").click()
     expect(page.locator(".govbot-w-msg-user").last).to_have_text(re.compile("我要提交诉求"))
-    expect(page.locator(".govbot-w-msg-bot").nth(1)).to_be_visible()  # greeting, then the reply
+    bot = page.locator(".govbot-w-msg-bot")
+    expect(bot.last).to_have_attribute("data-action", "ticket")
+    for text in ("楼下工地半夜十二点还在施工，电钻声吵得人睡不着", "天河区天河路385号", "13812345678"):
+        count = bot.count()
+        ask(page, text)
+        expect(bot).to_have_count(count + 1)
+    skip = bot.last.locator("button.govbot-w-option", has_text="跳过")
+    skip.click()
+    bot.last.locator("button.govbot-w-option", has_text="同意").first.click()
+    expect(bot.last).to_contain_text("138****5678")  # the summary masks the phone
+    shot(page, "ticket-confirm")
+    bot.last.locator("button.govbot-w-option", has_text="确认提交").click()
+    number = page.locator(".govbot-w-ticket-no")
+    expect(number).to_have_text(re.compile(r"工单编号：\d{8}-\d{4}"))
+    shot(page, "ticket-created")
+    page.context.close()
 
-    # A complaint gets a ticket offer with its own 提交诉求 button.
-    ask(page, "楼下工地半夜施工太吵了")
-    offer = page.locator(".govbot-w-msg-bot[data-action='ticket'] button.govbot-w-reply-ticket")
-    expect(offer).to_be_visible()
 
-    # The ticket desk replaces the hook; the buttons then call it instead of sending.
+def test_ticket_hook_can_be_replaced(browser: sync_api.Browser, live_server: str) -> None:
+    page = open_page(browser, live_server, viewport={"width": 1280, "height": 800})
+    page.locator(".govbot-w-launcher").click()
     page.evaluate(
         """() => { window.GovbotWidget.onTicket = (ctx) => {
              const form = document.createElement('form');
@@ -222,7 +236,7 @@ def test_ticket_entry_point_sends_and_can_be_replaced(browser: sync_api.Browser,
            }; }"""
     )
     users_before = page.locator(".govbot-w-msg-user").count()
-    offer.click()
+    page.locator(".govbot-w-header-ticket").click()
     form = page.locator(".govbot-w-log form.test-ticket-form")
     expect(form).to_have_count(1)
     stored = page.evaluate("() => localStorage.getItem('govbot-widget-session')")
