@@ -36,7 +36,19 @@ class Resources:
         return make_encoder(self.settings.index.embedder)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.encoder.encode_queries([text])[0]
+        """The query vector; repeated questions (hot topics repeat all day) come from a small LRU."""
+        cache = self._query_vectors
+        vector = cache.pop(text, None)
+        if vector is None:
+            vector = self.encoder.encode_queries([text])[0]
+        cache[text] = vector  # most recently used last
+        if len(cache) > self.settings.index.embedder.query_cache_size:
+            cache.pop(next(iter(cache)))
+        return vector
+
+    @cached_property
+    def _query_vectors(self) -> dict[str, np.ndarray]:
+        return {}
 
     @cached_property
     def _names(self) -> dict[str, str]:

@@ -50,6 +50,9 @@ class EmbedderSettings(_Section):
     passage_prefix: str = Field("passage: ", description="Prefix for passages (e5 convention)")
     batch_size: int = Field(64, description="Passages embedded per batch")
     max_chars: int = Field(256, description="Text beyond this is not embedded (cost grows fast)")
+    query_cache_size: int = Field(
+        2048, description="Query vectors kept for repeated questions (0 turns the cache off)"
+    )
 
 
 class FusionWeights(_Section):
