@@ -69,12 +69,13 @@ def test_draft_prefills_a_ticket_from_a_transcript(live_server: LiveServer) -> N
     assert draft["urgent_keyword"] == "燃气泄漏"
 
 
-def test_draft_skips_service_numbers_and_is_for_the_centre_only(live_server: LiveServer) -> None:
+def test_draft_skips_service_numbers_and_needs_a_login(live_server: LiveServer) -> None:
     url = f"{live_server.base_url}/api/v1/console/draft"
     body = {"text": "我打过12345了，路灯还是不亮"}
     draft = httpx.post(url, json=body, headers=live_server.login("agent1")).json()
     assert draft["phone"] is None and draft["urgent_keyword"] is None
-    assert httpx.post(url, json=body, headers=live_server.login("handler1")).status_code == 403
+    assert draft["title"] == "我打过12345了，路灯还是不亮"
+    assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json={"text": ""}, headers=live_server.login("agent1")).status_code == 422
 
 

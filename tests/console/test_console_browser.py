@@ -173,8 +173,8 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
     assert httpx.get(base, headers=headers).status_code == 404
     moved = httpx.post(f"{base}/transitions", json={"to": "处理中"}, headers=headers)
     assert moved.status_code in (403, 404), moved.text
-    suggest = httpx.get(f"{live_server.base_url}/api/v1/suggest", params={"q": "路灯"}, headers=headers)
-    assert suggest.status_code == 403
+    listed = httpx.get(f"{live_server.base_url}/api/v1/tickets", params={"queue": "all"}, headers=headers)
+    assert listed.status_code == 200 and ticket_no not in {t["ticket_no"] for t in listed.json()}
 
     # --- the handler of the department it went to: sees it, with the full phone -----------------------
     handler = open_console(browser, live_server, "handler1")

@@ -1,4 +1,4 @@
-// govbot agent console: plain DOM over the JSON APIs. No innerHTML with data: every node is
+// govbot agent console: plain DOM over the JSON APIs. No HTML strings with data: every node is
 // built with createElement / textContent. The server enforces roles; the page only hides
 // what a role may not do.
 "use strict";
