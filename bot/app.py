@@ -17,8 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from bot import console as console_page
 from bot import metrics
-from bot.api import agent, auth, kb, ops, rasa_nlu, tickets
+from bot.api import agent, auth, console, kb, ops, rasa_nlu, tickets
 from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for channel in load_channels(settings.channels):
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, auth):
+    for module in (agent, kb, ops, rasa_nlu, tickets, auth, console, console_page):
         app.include_router(module.router)
     app.include_router(platform.router())
 

@@ -1,0 +1,656 @@
+// govbot agent console: plain DOM over the JSON APIs. No HTML strings with data: every node is
+// built with createElement / textContent. The server enforces roles; the page only hides
+// what a role may not do.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "govbot.console.token";
+  const CENTRE_ROLES = ["agent", "supervisor", "admin"];
+  const AWAITING_FEEDBACK = ["待受理", "已受理", "已交办", "处理中"];
+  const QUEUES = {
+    mine: "我的工单",
+    department: "本部门",
+    at_risk: "即将超时",
+    overdue: "已超时",
+    open: "全部在办",
+  };
+  const ACTIONS = {
+    accept: "受理",
+    dispatch: "交办",
+    redispatch: "重新交办",
+    start: "开始处理",
+    return: "退回",
+    feedback: "反馈",
+    complete: "办结",
+    callback: "回访",
+    merge: "合并",
+  };
+  const FIELD_LABELS = {
+    department: "办理部门",
+    materials: "申请材料",
+    location: "办理地点",
+    office_hours: "办公时间",
+    promised_time_limit: "承诺时限",
+    fees: "收费标准",
+    answer: "答复",
+    text: "内容",
+  };
+  const AUDIT_LABELS = { ...ACTIONS, create: "创建", update: "修改", escalate: "超时督办" };
+  const URGENCY = { urgent: "紧急", normal: "一般" };
+  const KIND_LABELS = { guide: "办事指南", faq: "常见问题", policy: "政策文件" };
+  const HTTP_LABELS = {
+    401: "未登录或登录已过期",
+    403: "无权限",
+    404: "未找到（或无权查看）",
+    409: "不允许的流转",
+    422: "数据不合法",
+    429: "请求过于频繁",
+  };
+
+  const state = { token: null, me: null, meta: null, queue: null, tickets: [], current: null };
+  const $ = (id) => document.getElementById(id);
+
+  // --- DOM helpers -------------------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "className") node.className = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function show(node, visible) {
+    node.hidden = !visible;
+  }
+
+  function setError(node, message) {
+    node.textContent = message || "";
+    show(node, Boolean(message));
+  }
+
+  let flashTimer = null;
+  function flash(message, kind) {
+    const box = $("flash");
+    box.textContent = message;
+    box.className = "flash " + (kind || "ok");
+    show(box, true);
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => show(box, false), 6000);
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString("zh-CN", { hour12: false });
+  }
+
+  // --- the API -------------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, body) {
+      super(describeError(status, body));
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  function describeError(status, body) {
+    let detail = body && body.detail !== undefined ? body.detail : body;
+    if (Array.isArray(detail)) {
+      detail = detail
+        .map((e) => `${(e.loc || []).filter((p) => p !== "body").join(".")}: ${e.msg}`)
+        .join("；");
+    } else if (detail && typeof detail === "object") {
+      detail = JSON.stringify(detail);
+    }
+    let text = `${status} ${HTTP_LABELS[status] || "请求失败"}：${detail || ""}`;
+    if (status === 409 && body && Array.isArray(body.allowed)) {
+      text += `（当前状态 ${body.current}，可转为：${body.allowed.join("、") || "无"}）`;
+    }
+    return text;
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiError(0, { detail: `无法连接服务器（${err.message}）` });
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (_err) {
+      data = { detail: text };
+    }
+    if (!response.ok) {
+      if (response.status === 401 && path !== "/api/v1/auth/login") logout("登录已过期，请重新登录。");
+      throw new ApiError(response.status, data);
+    }
+    return data;
+  }
+
+  // --- roles -----------------------------------------------------------------------------------
+  const isCentre = () => state.me && CENTRE_ROLES.includes(state.me.role);
+
+  function queuesForRole() {
+    const me = state.me;
+    const queues = ["mine"];
+    if (me.department) queues.push("department");
+    queues.push("at_risk", "overdue");
+    if (isCentre()) queues.push("open");
+    return queues;
+  }
+
+  function allowedSteps(ticket) {
+    const me = state.me;
+    return state.meta.transitions.filter((step) => {
+      if (step.from !== ticket.status) return false;
+      if (me.role === "supervisor" || me.role === "admin") return true;
+      if (step.by === "centre") return me.role === "agent";
+      return me.role === "handler" && Boolean(me.department) && me.department === ticket.department;
+    });
+  }
+
+  // --- login / logout ----------------------------------------------------------------------------
+  async function login(event) {
+    event.preventDefault();
+    setError($("login-error"), "");
+    const username = $("login-username").value.trim();
+    const password = $("login-password").value;
+    try {
+      const out = await api("POST", "/api/v1/auth/login", { username, password });
+      state.token = out.access_token;
+      sessionStorage.setItem(TOKEN_KEY, state.token);
+      $("login-password").value = "";
+      await start();
+    } catch (err) {
+      setError($("login-error"), err.status === 401 ? "用户名或密码错误。" : err.message);
+    }
+  }
+
+  function logout(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    Object.assign(state, { token: null, me: null, meta: null, queue: null, tickets: [], current: null });
+    $("queue-body").replaceChildren();
+    $("suggestions").replaceChildren();
+    $("d-fields").replaceChildren();
+    $("d-audit").replaceChildren();
+    show($("detail-panel"), false);
+    show($("app-view"), false);
+    show($("whoami"), false);
+    show($("login-view"), true);
+    if (message) setError($("login-error"), message);
+  }
+
+  async function start() {
+    state.meta = await api("GET", "/api/v1/console/meta");
+    state.me = state.meta.user;
+    $("user-name").textContent = state.me.name;
+    $("user-role").textContent = state.me.role;
+    $("user-department").textContent = state.me.department || "";
+    for (const node of document.querySelectorAll("[data-needs=centre]")) show(node, isCentre());
+    show($("create-panel"), false); // opens from the suggestions box
+    fillCreateForm();
+    show($("login-view"), false);
+    show($("whoami"), true);
+    show($("app-view"), true);
+    renderTabs();
+    await loadQueue(queuesForRole()[0]);
+  }
+
+  // --- suggested answers -------------------------------------------------------------------------
+  async function suggest(event) {
+    event.preventDefault();
+    const q = $("question").value.trim();
+    if (!q) return;
+    const status = $("suggest-status");
+    status.textContent = "查询中……";
+    $("suggestions").replaceChildren();
+    try {
+      const out = await api("GET", `/api/v1/suggest?q=${encodeURIComponent(q)}&k=5`);
+      status.textContent = out.suggestions.length
+        ? `意图：${out.intent}，共 ${out.suggestions.length} 条建议`
+        : "没有找到可用的答案，可据此创建工单。";
+      $("suggestions").replaceChildren(...out.suggestions.map(renderSuggestion));
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  }
+
+  function fieldValue(value) {
+    if (Array.isArray(value)) return value.map(fieldValue).join("、");
+    if (value && typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function renderSuggestion(item) {
+    const fields = el("dl", { className: "fields compact" });
+    for (const [key, value] of Object.entries(item.summary || {})) {
+      if (key === "source" || value === "" || value === null) continue;
+      fields.append(el("dt", {}, FIELD_LABELS[key] || key), el("dd", {}, fieldValue(value)));
+    }
+    const source = String((item.summary || {}).source || "");
+    const sourceNode = /^https?:\/\//.test(source)
+      ? el("a", { href: source, target: "_blank", rel: "noopener noreferrer" }, source)
+      : el("span", {}, source || "—");
+    return el(
+      "li",
+      { className: "suggestion", dataset: { id: item.id } },
+      el(
+        "div",
+        { className: "suggestion-head" },
+        el("strong", { className: "suggestion-title" }, item.title),
+        el("span", { className: "badge" }, KIND_LABELS[item.kind] || item.kind),
+        el("span", { className: "muted" }, `相关度 ${Number(item.score).toFixed(2)}`),
+      ),
+      fields,
+      el("p", { className: "source muted" }, "来源：", sourceNode),
+    );
+  }
+
+  // --- ticket creation ---------------------------------------------------------------------------
+  function fillCreateForm() {
+    const meta = state.meta;
+    $("category-list").replaceChildren(...meta.categories.map((c) => el("option", { value: c })));
+    $("f-type").replaceChildren(...meta.types.map((t) => el("option", { value: t }, t)));
+    $("f-type").value = "求助";
+    $("f-department").replaceChildren(
+      el("option", { value: "" }, "按分类自动派单"),
+      ...meta.departments.map((d) => el("option", { value: d }, d)),
+    );
+  }
+
+  async function draftTicket() {
+    const text = $("question").value.trim();
+    if (!text) {
+      flash("请先输入或粘贴来电内容。", "error");
+      return;
+    }
+    setError($("create-error"), "");
+    try {
+      const draft = await api("POST", "/api/v1/console/draft", { text });
+      $("create-form").reset();
+      $("f-type").value = "求助";
+      $("f-title").value = draft.title;
+      $("f-content").value = draft.content;
+      $("f-category").value = draft.category || "";
+      $("f-category-hint").textContent = draft.category
+        ? `系统预测分类：${draft.category}（置信度 ${draft.category_confidence}），请核对。`
+        : "系统未能预测分类，请选择或留空。";
+      $("f-phone").value = draft.phone || "";
+      $("f-location").value = draft.location || "";
+      const hint = $("f-urgent-hint");
+      if (draft.urgent_keyword) {
+        $("f-urgent").checked = true;
+        $("f-urgent-reason").value = `涉及“${draft.urgent_keyword}”`;
+        hint.textContent = `内容提到“${draft.urgent_keyword}”，已标为紧急，请核实。`;
+      }
+      show(hint, Boolean(draft.urgent_keyword));
+      show($("create-panel"), true);
+      (draft.phone ? $("f-location") : $("f-phone")).focus();
+    } catch (err) {
+      flash(err.message, "error");
+    }
+  }
+
+  function optional(id) {
+    const value = $(id).value.trim();
+    return value || undefined;
+  }
+
+  async function createTicket(event) {
+    event.preventDefault();
+    setError($("create-error"), "");
+    const body = {
+      title: $("f-title").value.trim(),
+      content: $("f-content").value.trim(),
+      phone: $("f-phone").value.trim(),
+      name: optional("f-name"),
+      location: optional("f-location"),
+      category: optional("f-category"),
+      type: $("f-type").value,
+      channel: "hotline",
+      urgent: $("f-urgent").checked,
+      urgent_reason: $("f-urgent").checked ? optional("f-urgent-reason") : undefined,
+      department: optional("f-department"),
+    };
+    try {
+      const created = await api("POST", "/api/v1/tickets", body);
+      let message = `已创建工单 ${created.ticket_no}（${created.category || "未分类"} → ${
+        created.department || "待定"
+      }，${URGENCY[created.urgency] || created.urgency}）`;
+      if (created.duplicate_of) message += `；疑似与 ${created.duplicate_of} 重复，可合并。`;
+      flash(message, created.duplicate_of ? "warning" : "ok");
+      $("create-form").reset();
+      show($("create-panel"), false);
+      await loadQueue("mine");
+      await openTicket(created.ticket_no);
+    } catch (err) {
+      setError($("create-error"), err.message);
+    }
+  }
+
+  // --- queues and the SLA countdown ----------------------------------------------------------------
+  function renderTabs() {
+    $("queue-tabs").replaceChildren(
+      ...queuesForRole().map((name) =>
+        el(
+          "button",
+          {
+            type: "button",
+            role: "tab",
+            className: "tab",
+            dataset: { queue: name },
+            onclick: () => loadQueue(name),
+          },
+          QUEUES[name],
+        ),
+      ),
+    );
+  }
+
+  async function loadQueue(name) {
+    state.queue = name;
+    for (const tab of $("queue-tabs").children) {
+      const active = tab.dataset.queue === name;
+      tab.classList.toggle("active", active);
+      tab.setAttribute("aria-selected", String(active));
+    }
+    setError($("queue-error"), "");
+    try {
+      state.tickets = await api("GET", `/api/v1/tickets?queue=${encodeURIComponent(name)}`);
+    } catch (err) {
+      state.tickets = [];
+      setError($("queue-error"), err.message);
+    }
+    $("queue-body").replaceChildren(...state.tickets.map(renderRow));
+    show($("queue-empty"), state.tickets.length === 0);
+    tick();
+  }
+
+  function slaTarget(ticket) {
+    if (AWAITING_FEEDBACK.includes(ticket.status)) return { deadline: ticket.feedback_deadline, what: "反馈" };
+    if (ticket.status === "已反馈") return { deadline: ticket.completion_deadline, what: "办结" };
+    return null;
+  }
+
+  function slaNode(ticket) {
+    const target = slaTarget(ticket);
+    if (!target) return el("span", { className: "sla sla-none" }, "—");
+    return el("span", {
+      className: "sla",
+      dataset: {
+        deadline: target.deadline,
+        received: ticket.received_at,
+        what: target.what,
+        atRisk: ticket.at_risk ? "1" : "",
+        overdue: ticket.overdue ? "1" : "",
+      },
+    });
+  }
+
+  function renderRow(ticket) {
+    const category = ticket.category1 || "—";
+    return el(
+      "tr",
+      { dataset: { ticketNo: ticket.ticket_no }, className: ticket.urgency === "urgent" ? "urgent" : "" },
+      el(
+        "td",
+        {},
+        el(
+          "button",
+          { type: "button", className: "link", onclick: () => openTicket(ticket.ticket_no) },
+          ticket.ticket_no,
+        ),
+      ),
+      el("td", {}, ticket.title, ticket.urgency === "urgent" ? el("span", { className: "badge red" }, "急") : null),
+      el("td", {}, category),
+      el("td", {}, ticket.department || "—"),
+      el("td", {}, ticket.status),
+      el("td", {}, slaNode(ticket)),
+    );
+  }
+
+  function remaining(ms) {
+    const total = Math.floor(Math.abs(ms) / 1000);
+    const days = Math.floor(total / 86400);
+    const hours = Math.floor((total % 86400) / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = total % 60;
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${days ? days + "天 " : ""}${pad(hours)}:${pad(minutes)}:${pad(seconds)}`;
+  }
+
+  // Red when past the deadline (or flagged overdue), amber when flagged at risk or when less
+  // than the configured share of the window is left (wall clock; the server counts working time).
+  function tick() {
+    const now = Date.now();
+    const fraction = state.meta ? state.meta.at_risk_fraction : 0.25;
+    for (const node of document.querySelectorAll(".sla[data-deadline]")) {
+      const deadline = Date.parse(node.dataset.deadline);
+      const received = Date.parse(node.dataset.received);
+      const left = deadline - now;
+      const overdue = left <= 0 || node.dataset.overdue === "1";
+      const atRisk = !overdue && (node.dataset.atRisk === "1" || left < fraction * (deadline - received));
+      node.classList.toggle("sla-overdue", overdue);
+      node.classList.toggle("sla-risk", atRisk);
+      node.classList.toggle("sla-ok", !overdue && !atRisk);
+      node.textContent =
+        left <= 0
+          ? `已超时 ${remaining(left)}`
+          : `距${node.dataset.what}期限 ${remaining(left)}${overdue ? "（已超时）" : ""}`;
+      node.title = `${node.dataset.what}期限：${fmtTime(node.dataset.deadline)}`;
+    }
+  }
+
+  // --- ticket detail and transitions ------------------------------------------------------------------
+  const DETAIL_FIELDS = [
+    ["status", "状态"],
+    ["title", "标题"],
+    ["content", "诉求内容"],
+    ["type", "类型"],
+    ["category", "分类"],
+    ["department", "承办部门"],
+    ["assignee", "处理人"],
+    ["urgency", "紧急程度"],
+    ["urgent_reason", "紧急原因"],
+    ["citizen_name", "市民姓名"],
+    ["phone", "来电号码"],
+    ["location", "地点"],
+    ["channel", "渠道"],
+    ["created_by", "创建人"],
+    ["received_at", "受理时间"],
+    ["feedback_deadline", "反馈期限"],
+    ["completion_deadline", "办结期限"],
+    ["feedback_at", "反馈时间"],
+    ["completed_at", "办结时间"],
+    ["satisfaction", "满意度"],
+    ["callback_result", "回访结果"],
+    ["duplicate_of", "疑似重复"],
+    ["merged_into", "已合并至"],
+    ["escalation_level", "督办级别"],
+  ];
+  const TIME_FIELDS = ["received_at", "feedback_deadline", "completion_deadline", "feedback_at", "completed_at"];
+
+  async function openTicket(ticketNo) {
+    setError($("d-error"), "");
+    try {
+      state.current = await api("GET", `/api/v1/tickets/${encodeURIComponent(ticketNo)}`);
+    } catch (err) {
+      state.current = null;
+      show($("detail-panel"), false);
+      flash(err.message, "error");
+      return;
+    }
+    renderDetail();
+  }
+
+  function renderDetail() {
+    const t = state.current;
+    $("d-ticket-no").textContent = t.ticket_no;
+    const category = [t.category1, t.category2, t.category3].filter(Boolean).join("/");
+    const values = { ...t, category };
+    const rows = [];
+    for (const [key, label] of DETAIL_FIELDS) {
+      let value = values[key];
+      if (value === null || value === undefined || value === "") continue;
+      if (key === "escalation_level" && !value) continue;
+      if (TIME_FIELDS.includes(key)) value = fmtTime(value);
+      if (key === "urgency") value = URGENCY[value] || value;
+      rows.push(el("dt", {}, label), el("dd", { dataset: { field: key } }, String(value)));
+    }
+    $("d-fields").replaceChildren(...rows);
+    $("d-sla").replaceChildren(slaNode(t));
+
+    const steps = allowedSteps(t);
+    $("d-actions").replaceChildren(
+      ...steps.map((step) =>
+        el(
+          "button",
+          { type: "button", dataset: { action: step.action }, onclick: () => openStep(step) },
+          ACTIONS[step.action] || step.action,
+        ),
+      ),
+    );
+    show($("d-no-actions"), steps.length === 0);
+    show($("d-step-form"), false);
+    $("d-audit").replaceChildren(...(t.audit || []).map(renderAudit));
+    show($("detail-panel"), true);
+    tick();
+  }
+
+  function renderAudit(entry) {
+    const changes = entry.changes || {};
+    const parts = [];
+    if (Array.isArray(changes.status)) parts.push(`${changes.status[0] || "—"} → ${changes.status[1]}`);
+    if (Array.isArray(changes.department)) parts.push(`部门：${changes.department[1]}`);
+    else if (typeof changes.department === "string") parts.push(`部门：${changes.department}`);
+    if (typeof changes.category === "string") parts.push(`分类：${changes.category}`);
+    if (changes.merged_into) parts.push(`合并至 ${changes.merged_into}`);
+    if (changes.satisfaction) parts.push(`满意度：${changes.satisfaction}`);
+    if (changes.note) parts.push(`说明：${changes.note}`);
+    return el(
+      "li",
+      {},
+      el("span", { className: "muted" }, fmtTime(entry.at)),
+      " ",
+      el("strong", {}, AUDIT_LABELS[entry.action] || entry.action),
+      ` · ${entry.actor}`,
+      parts.length ? ` · ${parts.join("；")}` : "",
+    );
+  }
+
+  function labelled(text, control) {
+    return el("label", {}, text, " ", control);
+  }
+
+  function departmentSelect(exclude) {
+    const select = el("select", { name: "department", required: true });
+    for (const d of state.meta.departments) {
+      if (d !== exclude) select.append(el("option", { value: d }, d));
+    }
+    return select;
+  }
+
+  // One small form per step, with what the lifecycle needs for it.
+  function openStep(step) {
+    const t = state.current;
+    const form = $("d-step-form");
+    const inputs = [];
+    if (step.action === "dispatch") {
+      const select = departmentSelect(null);
+      if (t.department) select.value = t.department;
+      inputs.push(labelled("交办至", select));
+    } else if (step.action === "redispatch") {
+      inputs.push(labelled("重新交办至", departmentSelect(t.department)));
+    } else if (step.action === "feedback") {
+      inputs.push(labelled("办理结果", el("textarea", { name: "note", rows: 3, required: true })));
+    } else if (step.action === "return") {
+      inputs.push(labelled("退回原因", el("textarea", { name: "note", rows: 3, required: true })));
+    } else if (step.action === "callback") {
+      const select = el("select", { name: "satisfaction", required: true });
+      for (const s of state.meta.satisfaction) select.append(el("option", { value: s }, s));
+      inputs.push(labelled("满意度", select));
+      inputs.push(labelled("回访结果", el("textarea", { name: "callback_result", rows: 2 })));
+    } else if (step.action === "merge") {
+      inputs.push(
+        labelled("合并至工单号", el("input", { name: "merged_into", required: true, maxlength: 20 })),
+      );
+    }
+    if (!["feedback", "return"].includes(step.action)) {
+      inputs.push(labelled("备注（可选）", el("input", { name: "note", maxlength: 2000 })));
+    }
+    const label = ACTIONS[step.action] || step.action;
+    form.replaceChildren(
+      el("h4", {}, `${label}：${t.status} → ${step.to}`),
+      ...inputs,
+      el(
+        "div",
+        { className: "buttons" },
+        el("button", { type: "submit", id: "d-step-submit" }, `确认${label}`),
+        el("button", { type: "button", className: "secondary", onclick: () => show(form, false) }, "取消"),
+      ),
+    );
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      submitStep(step, form);
+    };
+    show(form, true);
+    setError($("d-error"), "");
+    const first = form.querySelector("input, select, textarea");
+    if (first) first.focus();
+  }
+
+  async function submitStep(step, form) {
+    const body = { to: step.to };
+    for (const control of form.querySelectorAll("[name]")) {
+      const value = control.value.trim();
+      if (value) body[control.name] = value;
+    }
+    const ticketNo = state.current.ticket_no;
+    try {
+      await api("POST", `/api/v1/tickets/${encodeURIComponent(ticketNo)}/transitions`, body);
+      flash(`工单 ${ticketNo} 已${ACTIONS[step.action] || step.action}。`, "ok");
+      await openTicket(ticketNo);
+      await loadQueue(state.queue);
+    } catch (err) {
+      setError($("d-error"), err.message);
+    }
+  }
+
+  // --- wiring -----------------------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", login);
+    $("logout-btn").addEventListener("click", () => logout(""));
+    $("suggest-form").addEventListener("submit", suggest);
+    $("draft-btn").addEventListener("click", draftTicket);
+    $("create-form").addEventListener("submit", createTicket);
+    $("create-cancel").addEventListener("click", () => show($("create-panel"), false));
+    $("refresh-btn").addEventListener("click", () => state.queue && loadQueue(state.queue));
+    $("detail-close").addEventListener("click", () => show($("detail-panel"), false));
+    $("f-urgent").addEventListener("change", () => {
+      if (!$("f-urgent").checked) $("f-urgent-reason").value = "";
+    });
+    setInterval(tick, 1000);
+    state.token = sessionStorage.getItem(TOKEN_KEY);
+    if (state.token) {
+      start().catch((err) => logout(err.message));
+    }
+  });
+})();

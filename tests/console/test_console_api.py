@@ -1,0 +1,93 @@
+"""The console's files and its two JSON endpoints (meta, draft), over the live server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.api.console import first_sentence
+from bot.console import STATIC_DIR
+from tests.console.conftest import DEPT, OTHER_DEPT, LiveServer
+
+
+def test_console_page_and_files_are_served_with_a_strict_policy(live_server: LiveServer) -> None:
+    page = httpx.get(f"{live_server.base_url}/console/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'id="login-form"' in page.text and "/console/console.js" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+    script = httpx.get(f"{live_server.base_url}/console/console.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(f"{live_server.base_url}/console/console.css").status_code == 200
+    redirect = httpx.get(f"{live_server.base_url}/console")
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/console/"
+
+
+@pytest.mark.parametrize("name", ["index.py", "..%2F..%2Fapp.py", "demo.html"])
+def test_only_the_console_files_are_served(live_server: LiveServer, name: str) -> None:
+    assert httpx.get(f"{live_server.base_url}/console/{name}").status_code == 404
+
+
+def test_the_page_builds_nodes_without_html_strings_or_remote_resources() -> None:
+    sources = {p.name: p.read_text(encoding="utf-8") for p in Path(STATIC_DIR).iterdir()}
+    assert set(sources) == {"index.html", "console.js", "console.css"}
+    assert "innerHTML" not in sources["console.js"] and "insertAdjacentHTML" not in sources["console.js"]
+    for name, text in sources.items():
+        assert "https://" not in text and "http://" not in text and "//cdn" not in text, name
+
+
+def test_meta_needs_a_login_and_describes_the_desk(live_server: LiveServer) -> None:
+    url = f"{live_server.base_url}/api/v1/console/meta"
+    assert httpx.get(url).status_code == 401
+    meta = httpx.get(url, headers=live_server.login("handler1")).json()
+    assert meta["user"] == {"name": "handler1", "role": "handler", "department": DEPT}
+    assert {DEPT, OTHER_DEPT} <= set(meta["departments"])
+    assert "城乡建设" in meta["categories"]
+    steps = {(s["from"], s["to"]): (s["action"], s["by"]) for s in meta["transitions"]}
+    assert steps[("待受理", "已受理")] == ("accept", "centre")
+    assert steps[("已交办", "处理中")] == ("start", "handler")
+    assert steps[("已交办", "已交办")] == ("redispatch", "centre")
+    assert 0 < meta["at_risk_fraction"] < 1
+
+
+def test_draft_prefills_a_ticket_from_a_transcript(live_server: LiveServer) -> None:
+    text = "小区楼道里有燃气泄漏的味道，很危险！我的电话是13912345678，住在幸福小区3栋。请尽快派人来看看。"
+    response = httpx.post(
+        f"{live_server.base_url}/api/v1/console/draft",
+        json={"text": text},
+        headers=live_server.login("agent1"),
+    )
+    assert response.status_code == 200, response.text
+    draft = response.json()
+    assert draft["title"] == "小区楼道里有燃气泄漏的味道，很危险"
+    assert draft["content"] == text
+    assert draft["phone"] == "13912345678"
+    assert draft["urgent_keyword"] == "燃气泄漏"
+
+
+def test_draft_skips_service_numbers_and_needs_a_login(live_server: LiveServer) -> None:
+    url = f"{live_server.base_url}/api/v1/console/draft"
+    body = {"text": "我打过12345了，路灯还是不亮"}
+    draft = httpx.post(url, json=body, headers=live_server.login("agent1")).json()
+    assert draft["phone"] is None and draft["urgent_keyword"] is None
+    assert draft["title"] == "我打过12345了，路灯还是不亮"
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.post(url, json={"text": ""}, headers=live_server.login("agent1")).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("路灯坏了。晚上很黑", "路灯坏了"),
+        ("  噪音扰民！每天凌晨施工  ", "噪音扰民"),
+        ("没有句号的一句话", "没有句号的一句话"),
+        ("长" * 60, "长" * 39 + "…"),
+        ("。只有标点开头", "。只有标点开头"),
+    ],
+)
+def test_first_sentence_is_the_title(text: str, title: str) -> None:
+    assert first_sentence(text) == title
