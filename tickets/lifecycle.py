@@ -81,6 +81,7 @@ class TransitionRequest:
     satisfaction: str | None = None
     callback_result: str | None = None
     merged_into: str | None = None
+    context: dict[str, str] | None = None  # recorded in the audit entry (e.g. the platform's event id)
 
 
 def is_assigned_handler(viewer: Viewer, ticket: Ticket) -> bool:
@@ -156,6 +157,7 @@ def transition(
     ticket.at_risk = ticket.overdue = False  # the sweeper judges the new state afresh
     if request.note:
         changes["note"] = request.note
+    changes.update(request.context or {})
     session.add(
         AuditEntry(ticket_id=ticket.id, actor=viewer.name, at=now, action=step.action, changes=changes)
     )

@@ -394,13 +394,9 @@ def apply_status_report(
         note=report.note,
         satisfaction=report.satisfaction,
         callback_result=report.note,
+        context={"platform_event": report.event_id},
     )
     transition(session=session, ticket=ticket, request=request, viewer=actor, now=now)
-    entry = session.scalar(
-        select(AuditEntry).where(AuditEntry.ticket_id == ticket.id).order_by(AuditEntry.id.desc()).limit(1)
-    )
-    if entry is not None:
-        entry.changes = {**entry.changes, "platform_event": report.event_id}
     session.add(
         PlatformCallback(
             event_id=report.event_id, ticket_no=ticket.ticket_no, status=ticket.status, received_at=now

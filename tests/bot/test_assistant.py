@@ -14,6 +14,7 @@ from bot.messages import BotReply, UserMessage
 from bot.operations import build_kb_index
 from bot.policy import Decision
 from bot.resources import CATEGORIES_FILE
+from bot.sessions import SessionState
 from bot.settings import load_settings
 from tests.utils.factories import make_guide, rendered_variants
 
@@ -148,8 +149,9 @@ def test_ticket_status_with_number(chat: Chat, assistant: Assistant) -> None:
     assert (reply.action, reply.intent) == ("ticket_status", "ticket_status")
     tickets = [e for e in reply.entities if e["entity"] == "ticket_no"]
     assert [t["value"] for t in tickets] == ["20261120000012"]
+    # Without the phone's last four digits nothing is revealed: the assistant asks for them.
     expected = rendered_variants(
-        assistant.responses, "utter_ticket_status_not_found", ticket_no="20261120000012"
+        assistant.responses, "utter_ticket_status_ask_last4", ticket_no="20261120000012"
     )
     assert reply.reply in expected
 
@@ -240,7 +242,9 @@ def test_answer_never_states_a_field_the_item_lacks(copy_prepared: Callable[[], 
 def test_item_missing_from_kb_is_not_invented(assistant: Assistant) -> None:
     """If the index names an item the KB no longer holds, the reply falls back."""
     parsed = assistant.parse("补办身份证")
-    reply = assistant._reply(parsed, Decision("answer", "retrieval", "deleted-item"), [])
+    reply = assistant._reply(
+        parsed, Decision("answer", "retrieval", "deleted-item"), [], SessionState(), "web"
+    )
     assert reply.action == "fallback"
     assert reply.reply in assistant.responses.templates["utter_no_answer"]
 
