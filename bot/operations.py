@@ -113,6 +113,7 @@ def _embed(resources: Resources, texts: list[str]) -> np.ndarray:
 def train_models(settings: Settings, resources: Resources, *, tickets: Path | None = None) -> TrainReport:
     """Train intent and category classifiers, then calibrate the answer threshold."""
     data = resources.nlu_data
+    add_user_words(resources.domain_words())  # the word features segment as the served pipeline does
     cat_texts, cat_labels = load_category_examples(CATEGORIES_FILE)
     texts, labels = [], []
     for intent, examples in data.intents.items():
@@ -133,7 +134,14 @@ def train_models(settings: Settings, resources: Resources, *, tickets: Path | No
         ticket_count = len(t_texts)
         cat_texts += t_texts
         cat_labels += t_labels
-    train_classifier(cat_texts, cat_labels, _embed(resources, cat_texts), settings.models_dir / "category")
+    select_on = [False] * (len(cat_texts) - ticket_count) + [True] * ticket_count
+    train_classifier(
+        cat_texts,
+        cat_labels,
+        _embed(resources, cat_texts),
+        settings.models_dir / "category",
+        select_on=select_on if ticket_count else None,
+    )
     calibration = calibrate(settings, resources) if settings.index_dir.exists() else None
     return TrainReport(len(texts), len(cat_texts) - ticket_count, ticket_count, calibration, errors)
 

@@ -3,7 +3,10 @@
 The shipped category model learns from project-authored examples
 (nlu/data/categories.yml); a deployment adds its own historic tickets with
 `govbot train --tickets FILE.jsonl` (one JSON object per line with the text
-in `content`, `detail`, `text` or `title`, and the label in `category`).
+in `content`, `detail`, `text` or `title`, and the label in `category`). The
+tickets join the authored examples, and the classifier's C and embedding weight
+are chosen by an inner cross-validation scored on the tickets only (see
+nlu.classifier), so a deployment's model fits how its own citizens write.
 """
 
 from __future__ import annotations
@@ -63,10 +66,16 @@ def load_ticket_examples(path: Path) -> tuple[list[str], list[str], list[str]]:
 
 
 def train_classifier(
-    texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray, folder: Path
+    texts: Sequence[str],
+    labels: Sequence[str],
+    vectors: np.ndarray,
+    folder: Path,
+    *,
+    select_on: Sequence[bool] | None = None,
 ) -> TextClassifier:
+    """Fit and save; `select_on` marks the examples (historic tickets) that choose C and weights."""
     classifier = TextClassifier()
-    classifier.fit(texts, labels, vectors)
+    classifier.fit(texts, labels, vectors, select_on=select_on)
     classifier.save(folder)
     return classifier
 

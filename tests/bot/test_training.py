@@ -89,3 +89,55 @@ def test_prepared_calibration_is_plausible(settings: Settings) -> None:
     assert calibration is not None
     assert 0.0 < calibration.dense_min < 1.0
     assert calibration.measured_on["in_scope"] > 0 and calibration.measured_on["out_of_scope"] > 0
+
+
+# A deployment whose road authority maintains the street lights: its historic tickets file
+# 路灯 under 交通运输, where the authored taxonomy puts it under 城乡建设.
+STREET_LIGHT_TICKETS = [
+    "主干道两侧的路灯一到晚上就不亮，开车经过很危险",
+    "国道边上那一段路灯坏了半个月，夜里行人看不清路",
+    "新修的公路只装了路灯杆，一直没通电",
+    "十字路口的路灯和指示牌被货车撞倒了，没人来修",
+    "环城路的路灯时亮时不亮，请尽快检修线路",
+    "镇上通往高速入口的路灯全部熄灭了",
+    "大桥上的路灯坏了好几盏，晚上桥面一片漆黑",
+    "县道上的路灯电缆被人偷了，整条路没有照明",
+]
+
+
+def test_train_with_tickets_moves_predictions_toward_the_deployment(tmp_path: Path) -> None:
+    from bot.operations import train_models
+    from bot.resources import Resources
+    from bot.settings import load_settings
+    from knowledge.store import KnowledgeStore
+    from nlu.intents import load_classifier
+    from tests.utils.factories import FakeEncoder
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    kb = KnowledgeStore(tmp_path / "kb.sqlite")
+    resources = Resources(settings, kb)
+    resources.__dict__["encoder"] = FakeEncoder()  # TF-IDF carries the lesson; no e5 needed
+    message = "我们小区外面那条路的路灯坏了，晚上一片漆黑"
+
+    def probability(label: str) -> float:
+        model = load_classifier(settings.models_dir / "category")
+        ranking = dict(model.predict(message, resources.embed_query(message)).ranking)
+        return ranking[label]
+
+    try:
+        report = train_models(settings, resources)
+        assert report.ticket_examples == 0
+        before = probability("交通运输")
+        lines = [
+            json.dumps({"content": t, "category": "交通运输"}, ensure_ascii=False)
+            for t in STREET_LIGHT_TICKETS
+        ]
+        tickets = write(tmp_path / "tickets.jsonl", "\n".join(lines) + "\n")
+        report = train_models(settings, resources, tickets=tickets)
+        assert report.ticket_examples == len(STREET_LIGHT_TICKETS)
+        after = probability("交通运输")
+    finally:
+        kb.close()
+    assert after > before + 0.2
+    model = load_classifier(settings.models_dir / "category")
+    assert model.predict(message, resources.embed_query(message)).label == "交通运输"
