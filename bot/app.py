@@ -23,7 +23,7 @@ from bot.logs import install_masking
 from bot.messages import BotReply, UserMessage
 from bot.service import AssistantService
 from bot.settings import Settings, load_settings
-from connectors import load_channels
+from connectors import ChannelRuntime, load_channels
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     limiter = make_rate_limiter(settings.secrets.redis_url)
     service = AssistantService(settings)
+    runtime = ChannelRuntime(
+        data_dir=settings.data_dir,
+        redis_url=settings.secrets.redis_url,
+        secrets={"wechat": settings.secrets.wechat},
+    )
+    channels = load_channels(settings.channels.model_dump(), runtime=runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_masking()
         await service.warm_up()
+        for channel in channels:
+            await channel.start()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
-        yield
-        service.close()
+        try:
+            yield
+        finally:
+            for channel in channels:
+                await channel.stop()
+            service.close()
 
     async def on_message(message: UserMessage) -> BotReply:
         """The one callback every channel gets: limits, the engine, metrics."""
@@ -70,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
         )
 
-    for channel in load_channels(settings.channels):
+    for channel in channels:
         app.include_router(channel.router(on_message))
     for module in (agent, kb, ops):
         app.include_router(module.router)

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.wechat.config import WeChatAppSecrets, WeChatSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
@@ -92,12 +94,48 @@ class ServerSettings(_Section):
     suggest_max_k: int = Field(20, description="Largest k accepted by /api/v1/suggest")
 
 
+class WebChannelSettings(_Section):
+    """The web widget and chat API take no options yet."""
+
+
+class ChannelSettings(_Section):
+    """One section per channel; a channel gets only its own section (connectors/)."""
+
+    model_config = ConfigDict(extra="allow")  # channels added by plugins bring their own sections
+    web: WebChannelSettings = Field(default_factory=WebChannelSettings, description="Web widget and chat API")
+    wechat: WeChatSettings = Field(
+        default_factory=WeChatSettings, description="WeChat official accounts and mini-programs"
+    )
+
+
+WECHAT_ENV_PREFIX = "GOVBOT_WECHAT_"
+WECHAT_ENV_SUFFIXES = {"_TOKEN": "token", "_AES_KEY": "aes_key", "_SECRET": "app_secret"}
+
+
+def wechat_secrets(environ: dict[str, str]) -> dict[str, WeChatAppSecrets]:
+    """GOVBOT_WECHAT_<APPID>_TOKEN / _AES_KEY / _SECRET, grouped by upper-case app id."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(WECHAT_ENV_PREFIX):
+            continue
+        rest = name[len(WECHAT_ENV_PREFIX) :]
+        for suffix, key in WECHAT_ENV_SUFFIXES.items():
+            if rest.endswith(suffix) and len(rest) > len(suffix):
+                found.setdefault(rest[: -len(suffix)].upper(), {})[key] = value
+                break
+    return {app: WeChatAppSecrets(**values) for app, values in found.items()}
+
+
 class Secrets(BaseModel):
     """Values read from the environment only; shown redacted."""
 
     redis_url: str = Field("", description="REDIS_URL: share sessions and limits through Redis")
     database_url: str = Field("", description="DATABASE_URL: PostgreSQL for tickets (SQLite by default)")
     api_tokens: str = Field("", description="GOVBOT_API_TOKENS: 'token:role,token:role' for agent/admin APIs")
+    wechat: dict[str, WeChatAppSecrets] = Field(
+        default_factory=dict,
+        description="GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY, _SECRET, by upper-case app id",
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -105,6 +143,7 @@ class Secrets(BaseModel):
             redis_url=os.environ.get("REDIS_URL", ""),
             database_url=os.environ.get("DATABASE_URL", ""),
             api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
+            wechat=wechat_secrets(dict(os.environ)),
         )
 
 
@@ -117,8 +156,8 @@ class Settings(_Section):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
-    channels: dict[str, Any] = Field(
-        default_factory=dict, description="Connector sections by channel name (connectors/)"
+    channels: ChannelSettings = Field(
+        default_factory=ChannelSettings, description="Connector sections by channel name (connectors/)"
     )
     secrets: Secrets = Field(default_factory=Secrets, exclude=True, description="From the environment")
 
