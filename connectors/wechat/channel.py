@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -86,8 +87,9 @@ class WeChatChannel(Channel):
         self.dedupe: DedupeStore | None = None
         self.outbox: Outbox | None = None
         self.api: WeChatApi | None = None
+        self.state_path: Path | None = None
         if self.apps and runtime is not None:
-            path = runtime.data_dir / "wechat.sqlite"
+            self.state_path = path = runtime.data_dir / "wechat.sqlite"
             self.dedupe = make_dedupe(
                 data_dir=runtime.data_dir,
                 redis_url=runtime.redis_url,
