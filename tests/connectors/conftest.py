@@ -16,7 +16,12 @@ from connectors.wechat.channel import WeChatChannel
 from connectors.wechat.config import WeChatAppSecrets
 from tests.utils.wechat import AES_KEY, TOKEN, FakeOnMessage, FakeWeChatServer, fake_wechat
 
-APP_SECRETS = {"wxplain": "secret-plain", "wxcompat": "secret-compat", "wxsafe": "secret-safe", "wxmini": "s-m"}
+APP_SECRETS = {
+    "wxplain": "secret-plain",
+    "wxcompat": "secret-compat",
+    "wxsafe": "secret-safe",
+    "wxmini": "s-m",
+}
 APPS = [
     {"app_id": "wxplain", "kind": "official_account", "encoding": "plain"},
     {"app_id": "wxcompat", "kind": "official_account", "encoding": "compat"},

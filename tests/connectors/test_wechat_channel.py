@@ -39,7 +39,9 @@ def _fields(xml: str) -> dict[str, str]:
 def _open_reply(text: str, app_id: str) -> dict[str, str]:
     """Check an encrypted passive reply the way WeChat does and return the inner fields."""
     outer = _fields(text)
-    assert outer["MsgSignature"] == sha1_signature(TOKEN, outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])
+    assert outer["MsgSignature"] == sha1_signature(
+        TOKEN, outer["TimeStamp"], outer["Nonce"], outer["Encrypt"]
+    )
     inner, tail = wx_decrypt(outer["Encrypt"])
     assert tail == app_id
     return _fields(inner)

@@ -147,7 +147,9 @@ class FakeWeChatApi:
         with self.lock:
             self.tokens.clear()
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
         with self.lock:
             if self.failing:
                 return 500, {"error": "down"}
