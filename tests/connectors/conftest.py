@@ -32,7 +32,8 @@ APPS = [
 
 @pytest.fixture
 def wechat_api() -> Iterator[FakeWeChatServer]:
-    yield from fake_wechat(APP_SECRETS)
+    with fake_wechat(APP_SECRETS) as server:
+        yield server
 
 
 def make_channel(data_dir: Path, api_base: str, redis_url: str = "", **overrides: Any) -> WeChatChannel:

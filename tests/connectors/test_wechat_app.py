@@ -29,7 +29,8 @@ from tests.utils.wechat import (
 
 @pytest.fixture
 def api_server() -> Iterator[FakeWeChatServer]:
-    yield from fake_wechat({**APP_SECRETS, "wxe2e": "secret-e2e"})
+    with fake_wechat({**APP_SECRETS, "wxe2e": "secret-e2e"}) as server:
+        yield server
 
 
 def _answer_text(response_text: str, server: FakeWeChatServer) -> str:

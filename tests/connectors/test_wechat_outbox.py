@@ -30,7 +30,8 @@ FAST = OutboxSettings(poll_seconds=0.05, backoff_base_seconds=0.05, backoff_max_
 
 @pytest.fixture
 def server() -> Iterator[FakeWeChatServer]:
-    yield from fake_wechat(APP_SECRETS)
+    with fake_wechat(APP_SECRETS) as server:
+        yield server
 
 
 def _api(server: FakeWeChatServer, path: Path) -> WeChatApi:
@@ -56,9 +57,9 @@ def test_token_is_cached_and_refreshed_when_rejected(server: FakeWeChatServer, t
 
 def test_token_is_refreshed_before_it_expires(tmp_path: Path) -> None:
     """WeChat's token lives expires_in seconds; govbot fetches a new one 300 s before that."""
-    for server in fake_wechat(APP_SECRETS, expires_in=301):
+    with fake_wechat(APP_SECRETS, expires_in=301) as server:
 
-        async def scenario(server: FakeWeChatServer = server) -> None:
+        async def scenario() -> None:
             api = _api(server, tmp_path / "wechat.sqlite")
             try:
                 await api.send_text("wxmini", OPENID, "一")
@@ -207,7 +208,7 @@ def test_two_workers_draining_one_outbox_send_each_row_once(server: FakeWeChatSe
 
 def test_channel_restart_keeps_undelivered_answers(tmp_path: Path) -> None:
     """A mini-program answer queued while WeChat's API is down is sent after a restart."""
-    for server in fake_wechat(APP_SECRETS):
+    with fake_wechat(APP_SECRETS) as server:
         server.api.failing = True
         inner = json.dumps(
             {
@@ -227,9 +228,8 @@ def test_channel_restart_keeps_undelivered_answers(tmp_path: Path) -> None:
                 == "success"
             )
             assert channel.outbox is not None
-            assert wait_until(
-                lambda: channel.outbox is not None and channel.outbox.counts() == {"pending": 1}
-            )
+            outbox = channel.outbox
+            assert wait_until(lambda: outbox.counts() == {"pending": 1})
         server.api.failing = False
         bot = FakeOnMessage()
         restarted = make_channel(tmp_path, server.base)

@@ -11,7 +11,8 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -104,7 +105,8 @@ def encrypted_push(
         body = json.dumps({"ToUserName": "gh_mini", "Encrypt": envelope})
     else:
         copy = plain_copy[len("<xml>") : -len("</xml>")] if plain_copy else ""
-        body = f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName>{copy}<Encrypt><![CDATA[{envelope}]]></Encrypt></xml>"
+        head = "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>"
+        body = f"{head}{copy}<Encrypt><![CDATA[{envelope}]]></Encrypt></xml>"
     return query, body
 
 
@@ -222,8 +224,9 @@ class FakeWeChatServer:
         return f"http://127.0.0.1:{self.port}"
 
 
+@contextmanager
 def fake_wechat(app_secrets: dict[str, str], **options: Any) -> Iterator[FakeWeChatServer]:
-    """Fixture body: a started fake server, stopped afterwards."""
+    """A started fake server, stopped afterwards."""
     server = FakeWeChatServer(FakeWeChatApi(app_secrets=app_secrets, **options))
     server.start()
     try:
@@ -250,6 +253,3 @@ async def async_wait_until(check: Callable[[], bool], timeout: float = 10.0) -> 
             return True
         await asyncio.sleep(0.05)
     return check()
-
-
-AsyncCheck = Callable[[], Awaitable[bool]]
