@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
@@ -41,6 +42,7 @@ from connectors.wechat.messages import (
 from connectors.wechat.outbox import Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
+run = anyio.to_thread.run_sync  # store calls (SQLite may wait on another worker, Redis on the network)
 
 SUCCESS = "success"  # what WeChat expects when there is no passive reply
 WELCOME_EVENTS = {"subscribe", "user_enter_tempsession"}
@@ -216,13 +218,13 @@ class WeChatChannel(Channel):
             )
         return Response(xml, media_type="application/xml")
 
-    def _queue(self, checked: _Checked, key: str, text: str) -> None:
+    async def _queue(self, checked: _Checked, key: str, text: str) -> None:
         """Durably queue `text` for the customer-service API, split to WeChat's limit."""
         assert self.outbox is not None
         parts = split_text(
             text, self.settings.max_reply_bytes, self.settings.max_parts, self.settings.more_link
         )
-        added = self.outbox.add(
+        added = await self.outbox.put(
             app_id=checked.app.config.app_id, touser=checked.inbound.from_user, parts=parts, msg_key=key
         )
         log.info("wechat.reply.queued", extra={"app_id": checked.app.config.app_id, "parts": added})
@@ -252,7 +254,7 @@ class WeChatChannel(Channel):
         task.add_done_callback(self._tasks.discard)
 
     async def _queue_when_ready(self, checked: _Checked, key: str, answer: asyncio.Task[str]) -> None:
-        self._queue(checked, key, await answer)
+        await self._queue(checked, key, await answer)
 
     async def _handle(self, checked: _Checked, key: str, on_message: OnMessage, started: float) -> Response:
         """First delivery of a message: decide the reply and record what retries should get."""
@@ -266,9 +268,9 @@ class WeChatChannel(Channel):
             else:
                 fixed = settings.unsupported_reply
             if fixed is not None and not passive_ok:
-                self._queue(checked, key, fixed)
+                await self._queue(checked, key, fixed)
                 fixed = None
-            self.dedupe.finish(key, json.dumps({"reply": fixed}))
+            await run(self.dedupe.finish, key, json.dumps({"reply": fixed}))
             return self._passive(checked, fixed)
         answer = asyncio.create_task(self._answer(checked, on_message, text))
         if passive_ok:
@@ -280,10 +282,10 @@ class WeChatChannel(Channel):
                 raise
             if answer.done():
                 reply = answer.result()
-                self.dedupe.finish(key, json.dumps({"reply": reply}))
+                await run(self.dedupe.finish, key, json.dumps({"reply": reply}))
                 return self._passive(checked, reply)
             log.info("wechat.reply.late", extra={"app_id": checked.app.config.app_id})
-        self.dedupe.finish(key, json.dumps({"reply": None}))
+        await run(self.dedupe.finish, key, json.dumps({"reply": None}))
         self._spawn(self._queue_when_ready(checked, key, answer))
         return PlainTextResponse(SUCCESS)
 
@@ -292,7 +294,7 @@ class WeChatChannel(Channel):
         assert self.dedupe is not None
         deadline = time.monotonic() + self.settings.retry_wait_seconds
         while True:
-            outcome = self.dedupe.outcome(key)
+            outcome = await run(self.dedupe.outcome, key)
             if outcome is not None:
                 return self._passive(checked, json.loads(outcome).get("reply"))
             if time.monotonic() >= deadline:
@@ -337,7 +339,7 @@ class WeChatChannel(Channel):
                 extra={"app_id": app_id, "msg_type": inbound.msg_type, "msg_id": inbound.msg_id},
             )
             assert self.dedupe is not None
-            if not self.dedupe.claim(key):
+            if not await run(self.dedupe.claim, key):
                 log.info("wechat.message.duplicate", extra={"app_id": app_id, "key": key})
                 return await self._repeat(checked, key)
             return await self._handle(checked, key, on_message, started)

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
+
 from connectors.wechat.api_client import ApiError
 from connectors.wechat.config import OutboxSettings
 
@@ -86,6 +88,13 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return added
+
+    async def put(self, *, app_id: str, touser: str, parts: list[str], msg_key: str) -> int:
+        """`add` off the event loop (SQLite may wait for another worker's write), then wake the sender."""
+        added = await anyio.to_thread.run_sync(
+            lambda: self.add(app_id=app_id, touser=touser, parts=parts, msg_key=msg_key)
+        )
         if self._wake is not None:
             self._wake.set()
         return added
@@ -153,16 +162,17 @@ class Outbox:
         """Send every due row once; returns how many were delivered."""
         delivered = 0
         blocked: dict[str, float] = {}  # a user whose earlier message failed waits with the rest
-        for row in self._take_due(time.time()):
+        run = anyio.to_thread.run_sync  # SQLite calls stay off the event loop
+        for row in await run(self._take_due, time.time()):
             if row.touser in blocked:
-                self._postpone(row, blocked[row.touser])
+                await run(self._postpone, row, blocked[row.touser])
                 continue
             try:
                 await send(row)
             except ApiError as exc:
-                blocked[row.touser] = self._mark_failed(row, exc, time.time())
+                blocked[row.touser] = await run(self._mark_failed, row, exc, time.time())
                 continue
-            self._mark_done(row)
+            await run(self._mark_done, row)
             delivered += 1
             log.info("wechat.outbox.sent", extra={"row": row.id, "app_id": row.app_id})
         return delivered
