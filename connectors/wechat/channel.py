@@ -63,7 +63,6 @@ class _Checked:
     app: _App
     inbound: Inbound
     encrypted: bool
-    fmt: str
 
 
 class WeChatChannel(Channel):
@@ -127,7 +126,7 @@ class WeChatChannel(Channel):
             self._runner = asyncio.create_task(self.outbox.run(self.send_row))
 
     async def stop(self) -> None:
-        """Let answers in progress reach the outbox, then stop the sender and close stores."""
+        """Let answers in progress reach the outbox, then stop the sender (rows left stay queued)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
         if self._runner is not None:
@@ -155,7 +154,7 @@ class WeChatChannel(Channel):
     def _check(self, app: _App, query: dict[str, str], body: bytes) -> _Checked:
         self._verify(app, query)
         try:
-            fields, fmt = parse_body(body)
+            fields, _ = parse_body(body)
         except MessageError as exc:
             raise HTTPException(400, str(exc)) from exc
         encrypted = query.get("encrypt_type", "").lower() == "aes"
@@ -178,14 +177,14 @@ class WeChatChannel(Channel):
                 code = 403 if "another app id" in str(exc) else 400
                 raise HTTPException(code, str(exc)) from exc
             try:
-                fields, fmt = parse_body(inner.encode("utf-8"))
+                fields, _ = parse_body(inner.encode("utf-8"))
             except MessageError as exc:
                 raise HTTPException(400, f"decrypted message: {exc}") from exc
         try:
             inbound = Inbound.from_fields(fields)
         except MessageError as exc:
             raise HTTPException(400, str(exc)) from exc
-        return _Checked(app=app, inbound=inbound, encrypted=encrypted, fmt=fmt)
+        return _Checked(app=app, inbound=inbound, encrypted=encrypted)
 
     def _lookup(self, app_id: str) -> _App:
         app = self.apps.get(app_id)
