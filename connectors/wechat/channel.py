@@ -129,8 +129,10 @@ class WeChatChannel(Channel):
         """Let answers in progress reach the outbox, then stop the sender (rows left stay queued)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._runner is not None and self.outbox is not None:
+            self.outbox.request_stop()
+            await asyncio.wait({self._runner}, timeout=self.settings.http_timeout_seconds + 2)
+            self._runner.cancel()  # a send still hanging: its row is given back, not lost
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         if self.api is not None:

@@ -68,6 +68,7 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._wake: asyncio.Event | None = None  # made by run(), in the loop that drains
+        self._stopping = False
 
     def add(self, *, app_id: str, touser: str, parts: list[str], msg_key: str) -> int:
         """Queue the parts of one answer; a second add for the same message is ignored."""
@@ -159,35 +160,57 @@ class Outbox:
             )
 
     async def drain_once(self, send: Send) -> int:
-        """Send every due row once; returns how many were delivered."""
+        """Send every due row once; returns how many were delivered.
+
+        Rows this round leased but did not settle (stop requested, cancelled, unexpected error)
+        are given back at once rather than waiting for their lease to run out.
+        """
         delivered = 0
         blocked: dict[str, float] = {}  # a user whose earlier message failed waits with the rest
         run = anyio.to_thread.run_sync  # SQLite calls stay off the event loop
-        for row in await run(self._take_due, time.time()):
-            if row.touser in blocked:
-                await run(self._postpone, row, blocked[row.touser])
-                continue
-            try:
-                await send(row)
-            except ApiError as exc:
-                blocked[row.touser] = await run(self._mark_failed, row, exc, time.time())
-                continue
-            await run(self._mark_done, row)
-            delivered += 1
-            log.info("wechat.outbox.sent", extra={"row": row.id, "app_id": row.app_id})
+        unsettled = await run(self._take_due, time.time())
+        try:
+            while unsettled and not self._stopping:
+                row = unsettled[0]
+                if row.touser in blocked:
+                    await run(self._postpone, row, blocked.get(row.touser, 0.0))
+                    unsettled.pop(0)
+                    continue
+                try:
+                    await send(row)
+                except ApiError as exc:
+                    blocked[row.touser] = await run(self._mark_failed, row, exc, time.time())
+                    unsettled.pop(0)
+                    continue
+                await run(self._mark_done, row)
+                unsettled.pop(0)
+                delivered += 1
+                log.info("wechat.outbox.sent", extra={"row": row.id, "app_id": row.app_id})
+        finally:
+            for row in unsettled:
+                self._postpone(row, time.time())
         return delivered
 
     async def run(self, send: Send) -> None:
-        """The background sender: drain, then sleep until the next poll or a new row."""
+        """The background sender: drain, then sleep until the next poll, a new row or `request_stop`."""
+        self._stopping = False
         self._wake = wake = asyncio.Event()
-        while True:
+        while not self._stopping:
             try:
                 await self.drain_once(send)
             except Exception:  # a broken round must not end the sender
                 log.exception("wechat.outbox.error")
+            if self._stopping:
+                break
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.settings.poll_seconds)
+
+    def request_stop(self) -> None:
+        """Ask `run` to finish the row in hand and return (call from the loop that runs it)."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
 
     def close(self) -> None:
         with self._lock:

@@ -242,3 +242,28 @@ def test_channel_restart_keeps_undelivered_answers(tmp_path: Path) -> None:
             )
         assert bot.calls == []
         assert server.api.contents() == ["关于“户口迁移”的答复。"]
+
+
+def test_cancelled_round_gives_its_rows_back(tmp_path: Path) -> None:
+    """A worker stopped mid-send leaves no row leased: the next worker takes them at once."""
+    outbox = Outbox(tmp_path / "wechat.sqlite", FAST)
+    outbox.add(app_id="wxmini", touser="u", parts=["一", "二"], msg_key="k")
+
+    async def hang(row: OutboxRow) -> None:
+        await asyncio.sleep(60)
+
+    async def scenario() -> None:
+        round_ = asyncio.create_task(outbox.drain_once(hang))
+        await asyncio.sleep(0.3)
+        round_.cancel()
+        await asyncio.gather(round_, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert outbox.counts() == {"pending": 2}
+    delivered: list[str] = []
+
+    async def record(row: OutboxRow) -> None:
+        delivered.append(row.content)
+
+    assert asyncio.run(Outbox(tmp_path / "wechat.sqlite", FAST).drain_once(record)) == 2
+    assert delivered == ["一", "二"]
