@@ -27,7 +27,7 @@ from bot.messages import BotReply, UserMessage
 from bot.platform import PlatformLink, push_forever
 from bot.service import AssistantService
 from bot.settings import Settings, load_settings
-from connectors import load_channels
+from connectors import ChannelRuntime, load_channels
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
 from tickets.service import TicketDesk, sweep_forever
@@ -41,6 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     desk = TicketDesk(settings)
     service = AssistantService(settings, desk=SqlTicketGateway(desk))
     platform = PlatformLink(settings, desk)
+    runtime = ChannelRuntime(
+        data_dir=settings.data_dir,
+        redis_url=settings.secrets.redis_url,
+        secrets={"wechat": settings.secrets.wechat},
+    )
+    channels = load_channels(settings.channels, runtime=runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,16 +57,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
         every = settings.hotline_platform.push_interval_seconds
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
+        for channel in channels:
+            await channel.start()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
-        yield
-        for task in (sweeper, pusher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        platform.close()
-        service.close()
-        desk.close()
+        try:
+            yield
+        finally:
+            for channel in channels:
+                await channel.stop()
+            for task in (sweeper, pusher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            platform.close()
+            service.close()
+            desk.close()
 
     async def on_message(message: UserMessage) -> BotReply:
         """The one callback every channel gets: limits, the engine, metrics."""
@@ -95,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
 
-    for channel in load_channels(settings.channels):
+    for channel in channels:
         app.include_router(channel.router(on_message))
     for module in (agent, kb, ops, rasa_nlu, tickets, auth, console, console_page):
         app.include_router(module.router)

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.wechat.config import WeChatAppSecrets
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
@@ -189,6 +191,24 @@ class HotlinePlatformSettings(_Section):
     )
 
 
+WECHAT_ENV_PREFIX = "GOVBOT_WECHAT_"
+WECHAT_ENV_SUFFIXES = {"_TOKEN": "token", "_AES_KEY": "aes_key", "_SECRET": "app_secret"}
+
+
+def wechat_secrets(environ: dict[str, str]) -> dict[str, WeChatAppSecrets]:
+    """GOVBOT_WECHAT_<APPID>_TOKEN / _AES_KEY / _SECRET, grouped by upper-case app id."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(WECHAT_ENV_PREFIX):
+            continue
+        rest = name[len(WECHAT_ENV_PREFIX) :]
+        for suffix, key in WECHAT_ENV_SUFFIXES.items():
+            if rest.endswith(suffix) and len(rest) > len(suffix):
+                found.setdefault(rest[: -len(suffix)].upper(), {})[key] = value
+                break
+    return {app: WeChatAppSecrets(**values) for app, values in found.items()}
+
+
 class Secrets(BaseModel):
     """Values read from the environment only; shown redacted."""
 
@@ -199,6 +219,10 @@ class Secrets(BaseModel):
     platform_secret: str = Field(
         "", description="GOVBOT_PLATFORM_SECRET: HMAC key shared with the external 12345 platform"
     )
+    wechat: dict[str, WeChatAppSecrets] = Field(
+        default_factory=dict,
+        description="GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY, _SECRET, by upper-case app id",
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -208,6 +232,7 @@ class Secrets(BaseModel):
             api_tokens=os.environ.get("GOVBOT_API_TOKENS", ""),
             webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
             platform_secret=os.environ.get("GOVBOT_PLATFORM_SECRET", ""),
+            wechat=wechat_secrets(dict(os.environ)),
         )
 
 

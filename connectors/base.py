@@ -6,7 +6,9 @@ dialogue engine or any store itself (Rasa's InputChannel idea, on FastAPI router
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import APIRouter
@@ -27,6 +29,20 @@ class ChannelConfig(BaseModel):
     enabled: bool = Field(True, description="Serve this channel's routes")
 
 
+@dataclass(frozen=True)
+class ChannelRuntime:
+    """What a channel may need from the running server besides its own config section.
+
+    Built by the app from its settings, so that channels never read settings or the
+    environment themselves: where durable state may live, the shared Redis (if any),
+    and the channel's secrets, keyed by channel name.
+    """
+
+    data_dir: Path
+    redis_url: str = ""
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Channel(ABC):
     """One door into the assistant (web widget, WeChat, Rasa REST, ...)."""
 
@@ -44,13 +60,21 @@ class Channel(ABC):
         """The channel's name: its section under `channels:` in config.yml and in UserMessage."""
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Channel:
-        """Build from the channel's own config section (secrets already resolved)."""
+    def from_config(cls, config: dict[str, Any], runtime: ChannelRuntime | None = None) -> Channel:
+        """Build from the channel's own config section and, where needed, the runtime."""
         return cls()
 
     @abstractmethod
     def router(self, on_message: OnMessage) -> APIRouter:
         """The HTTP routes of this channel; they call `on_message` and nothing else of the bot."""
+
+    async def start(self) -> None:
+        """Called once the app is serving: start background work (e.g. an outbox sender)."""
+        return None  # optional hook: most channels have no background work
+
+    async def stop(self) -> None:
+        """Called on shutdown: finish or hand over background work, close connections."""
+        return None
 
 
 def session_key(channel: str, user: str) -> str:

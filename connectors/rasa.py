@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from bot.messages import BotReply, UserMessage
-from connectors.base import Channel, ChannelConfig, OnMessage, session_key
+from connectors.base import Channel, ChannelConfig, ChannelRuntime, OnMessage, session_key
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class RasaRestChannel(Channel):
         return "rest"
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> RasaRestChannel:
+    def from_config(cls, config: dict[str, Any], runtime: ChannelRuntime | None = None) -> RasaRestChannel:
         return cls(send_cards=RestChannelConfig.model_validate(config).send_cards)
 
     def router(self, on_message: OnMessage) -> APIRouter:

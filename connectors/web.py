@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
 from bot.messages import BotReply, UserMessage
-from connectors.base import Channel, OnMessage, session_key
+from connectors.base import Channel, ChannelRuntime, OnMessage, session_key
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -27,7 +27,7 @@ class WebChannel(Channel):
         return "web"
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> WebChannel:
+    def from_config(cls, config: dict[str, Any], runtime: ChannelRuntime | None = None) -> WebChannel:
         return cls()
 
     def router(self, on_message: OnMessage) -> APIRouter:

@@ -1,0 +1,125 @@
+"""The `channels: wechat:` section and the per-app secrets, declared once with help text.
+
+Kept free of FastAPI and HTTP imports so that bot/settings.py can validate the section
+at start-up (a typo in config.yml fails there, not on the first citizen's message).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.base import ChannelConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WeChatApp(_Section):
+    """One official account or mini-program that pushes messages to `/connectors/wechat/{app_id}`."""
+
+    app_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$", description="AppID (wx...), also in the URL"
+    )
+    kind: Literal["official_account", "mini_program"] = Field(
+        "official_account",
+        description="official_account: passive XML replies; mini_program: 'success' + customer-service API",
+    )
+    encoding: Literal["plain", "compat", "safe"] = Field(
+        "safe",
+        description="Message encryption mode set in the WeChat console: plain, compat or safe (AES)",
+    )
+
+
+class OutboxSettings(_Section):
+    poll_seconds: float = Field(1.0, gt=0, description="How often the sender looks for due messages")
+    backoff_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt")
+    backoff_max_seconds: float = Field(300.0, gt=0, description="Longest delay between two attempts")
+    give_up_hours: float = Field(
+        48.0, gt=0, description="Stop retrying after this long (WeChat's customer-service window)"
+    )
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A row taken by one worker is retried by another after this long"
+    )
+
+
+class WeChatSettings(ChannelConfig):
+    apps: list[WeChatApp] = Field(default_factory=list, description="Accounts served; none: no endpoint")
+    api_base: str = Field(
+        "https://api.weixin.qq.com", description="WeChat API root (tests point it at a fake server)"
+    )
+    reply_budget_seconds: float = Field(
+        4.5,
+        gt=0,
+        le=4.9,
+        description="Answer passively if ready this soon, else via the customer-service API",
+    )
+    timestamp_window_seconds: int = Field(
+        300, gt=0, description="Pushes whose timestamp is further from now are refused (replay)"
+    )
+    dedupe_ttl_seconds: int = Field(
+        3600, gt=60, description="How long a MsgId is remembered (WeChat retries within ~15 s)"
+    )
+    retry_wait_seconds: float = Field(
+        4.0, ge=0, le=4.9, description="A retry waits this long for the first delivery's reply"
+    )
+    max_reply_bytes: int = Field(2048, ge=200, description="WeChat's limit for one text message (UTF-8)")
+    max_parts: int = Field(3, ge=1, description="A long answer sent by the API is split into at most this")
+    more_link: str = Field("", description="Where the full answer can be read, shown when text is cut")
+    welcome_reply: str = Field(
+        "您好，欢迎使用政务服务智能助手！请直接输入您要办理的事项，例如“居住证怎么办理”。",
+        description="Reply to subscribe / entering a mini-program chat",
+    )
+    unsupported_reply: str = Field(
+        "您好，目前只能处理文字消息，请用文字描述您要咨询或办理的事项。",
+        description="Reply to images, voice without recognition, locations, links, ...",
+    )
+    busy_reply: str = Field(
+        "您发送消息过于频繁，请稍后再试。", description="Reply when the per-session rate limit is reached"
+    )
+    error_reply: str = Field(
+        "抱歉，系统暂时无法回答，请稍后再试，或拨打12345热线。",
+        description="Reply when the assistant failed on a message",
+    )
+    http_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one WeChat API call")
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings, description="Durable API sender")
+
+    @field_validator("apps")
+    @classmethod
+    def _unique_ids(cls, apps: list[WeChatApp]) -> list[WeChatApp]:
+        ids = [app.app_id.upper() for app in apps]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each app_id may appear once")
+        return apps
+
+
+class WeChatAppSecrets(BaseModel):
+    """GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY and _SECRET for one app (never in config.yml)."""
+
+    token: str = ""
+    aes_key: str = ""
+    app_secret: str = ""
+
+    @field_validator("aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: str) -> str:
+        if value:
+            check_aes_key(value)
+        return value
+
+
+def check_aes_key(value: str) -> bytes:
+    """The 32-byte AES key from a 43-character EncodingAESKey, or ValueError saying what is wrong."""
+    if len(value) != 43:
+        raise ValueError(f"EncodingAESKey must have 43 characters, not {len(value)}")
+    try:
+        key = base64.b64decode(value + "=", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("EncodingAESKey is not base64") from exc
+    if len(key) != 32:
+        raise ValueError("EncodingAESKey does not decode to 32 bytes")
+    return key

@@ -1,0 +1,161 @@
+"""WeChat's retries never produce a second answer: the dedupe stores (SQLite and Redis) and
+duplicate pushes through HTTP, one after another, concurrently, and across two workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from defusedxml import ElementTree as SafeET
+from fastapi.testclient import TestClient
+
+from connectors.wechat.dedupe import RedisDedupe, SQLiteDedupe
+from tests.connectors.conftest import Harness, make_channel, serve
+from tests.utils.wechat import (
+    FakeOnMessage,
+    FakeWeChatServer,
+    encrypted_push,
+    plain_query,
+    text_xml,
+    wx_decrypt,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_reason() -> str:
+    """Empty when the local Redis answers, else why the Redis tests are skipped."""
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_URL}: {exc}"
+    return ""
+
+
+REDIS_SKIP = _redis_reason()
+if REDIS_SKIP:
+    print(f"skipping Redis dedupe tests: {REDIS_SKIP}")
+needs_redis = pytest.mark.skipif(bool(REDIS_SKIP), reason=REDIS_SKIP or "Redis reachable")
+
+
+StoreFactory = Callable[[int], SQLiteDedupe | RedisDedupe]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=needs_redis)])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Factory of stores sharing one backend, as two workers would."""
+    made: list[SQLiteDedupe | RedisDedupe] = []
+    prefix = f"govbot:test:{uuid.uuid4().hex}:"
+
+    def make(ttl: int = 600) -> SQLiteDedupe | RedisDedupe:
+        store: SQLiteDedupe | RedisDedupe
+        if request.param == "sqlite":
+            store = SQLiteDedupe(tmp_path / "wechat.sqlite", ttl)
+        else:
+            store = RedisDedupe(REDIS_URL, ttl, prefix=prefix)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def test_claim_once_then_outcome(stores: StoreFactory) -> None:
+    worker_a, worker_b = stores(600), stores(600)
+    assert worker_a.claim("wx:msg:1")
+    assert not worker_a.claim("wx:msg:1")
+    assert not worker_b.claim("wx:msg:1")
+    assert worker_b.outcome("wx:msg:1") is None  # still being answered
+    worker_a.finish("wx:msg:1", '{"reply": "答复"}')
+    assert worker_b.outcome("wx:msg:1") == '{"reply": "答复"}'
+    assert worker_b.claim("wx:msg:2")
+    worker_a.release("wx:msg:2")
+    assert worker_b.claim("wx:msg:2")
+
+
+def test_concurrent_claims_have_one_winner(stores: StoreFactory) -> None:
+    workers = [stores(600) for _ in range(3)]
+    barrier = threading.Barrier(9)
+
+    def claim(i: int) -> bool:
+        barrier.wait()
+        return workers[i % 3].claim("wx:msg:race")
+
+    with ThreadPoolExecutor(9) as pool:
+        results = list(pool.map(claim, range(9)))
+    assert results.count(True) == 1
+
+
+def test_records_expire(stores: StoreFactory) -> None:
+    store = stores(1)
+    assert store.claim("wx:msg:old")
+    time.sleep(2.1)
+    assert store.claim("wx:msg:old")
+
+
+# -- through HTTP ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=needs_redis)])
+def test_same_msgid_three_times_answers_once(harness: Callable[..., Harness], backend: str) -> None:
+    h = harness(redis_url=REDIS_URL if backend == "redis" else "")
+    msg_id = str(uuid.uuid4().int % 10**18)
+    contents = []
+    for _ in range(3):
+        query, body = encrypted_push(text_xml(content="医保怎么转移", msg_id=msg_id), "wxsafe")
+        response = h.client.post("/connectors/wechat/wxsafe", params=query, content=body.encode())
+        outer = {c.tag: c.text for c in SafeET.fromstring(response.text)}
+        inner, _ = wx_decrypt(outer["Encrypt"] or "")
+        contents.append({c.tag: c.text for c in SafeET.fromstring(inner)}["Content"])
+    assert len(h.bot.calls) == 1
+    assert contents == ["关于“医保怎么转移”的答复。"] * 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=needs_redis)])
+def test_concurrent_retries_wait_for_the_first_answer(harness: Callable[..., Harness], backend: str) -> None:
+    """Retries that arrive while the first delivery is being answered get the same reply."""
+    h = harness(FakeOnMessage(delay=0.6), redis_url=REDIS_URL if backend == "redis" else "")
+    msg_id = str(uuid.uuid4().int % 10**18)
+    xml = text_xml(content="不动产登记", msg_id=msg_id)
+
+    def push(_: int) -> str:
+        return h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode()).text
+
+    with ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(push, range(3)))
+    assert len(h.bot.calls) == 1
+    contents = [{c.tag: c.text for c in SafeET.fromstring(r)}["Content"] for r in replies]
+    assert contents == ["关于“不动产登记”的答复。"] * 3
+
+
+def test_two_workers_sharing_the_data_dir_answer_once(tmp_path: Path, wechat_api: FakeWeChatServer) -> None:
+    """Two app processes (here: two channels on one data directory) get the same push."""
+    bots = [FakeOnMessage(delay=0.4), FakeOnMessage(delay=0.4)]
+    channels = [make_channel(tmp_path, wechat_api.base) for _ in bots]
+    xml = text_xml(content="出生证明", msg_id="880088")
+    with TestClient(serve(channels[0], bots[0])) as one, TestClient(serve(channels[1], bots[1])) as two:
+
+        def push(client: TestClient) -> str:
+            return client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode()).text
+
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(push, [one, two, one, two]))
+    assert len(bots[0].calls) + len(bots[1].calls) == 1
+    assert len({r.split("<CreateTime>")[0] + r.split("</CreateTime>")[1] for r in replies}) == 1
+
+
+def test_events_are_deduplicated_by_sender_and_time(harness: Callable[..., Harness]) -> None:
+    h = harness()
+    xml = text_xml(msg_id="", MsgType="event", Event="subscribe", Content="", CreateTime="1700000000")
+    first = h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode())
+    second = h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode())
+    assert first.status_code == second.status_code == 200
+    assert h.dedupe_rows() == 1
