@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from bot import metrics
-from bot.api import agent, auth, kb, ops, tickets
+from bot.api import agent, auth, kb, ops, promotion, reports, tickets
 from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
@@ -27,7 +27,9 @@ from bot.service import AssistantService
 from bot.settings import Settings, load_settings
 from connectors import load_channels
 from tickets.errors import TicketError
+from tickets.promotion import PromotionRefusedError
 from tickets.service import TicketDesk, sweep_forever
+from tickets.unanswered import UnansweredRecorder
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = make_rate_limiter(settings.secrets.redis_url)
     service = AssistantService(settings)
     desk = TicketDesk(settings)
+    service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
+    app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
 
     for channel in load_channels(settings.channels):
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, tickets, auth):
+    for module in (agent, kb, ops, tickets, promotion, reports, auth):
         app.include_router(module.router)
+    app.include_router(reports.pages)
 
     from bot.guards import RequestGuard
 
