@@ -145,7 +145,7 @@ def run(rows: list[dict[str, Any]], work: Path, seed: int, env: dict[str, Any]) 
         "handoff",
         "smalltalk",
     ]
-    labels += sorted(set(b0) | set(b1) - set(labels))
+    labels += sorted((set(b0) | set(b1)) - set(labels))
     m = len(asked)
     top1_same = sum(
         bool(r["sources"]) and category_of.get(r["sources"][0]["id"], "") == tickets[i][1]
