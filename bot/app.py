@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from bot import console as console_page
 from bot import metrics
-from bot.api import agent, auth, console, kb, ops, rasa_nlu, tickets
+from bot.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets
 from bot.auth import TokenTable
 from bot.limits import RateLimitedError, make_rate_limiter
 from bot.logs import install_masking
@@ -30,7 +30,9 @@ from bot.settings import Settings, load_settings
 from connectors import ChannelRuntime, load_channels
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
+from tickets.promotion import PromotionRefusedError
 from tickets.service import TicketDesk, sweep_forever
+from tickets.unanswered import UnansweredRecorder
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secrets={"wechat": settings.secrets.wechat},
     )
     channels = load_channels(settings.channels, runtime=runtime)
+    service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,11 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
+    app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
 
     for channel in channels:
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, auth, console, console_page):
+    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, console_page):
         app.include_router(module.router)
+    app.include_router(reports.pages)
     app.include_router(platform.router())
 
     from bot.guards import RequestGuard

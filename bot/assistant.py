@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +30,11 @@ from nlu.pipeline import Pipeline
 from nlu.validators import mask_personal
 
 log = logging.getLogger(__name__)
+
+
+UnansweredHook = Callable[..., None]
+"""Called as hook(text=..., reason=..., channel=...) for each fallback reply (the server wires
+tickets.unanswered.UnansweredRecorder; it masks the text before storing it)."""
 
 
 class NotPreparedError(RuntimeError):
@@ -54,6 +60,7 @@ class Assistant:
             smalltalk_max_chars=int(options.get("smalltalk_max_chars", 12)),
         )
         self._answer_min = options.get("answer_min_score", "calibrated")
+        self.unanswered_hook: UnansweredHook | None = None
 
     # --- the parts, built on first use -------------------------------------------------
     @cached_property
@@ -110,6 +117,11 @@ class Assistant:
                     kids[parent_id].append(record.id)
         return dict(kids)
 
+    def reload_index(self) -> None:
+        """Forget the loaded index (after an incremental build); the next question loads it anew."""
+        for name in ("retriever", "children"):
+            self.__dict__.pop(name, None)
+
     # --- understanding and retrieval ---------------------------------------------------
     def parse(self, text: str) -> ParsedMessage:
         return self.pipeline.parse(text)
@@ -161,6 +173,8 @@ class Assistant:
             reply.notices.append(notice)
             reply.reply = f"{notice}\n{reply.reply}"
         self._remember(message.session_id, state, reply)
+        if reply.action == "fallback" and self.unanswered_hook is not None:
+            self.unanswered_hook(text=parsed.text, reason=decision.reason, channel=message.channel)
         reply.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         log.info(
             "bot.message.handled",

@@ -29,6 +29,7 @@ from bot.evaluation import (
     retrieval_scores,
 )
 from bot.messages import UserMessage
+from bot.report_cli import report_app
 from bot.settings import Settings, describe, load_settings
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
@@ -46,6 +47,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(users_app, name="users")
 import bot.platform_cli  # noqa: E402, F401  (adds `tickets push` and `tickets platform-consent`)
+
+app.add_typer(report_app, name="report")
 
 err = Console(stderr=True)
 out = Console()

@@ -70,4 +70,6 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
 
 
 Agent = Annotated[Principal, Depends(require_role("agent"))]
+Handler = Annotated[Principal, Depends(require_role("handler"))]
+Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -166,6 +166,8 @@ class FAQ(_Item):
     answer: str = Field(min_length=1)
     related: list[str] = Field(default_factory=list)
     themes: list[str] = Field(default_factory=list)
+    reviewed_by: str | None = Field(None, description="Who reviewed it (FAQs promoted from tickets)")
+    reviewed_at: datetime | None = Field(None, description="When it was reviewed")
 
     @property
     def title(self) -> str:
