@@ -114,9 +114,17 @@ def decide(
         return Decision("smalltalk", intent)
     if intent == "ticket_status":
         return Decision("ticket_status", "intent")
-    if intent == "complaint":
-        return Decision("ticket", "intent")
     best = hits[0] if hits else None
+    if intent == "complaint":
+        # A question that is (almost word for word) a reviewed FAQ gets that answer, even when it
+        # reads like a complaint: promoted official replies exist to answer exactly these.
+        if (
+            best is not None
+            and best.kind == "faq"
+            and best.signals.get("fuzzy", 0.0) >= calibration.fuzzy_min
+        ):
+            return Decision("answer", "faq_match", best.id, fields=message.fields)
+        return Decision("ticket", "intent")
     # A short subject can still name an item (护照要什么材料, 驾照在哪里办): a new question then.
     mention = message.first("service_item")
     names_item = (

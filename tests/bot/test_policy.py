@@ -61,6 +61,17 @@ def test_complaint_becomes_ticket() -> None:
     assert _decide(message, _clear_hits()).action == "ticket"
 
 
+def test_complaint_worded_like_a_reviewed_faq_gets_its_answer() -> None:
+    message = make_message("老旧小区加装电梯政府有补贴吗", intent="complaint", category="城乡建设")
+    faq = [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=0.97, kind="faq"), *_clear_hits()[1:]]
+    decision = _decide(message, faq)
+    assert (decision.action, decision.reason, decision.item_id) == ("answer", "faq_match", "faq-12345-1")
+    near = [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=0.80, kind="faq"), *_clear_hits()[1:]]
+    assert _decide(message, near).action == "ticket"  # merely similar: still a ticket
+    guide = [make_hit("guide-1", 0.9, dense=0.9, fuzzy=0.97), *_clear_hits()[1:]]
+    assert _decide(message, guide).action == "ticket"  # guides do not answer complaints
+
+
 def test_ticket_status() -> None:
     message = make_message("工单20261120000012到哪了", intent="ticket_status")
     assert _decide(message, _clear_hits()).action == "ticket_status"
