@@ -75,3 +75,58 @@ def test_real_question_through_wechat(
         line for line in metrics.splitlines() if line.startswith("govbot_replies_total") and "wechat" in line
     ]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in replies) == 1.0
+
+
+def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
+    copy_prepared: Callable[[], Path], api_server: FakeWeChatServer
+) -> None:
+    """The ticket form turn by turn over WeChat; WeChat re-pushes 确认提交 → still one ticket."""
+    from sqlalchemy import create_engine, text
+
+    data_dir = copy_prepared()
+    settings = server_settings(data_dir)
+    settings.channels["wechat"] = {
+        "apps": [WeChatApp(app_id="wxe2e", kind="official_account", encoding="safe").model_dump()],
+        "api_base": api_server.base,
+        "reply_budget_seconds": 4.5,
+    }
+    settings.secrets.wechat = {
+        "WXE2E": WeChatAppSecrets(token=TOKEN, aes_key=AES_KEY, app_secret="secret-e2e")
+    }
+    turns = [
+        "楼道里的消防栓被人拆走了，一直没有人来修，很危险",
+        "越秀区东风中路300号",
+        "13812345678",
+        "跳过",
+        "同意",
+    ]
+    with TestClient(create_app(settings)) as client:
+        before = _wechat_replies(client)
+        for n, content in enumerate(turns, start=1):
+            query, body = encrypted_push(text_xml(content=content, msg_id=f"77{n}"), "wxe2e")
+            assert (
+                client.post("/connectors/wechat/wxe2e", params=query, content=body.encode()).status_code
+                == 200
+            )
+        confirm = text_xml(content="确认提交", msg_id="7799")
+        for _ in range(3):  # WeChat's retries of one message carry the same MsgId
+            query, body = encrypted_push(confirm, "wxe2e")
+            assert (
+                client.post("/connectors/wechat/wxe2e", params=query, content=body.encode()).status_code
+                == 200
+            )
+        assert _wechat_replies(client) - before == len(turns) + 1  # the retries were not answered again
+    engine = create_engine(f"sqlite:///{data_dir / 'tickets.sqlite'}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT channel, location FROM tickets")).all()
+    engine.dispose()
+    assert rows == [("wechat", "越秀区东风中路300号")]
+
+
+def _wechat_replies(client: TestClient) -> float:
+    lines = client.get("/metrics").text.splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("govbot_replies_total") and 'channel="wechat"' in line
+    )
