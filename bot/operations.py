@@ -125,7 +125,9 @@ def train_models(settings: Settings, resources: Resources, *, tickets: Path | No
     per_category = _first_per_label(cat_texts, cat_labels, COMPLAINT_EXAMPLES_PER_CATEGORY)
     texts += per_category
     labels += ["complaint"] * len(per_category)
-    train_classifier(texts, labels, _embed(resources, texts), settings.models_dir / "intent")
+    train_classifier(
+        texts, labels, _embed(resources, texts), settings.models_dir / "intent", features="chars"
+    )
 
     errors: list[str] = []
     ticket_count = 0

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from bot.policy import Calibration
-from nlu.classifier import TextClassifier
+from nlu.classifier import Features, TextClassifier
 from nlu.normalize import normalize_text
 
 CALIBRATION_FILE = "calibration.json"
@@ -72,9 +72,10 @@ def train_classifier(
     folder: Path,
     *,
     select_on: Sequence[bool] | None = None,
+    features: Features = "chars+words",
 ) -> TextClassifier:
     """Fit and save; `select_on` marks the examples (historic tickets) that choose C and weights."""
-    classifier = TextClassifier()
+    classifier = TextClassifier(features=features)
     classifier.fit(texts, labels, vectors, select_on=select_on)
     classifier.save(folder)
     return classifier

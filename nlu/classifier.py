@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -35,6 +35,10 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 # Candidates for the inner selection: (C, embedding weight). Fixed beforehand, not tuned.
 GRID: tuple[tuple[float, float], ...] = tuple((c, w) for c in (4.0, 16.0, 64.0) for w in (1.0, 2.0, 4.0))
 INNER_FOLDS = 3
+
+
+Features = Literal["chars", "chars+words"]
+"""chars: character 1-3-grams (intents); chars+words: adds char 4-grams and jieba words (categories)."""
 
 
 @dataclass
@@ -58,9 +62,12 @@ def word_ngrams(text: str) -> list[str]:
 
 
 class TextClassifier:
-    def __init__(self, *, embedding_weight: float = 1.0, c: float = 4.0) -> None:
+    def __init__(
+        self, *, embedding_weight: float = 1.0, c: float = 4.0, features: Features = "chars+words"
+    ) -> None:
         self.embedding_weight = embedding_weight
         self.c = c
+        self.features = features
         self._vectorizers: list[Any] = []
         self._model: Any = None
         self.labels: list[str] = []
@@ -80,6 +87,14 @@ class TextClassifier:
 
     def _fit_vectorizers(self, texts: Sequence[str]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if self.features == "chars":
+            # short, varied intent examples: every character n-gram counts, even one seen once
+            chars_only = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(1, 3), min_df=1, sublinear_tf=True, max_features=60000
+            )
+            self._vectorizers = [chars_only.fit(list(texts))]
+            return
 
         # min_df=2 on both: an n-gram seen once (a place or estate name) cannot generalise
         kw: dict[str, Any] = {"sublinear_tf": True, "min_df": 2, "max_features": 100000}
@@ -168,6 +183,7 @@ class TextClassifier:
             "labels": self.labels,
             "embedding_weight": self.embedding_weight,
             "c": self.c,
+            "features": self.features,
             "selection": self.selection,
         }
         (folder / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
@@ -177,7 +193,11 @@ class TextClassifier:
         import joblib
 
         meta = json.loads((folder / "config.json").read_text())
-        clf = cls(embedding_weight=meta["embedding_weight"], c=meta["c"])
+        clf = cls(
+            embedding_weight=meta["embedding_weight"],
+            c=meta["c"],
+            features=meta.get("features", "chars+words"),
+        )
         parts = joblib.load(folder / "model.joblib")
         # models saved before the word features hold one char vectorizer
         clf._vectorizers = parts.get("vectorizers") or [parts["vectorizer"]]
