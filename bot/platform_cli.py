@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tickets.cli import _desk, tickets_app
+from tickets.cli import open_desk, tickets_app
 
 
 @tickets_app.command("push")
@@ -18,7 +18,7 @@ def push() -> None:
     from bot.platform import PlatformLink
     from tickets.platform_outbox import pending_count
 
-    with _desk() as desk:
+    with open_desk() as desk:
         link = PlatformLink(_settings(None), desk)
         try:
             if not link.ready:
@@ -44,6 +44,6 @@ def platform_consent(
     """Record that the citizen agreed to share their phone number with the 12345 platform."""
     from tickets.platform_outbox import record_consent
 
-    with _desk() as desk:
+    with open_desk() as desk:
         desk.db.run(lambda s: record_consent(session=s, ticket_no=ticket_no, actor=actor, now=desk.clock()))
         typer.echo(f"{ticket_no}: phone may be shared with the 12345 platform")

@@ -8,10 +8,10 @@ and by `govbot tickets promote-faq`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.assistant import Assistant
@@ -27,8 +27,7 @@ from tickets.service import TicketDesk
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class PromotionResult:
+class PromotionResult(BaseModel):
     item_id: str
     question: str
     answer: str

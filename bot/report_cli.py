@@ -4,36 +4,17 @@ bot.promotion. Like `govbot tickets`, they act with the operator's (supervisor's
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tickets.cli import tickets_app
-from tickets.errors import TicketError
-from tickets.service import TicketDesk
+from tickets.cli import open_desk, tickets_app
 from tickets.users import Account
 
 report_app = typer.Typer(
     help="Reports over the 12345 tickets and the assistant's questions.", no_args_is_help=True
 )
-
-
-@contextmanager
-def _desk() -> Iterator[TicketDesk]:
-    from bot.cli import _settings
-
-    desk = TicketDesk(_settings(None))
-    try:
-        desk.migrate()
-        yield desk
-    except TicketError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        desk.close()
 
 
 @report_app.command("daily")
@@ -47,7 +28,7 @@ def daily(
     from bot.report_page import render_daily
     from tickets.reports import desk_daily_report
 
-    with _desk() as desk:
+    with open_desk() as desk:
         report = desk_daily_report(desk, day=day, top=top)
     if out is not None:
         out.write_text(render_daily(report), encoding="utf-8")
@@ -93,7 +74,7 @@ def promote_faq(
     from bot.assistant import Assistant
     from bot.promotion import promote_ticket
 
-    with _desk() as desk:
+    with open_desk() as desk:
         assistant = Assistant(desk.settings)
         try:
             result = promote_ticket(

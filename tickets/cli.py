@@ -29,7 +29,8 @@ Actor = Annotated[str, typer.Option("--actor", help="Who acts (recorded in the a
 
 
 @contextmanager
-def _desk() -> Iterator[TicketDesk]:
+def open_desk() -> Iterator[TicketDesk]:
+    """The ticket desk of the CLI's settings, migrated; domain errors become exit code 1."""
     from bot.cli import _settings
 
     desk = TicketDesk(_settings(None))
@@ -54,7 +55,7 @@ def _operator(name: str) -> Account:
 @tickets_app.command("migrate")
 def migrate() -> None:
     """Create or upgrade the ticket database schema (Alembic `upgrade head`)."""
-    with _desk() as desk:
+    with open_desk() as desk:
         typer.echo(f"ticket database at head ({desk.db.engine.url.render_as_string(hide_password=True)})")
 
 
@@ -91,7 +92,7 @@ def create(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    with _desk() as desk:
+    with open_desk() as desk:
         ticket = desk.create(data, actor=actor)
         _print(
             {
@@ -111,7 +112,7 @@ def list_(
     limit: int = 50,
 ) -> None:
     """List tickets of a queue (number, status, deadline, title)."""
-    with _desk() as desk:
+    with open_desk() as desk:
         for row in desk.queue(viewer=_operator("cli"), queue=queue, limit=limit):
             flag = " 超期" if row.overdue else " 预警" if row.at_risk else ""
             typer.echo(
@@ -122,7 +123,7 @@ def list_(
 @tickets_app.command("show")
 def show(ticket_no: str) -> None:
     """One ticket (phone masked) with its audit trail, as JSON."""
-    with _desk() as desk:
+    with open_desk() as desk:
         view = desk.show(ticket_no, viewer=_operator("cli"))
         _print({**view.ticket.model_dump(mode="json"), "audit": view.audit})
 
@@ -141,7 +142,7 @@ def transition(
     request = TransitionRequest(
         to=to, department=department, note=note, satisfaction=satisfaction, merged_into=merged_into
     )
-    with _desk() as desk:
+    with open_desk() as desk:
         moved = desk.transition(ticket_no, request, viewer=_operator(actor))
         typer.echo(f"{moved.ticket_no}: {moved.status}")
 
@@ -149,7 +150,7 @@ def transition(
 @tickets_app.command("sweep")
 def sweep() -> None:
     """Flag at-risk and overdue tickets, escalate (督办) each once per state, send webhooks."""
-    with _desk() as desk:
+    with open_desk() as desk:
         report, delivery = desk.sweep()
         _print(
             {
@@ -167,7 +168,7 @@ def stats(
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD, local), inclusive.")],
 ) -> None:
     """按时反馈率 and 按时办结率 of the tickets received in a date range."""
-    with _desk() as desk:
+    with open_desk() as desk:
         zone = desk.policy.calendar.zone
         try:
             first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -196,6 +197,6 @@ def add_user(
     ] = "",
 ) -> None:
     """Add a staff account (the password is asked for, or read from GOVBOT_USER_PASSWORD)."""
-    with _desk() as desk:
+    with open_desk() as desk:
         desk.add_user(username, password, role=role, department=department)
         typer.echo(f"user {username} added ({role}{', ' + department if department else ''})")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.deps import Desk, Service, Supervisor
-from bot.promotion import promote_ticket
+from bot.promotion import PromotionResult, promote_ticket
 from tickets.promotion import PromotionRefusedError
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -24,26 +22,15 @@ class PromoteIn(BaseModel):
     answer: str | None = Field(None, min_length=1, max_length=4000)
 
 
-class PromotedFaq(BaseModel):
-    item_id: str
-    question: str
-    answer: str
-    source: str
-    reviewed_by: str
-    reviewed_at: datetime
-    embedded: int
-    index_total: int
-
-
 async def promotion_refused_response(_request: Request, exc: Exception) -> JSONResponse:
     """Registered by the app factory: a ticket that is not closed or has no reply -> 409."""
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
 
 
-@router.post("/{ticket_no}/promote-faq", status_code=status.HTTP_201_CREATED, response_model=PromotedFaq)
+@router.post("/{ticket_no}/promote-faq", status_code=status.HTTP_201_CREATED, response_model=PromotionResult)
 async def promote_faq(
     ticket_no: str, desk: Desk, service: Service, supervisor: Supervisor, body: PromoteIn | None = None
-) -> PromotedFaq:
+) -> PromotionResult:
     """Store the reply as an FAQ citing the ticket and index it at once (409 unless closed)."""
     edits = body or PromoteIn()
     result = await service.run(
@@ -56,7 +43,7 @@ async def promote_faq(
             answer=edits.answer,
         )
     )
-    return PromotedFaq.model_validate(result, from_attributes=True)
+    return result
 
 
 __all__ = ["PromotionRefusedError", "promotion_refused_response", "router"]
