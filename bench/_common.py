@@ -7,6 +7,7 @@ Guangdong-catalog preparation that retrieval_compare.py and latency.py share.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -158,3 +159,12 @@ def import_catalog(kb: Any) -> dict[str, Any]:
         "read_s": round(read.seconds, 3),
         "store_s": round(store.seconds, 3),
     }
+
+
+def docstring_parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser whose --help is the script's docstring: first paragraph, then the rest."""
+    text = doc or ""
+    head, _, rest = text.partition("\n\n")
+    return argparse.ArgumentParser(
+        description=head, epilog=rest, formatter_class=argparse.RawDescriptionHelpFormatter
+    )

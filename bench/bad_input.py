@@ -47,6 +47,7 @@ from _common import (
     BENCH_VAR,
     CATALOG,
     Stopwatch,
+    docstring_parser,
     environment,
     header,
     markdown_table,
@@ -346,11 +347,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = docstring_parser(__doc__)
     parser.add_argument(
         "--data-dir",
         help="an empty or absent folder to use (default: a new folder under var/bench, removed "

@@ -52,6 +52,7 @@ import numpy as np
 from _common import (
     MESSAGES,
     data_dir_for,
+    docstring_parser,
     environment,
     header,
     markdown_table,
@@ -397,11 +398,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = docstring_parser(__doc__)
     parser.add_argument("--data-dir", help="where the embedding cache lives (default: var/bench/category)")
     parser.add_argument(
         "--embed-chars",

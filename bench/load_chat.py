@@ -44,6 +44,7 @@ from _common import (
     DEV_QUESTIONS,
     REPO_ROOT,
     data_dir_for,
+    docstring_parser,
     environment,
     header,
     latency_summary,
@@ -236,11 +237,7 @@ def verdict(levels: list[dict[str, Any]], workers: int) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = docstring_parser(__doc__)
     parser.add_argument(
         "--data-dir",
         help="prepared data directory to serve (default: var/bench/retrieval, the Guangdong catalog; "

@@ -46,6 +46,7 @@ from _common import (
     DEV_QUESTIONS,
     REPO_ROOT,
     data_dir_for,
+    docstring_parser,
     environment,
     header,
     import_catalog,
@@ -437,11 +438,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = docstring_parser(__doc__)
     parser.add_argument(
         "--data-dir",
         help="data directory for the catalog KB, index and models (default: var/bench/retrieval "
