@@ -11,15 +11,21 @@ class MaskPersonalFilter(logging.Filter):
     """Rewrites the message and string extras of each record with citizens' numbers masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
+        # The arguments stay arguments: formatters such as uvicorn's access log unpack them.
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _masked(v) for k, v in record.args.items()}
         if isinstance(record.msg, str):
             record.msg = mask_personal(record.msg)
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, mask_personal(value))
         return True
+
+
+def _masked(value: object) -> object:
+    return mask_personal(value) if isinstance(value, str) else value
 
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

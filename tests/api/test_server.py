@@ -180,3 +180,26 @@ def test_bad_token_table_is_a_clear_error(prepared_dir: Path, tmp_path: Callable
     settings.secrets.api_tokens = "short:agent"
     with pytest.raises(ValueError, match="at least 16 characters"):
         create_app(settings)
+
+
+def test_masking_keeps_uvicorn_access_lines_formattable() -> None:
+    """uvicorn's access formatter unpacks the record's arguments; masking must leave them a tuple."""
+    from uvicorn.logging import AccessFormatter
+
+    from bot.logs import MaskPersonalFilter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/suggest?q=13812345678", "1.1", 200),
+        None,
+    )
+    assert MaskPersonalFilter().filter(record)
+    line = AccessFormatter(fmt="%(client_addr)s %(request_line)s %(status_code)s", use_colors=False).format(
+        record
+    )
+    assert "138****5678" in line and "13812345678" not in line
+    assert "GET" in line and "200" in line
