@@ -50,8 +50,8 @@ run: install
 	$(VENV)/bin/govbot --data-dir $(DATA_DIR) serve
 
 lint: install
-	$(VENV)/bin/ruff check bot nlu knowledge index connectors tickets tests bench
-	$(VENV)/bin/ruff format --check bot nlu knowledge index connectors tickets tests bench
+	$(VENV)/bin/ruff check core nlu knowledge index tickets bot connectors jobs server cli tests bench
+	$(VENV)/bin/ruff format --check core nlu knowledge index tickets bot connectors jobs server cli tests bench
 	$(VENV)/bin/mypy
 
 # Debian's chromium for tests/web/test_widget_browser.py (skipped, with the reason, without it).

@@ -1,6 +1,6 @@
 """Robustness: what the assistant and `govbot kb import` do with bad input.
 
-What it measures, in a fresh data directory prepared with bot.cli.prepare_all
+What it measures, in a fresh data directory prepared with cli.main.prepare_all
 (the bundled sample knowledge base, its index, trained models):
 
   messages  empty, whitespace, 20,000 characters, control characters, emoji only,
@@ -297,9 +297,9 @@ def report(res: dict[str, Any], env: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from bot.assistant import Assistant
-    from bot.cli import prepare_all
     from bot.messages import UserMessage
-    from bot.settings import load_settings
+    from cli.main import prepare_all
+    from core.settings import load_settings
 
     env = environment()
     if not CATALOG.is_file():

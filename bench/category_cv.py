@@ -273,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
 
     require_shared(MESSAGES)
     env = environment()
-    # as the served pipeline does (bot.operations.train_models), teach jieba the domain words
+    # as the served pipeline does (jobs.operations.train_models), teach jieba the domain words
     nlu_data = load_nlu(NLU_FILE)
     add_user_words([w for k, v in nlu_data.synonyms.items() for w in (k, *v)])
     add_user_words([w for values in nlu_data.lookups.values() for w in values])

@@ -15,7 +15,7 @@ What it measures, in a fresh data directory:
         the colloquial set's questions (all kinds), shuffled with seed 0 and
         repeated up to --questions;
   (iv)  updating one item: a guide's conditions text is changed through
-        KnowledgeStore.upsert_many, then bot.operations.build_kb_index is timed
+        KnowledgeStore.upsert_many, then jobs.operations.build_kb_index is timed
         (embedded count should be 1) against a full rebuild (full=True) in the
         same process, with the ratio. A no-change rebuild is timed too, so the
         fixed part of every build (records, BM25, saving) is visible.
@@ -68,8 +68,8 @@ TIME_BIN = Path("/usr/bin/time")
 # --- (i) import and index, in a worker process -----------------------------------------------
 def worker_import(data_dir: Path, result: Path) -> None:
     from bot.assistant import Assistant
-    from bot.operations import build_kb_index
-    from bot.settings import load_settings
+    from core.settings import load_settings
+    from jobs.operations import build_kb_index
 
     settings = load_settings(None, data_dir)
     assistant = Assistant(settings)
@@ -228,8 +228,8 @@ def _mib(kib: int | None) -> float | None:
 # --- (iv) one-item update vs full rebuild ----------------------------------------------------
 def run_update(data_dir: Path, skip_full: bool) -> dict[str, Any]:
     from bot.assistant import Assistant
-    from bot.operations import build_kb_index
-    from bot.settings import load_settings
+    from core.settings import load_settings
+    from jobs.operations import build_kb_index
 
     settings = load_settings(None, data_dir)
     assistant = Assistant(settings)

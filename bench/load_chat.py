@@ -71,7 +71,7 @@ def write_config(directory: Path, prefix: str) -> Path:
     """config.yml with the rate limits raised and this run's Redis key prefix."""
     import yaml
 
-    from bot.settings import DEFAULT_CONFIG
+    from core.settings import DEFAULT_CONFIG
 
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     config["server"].update(rate_per_ip=RAISED_LIMIT, rate_per_session=RAISED_LIMIT, redis_prefix=prefix)

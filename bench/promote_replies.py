@@ -6,7 +6,7 @@ sample KB, index, trained models):
 
   1. one ticket per message (category predicted by the engine, as the ticket API does),
      moved 受理 → 交办 → 处理 → 反馈 (the official reply as the note) → 办结;
-  2. (a) self-retrieval: all 120 promoted with bot.promotion.promote_ticket (one incremental
+  2. (a) self-retrieval: all 120 promoted with jobs.promotion.promote_ticket (one incremental
      index build each); each message's own title is asked through Assistant.handle: is its
      FAQ the answer / at rank 1 / in the top 5 of the sources?
      (b) held-out: a seeded half (60) promoted into a fresh copy; the other 60 titles are asked
@@ -69,8 +69,8 @@ def main() -> None:
 
 def run(rows: list[dict[str, Any]], work: Path, seed: int, env: dict[str, Any]) -> str:
     from bot.assistant import Assistant
-    from bot.cli import prepare_all
-    from bot.settings import load_settings
+    from cli.main import prepare_all
+    from core.settings import load_settings
     from tickets.service import TicketDesk
 
     base = work / "base"
@@ -212,7 +212,7 @@ def open_and_close(desk: Any, assistant: Any, row: dict[str, Any]) -> tuple[str,
 
 
 def promote(desk: Any, assistant: Any, ticket_no: str) -> None:
-    from bot.promotion import promote_ticket
+    from jobs.promotion import promote_ticket
     from tickets.users import Account
 
     promote_ticket(
@@ -221,7 +221,7 @@ def promote(desk: Any, assistant: Any, ticket_no: str) -> None:
 
 
 def faq(ticket_no: str) -> str:
-    from bot.promotion import faq_id
+    from jobs.promotion import faq_id
 
     return faq_id(ticket_no)
 

@@ -128,8 +128,8 @@ def _fingerprint(assistant: Any) -> str:
 
 def prepare(data_dir: Path, config: Path | None, retrain: bool) -> tuple[Any, dict[str, Any]]:
     from bot.assistant import Assistant
-    from bot.operations import build_kb_index, train_models
-    from bot.settings import load_settings
+    from core.settings import load_settings
+    from jobs.operations import build_kb_index, train_models
 
     settings = load_settings(config, data_dir)
     assistant = Assistant(settings)

@@ -1,1 +1,1 @@
-"""The assistant: dialogue decisions, session context, answers, and the CLI."""
+"""The dialogue: understand a message, decide, answer or collect a ticket, keep the session."""

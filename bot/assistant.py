@@ -13,21 +13,22 @@ from functools import cached_property
 from typing import Any
 
 from bot.answers import answer_item
-from bot.desk import DeskUnavailableError, TicketGateway
+from bot.desk import TicketGateway
 from bot.escalation import Escalation
 from bot.messages import BotReply, Option, Source, UserMessage
 from bot.policy import Calibration, Decision, PolicyConfig, decide
 from bot.resources import Resources
 from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
-from bot.settings import Settings
 from bot.training import load_calibration
+from core.settings import Settings
 from index.retriever import Hit, HybridRetriever, Mode
 from knowledge.store import KnowledgeStore
 from nlu.intents import ModelMissingError
 from nlu.message import ParsedMessage
 from nlu.pipeline import Pipeline
 from nlu.validators import mask_personal
+from tickets.intake import DeskUnavailableError
 
 log = logging.getLogger(__name__)
 

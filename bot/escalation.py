@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import ticket_form
-from bot.desk import DeskUnavailableError, TicketGateway, TicketRequest
+from bot.desk import TicketGateway
 from bot.messages import BotReply
 from bot.responses import Responses
 from bot.sessions import SessionState
 from nlu.message import ParsedMessage
+from tickets.intake import DeskUnavailableError, TicketRequest
 
 log = logging.getLogger(__name__)
 

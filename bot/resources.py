@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.settings import Settings
+from core.settings import Settings
 from index.encoders import Encoder, make_encoder
 from knowledge.store import KnowledgeStore
 from nlu.training_data import NluData, load_nlu

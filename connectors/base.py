@@ -12,21 +12,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.messages import BotReply, UserMessage
+from core.channel_settings import ChannelConfig
 
 OnMessage = Callable[[UserMessage], Awaitable[BotReply]]
 """What the app hands every channel: send one message in, get the reply back."""
-
-
-class ChannelConfig(BaseModel):
-    """A channel's keys under `channels.<name>` in config.yml; a channel with keys subclasses this,
-    each key with its default and a description (tests/bot/test_settings.py checks config.yml)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(True, description="Serve this channel's routes")
 
 
 @dataclass(frozen=True)

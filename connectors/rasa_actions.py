@@ -6,7 +6,7 @@ Run the action server as its own process, next to a running govbot server::
         python -m rasa_sdk --actions connectors.rasa_actions
 
 (GOVBOT_TICKETS_URL when another service than GOVBOT_API_URL serves the ticket API;
-GOVBOT_API_TIMEOUT in seconds; all read by bot.settings.ActionServerSettings.)
+GOVBOT_API_TIMEOUT in seconds; all read by core.settings.ActionServerSettings.)
 
 - `action_answer_from_kb` sends the user's latest message to `POST /api/v1/chat`
   (session = the Rasa sender id) and utters govbot's reply, with buttons for a
@@ -30,8 +30,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.settings import ActionServerSettings
 from connectors.rasa import button_payload
+from core.settings import ActionServerSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 from bot.assistant import Assistant
-from bot.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from tests.utils.shared import shared_path
 
 
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the sample KB imported, indexed, and models trained (once)."""
-    from bot.cli import prepare_all
+    from cli.main import prepare_all
 
     data_dir = tmp_path_factory.mktemp("govbot-data")
     assistant = Assistant(load_settings(data_dir=data_dir))

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.desk import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
-from bot.settings import Settings
+from core.settings import Settings
 from tickets import states
 from tickets.crud import status_for_citizen, ticket_numbers
 from tickets.errors import TicketError, TicketNotFoundError
+from tickets.intake import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
 from tickets.models import AuditEntry
 from tickets.schemas import TicketCreate
 from tickets.service import TicketDesk

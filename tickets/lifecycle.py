@@ -39,7 +39,7 @@ HANDLER = "handler"
 
 
 class Viewer(Protocol):
-    """Who acts: bot.auth.Principal fits (name, role, department)."""
+    """Who acts: server.auth.Principal fits (name, role, department)."""
 
     @property
     def name(self) -> str: ...

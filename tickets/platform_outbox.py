@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, event, exists, func, select, update
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, sessionmaker
 
-from bot.settings import HotlinePlatformSettings
+from core.settings import HotlinePlatformSettings
 from tickets.db import TicketDB
 from tickets.errors import TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, transition

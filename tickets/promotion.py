@@ -2,7 +2,7 @@
 
 The data side only: `promotion_source` reads the ticket and its reply (the note of its latest
 反馈 step) and refuses tickets that are not closed or have no reply. Writing the FAQ and
-indexing it is bot.promotion's job.
+indexing it is jobs.promotion's job.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
+from core.settings import Settings
 from tickets import crud, platform_outbox, sla
 from tickets.db import TicketDB
 from tickets.lifecycle import TransitionRequest, Viewer

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.settings import TicketSettings
+from core.settings import TicketSettings
 from tickets.models import AuditEntry, Escalation, Notification, Ticket
 from tickets.states import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED, STATES
 from tickets.workcalendar import WorkCalendar

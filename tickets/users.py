@@ -23,7 +23,7 @@ _DUMMY_HASH: str | None = None
 
 @dataclass(frozen=True)
 class Account:
-    """Who a login token belongs to (fits the Viewer protocol and bot.auth.Principal)."""
+    """Who a login token belongs to (fits the Viewer protocol and server.auth.Principal)."""
 
     name: str
     role: str

@@ -26,7 +26,6 @@ from fastapi.responses import PlainTextResponse, Response
 from bot.messages import UserMessage
 from connectors.base import Channel, ChannelRuntime, OnMessage, session_key
 from connectors.wechat.api_client import TokenStore, WeChatApi
-from connectors.wechat.config import WeChatApp, WeChatAppSecrets, WeChatSettings
 from connectors.wechat.crypto import CryptoError, WeChatCipher, signature, signature_matches
 from connectors.wechat.dedupe import DedupeStore, make_dedupe
 from connectors.wechat.messages import (
@@ -40,6 +39,7 @@ from connectors.wechat.messages import (
     text_reply_xml,
 )
 from connectors.wechat.outbox import Outbox, OutboxRow
+from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings
 
 log = logging.getLogger(__name__)
 run = anyio.to_thread.run_sync  # store calls (SQLite may wait on another worker, Redis on the network)

@@ -17,7 +17,7 @@ import struct
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from connectors.wechat.config import check_aes_key
+from core.channel_settings import check_aes_key
 
 BLOCK = 32  # WeChat pads to 32 bytes, not to the AES block size
 

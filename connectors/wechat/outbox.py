@@ -21,7 +21,7 @@ from pathlib import Path
 import anyio
 
 from connectors.wechat.api_client import ApiError
-from connectors.wechat.config import OutboxSettings
+from core.channel_settings import OutboxSettings
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
-from bot.settings import Settings, load_settings
+from core.settings import Settings, load_settings
+from server.app import create_app
 
 AGENT_TOKEN = "agent-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import AGENT_TOKEN, server_settings
 
 
@@ -70,7 +70,7 @@ def _no_migrate(lifespan):  # type: ignore[no-untyped-def]
     """The server's start-up migrates the ticket DB; here the DB is down on purpose."""
     import contextlib
 
-    from bot.app import TicketDesk
+    from server.app import TicketDesk
 
     @contextlib.asynccontextmanager
     async def wrapped(app):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
 
 
@@ -149,7 +149,7 @@ def test_cors_allow_list(prepared_dir: Path) -> None:
 def test_phone_and_id_numbers_are_masked_in_logs(
     client: TestClient, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    from bot.logs import MaskPersonalFilter
+    from server.logs import MaskPersonalFilter
 
     handler_records: list[str] = []
 
@@ -186,7 +186,7 @@ def test_masking_keeps_uvicorn_access_lines_formattable() -> None:
     """uvicorn's access formatter unpacks the record's arguments; masking must leave them a tuple."""
     from uvicorn.logging import AccessFormatter
 
-    from bot.logs import MaskPersonalFilter
+    from server.logs import MaskPersonalFilter
 
     record = logging.LogRecord(
         "uvicorn.access",

@@ -11,11 +11,11 @@ import yaml
 
 from bot.assistant import Assistant
 from bot.messages import BotReply, UserMessage
-from bot.operations import build_kb_index
 from bot.policy import Decision
 from bot.resources import CATEGORIES_FILE
 from bot.sessions import SessionState
-from bot.settings import load_settings
+from core.settings import load_settings
+from jobs.operations import build_kb_index
 from tests.utils.factories import make_guide, rendered_variants
 
 ACTIONS = {"answer", "clarify", "ticket", "handoff", "smalltalk", "fallback", "ticket_status"}

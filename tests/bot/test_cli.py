@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
-from bot.settings import DEFAULT_CONFIG
+from cli.main import app
+from core.settings import DEFAULT_CONFIG
 from knowledge.store import KnowledgeStore
 from tests.utils.factories import write
 

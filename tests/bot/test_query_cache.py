@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.resources import Resources
-from bot.settings import load_settings
+from core.settings import load_settings
 
 
 class CountingEncoder:

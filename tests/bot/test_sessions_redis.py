@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.limits import WINDOW_SECONDS, RedisRateLimiter
 from bot.messages import Option
 from bot.sessions import RedisSessionStore, SessionState, open_session_store
+from server.limits import WINDOW_SECONDS, RedisRateLimiter
 from tests.utils.redis_server import REDIS_URL, private_redis, wait_for_fresh_window
 
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.settings import DEFAULT_CONFIG, Settings, describe, load_settings
 from connectors import Channel, load_channels
+from core.settings import DEFAULT_CONFIG, Settings, describe, load_settings
 from nlu.pipeline import REGISTRY
 from tests.utils.factories import write
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.assistant import Assistant
-from bot.desk import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
 from bot.messages import BotReply, UserMessage
-from bot.settings import load_settings
+from core.settings import load_settings
+from tickets.intake import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
 
 
 class MemoryDesk:

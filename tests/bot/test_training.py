@@ -9,7 +9,6 @@ import pytest
 
 from bot.policy import Calibration
 from bot.resources import CATEGORIES_FILE
-from bot.settings import Settings
 from bot.training import (
     choose_threshold,
     load_calibration,
@@ -18,6 +17,7 @@ from bot.training import (
     save_calibration,
     ticket_text,
 )
+from core.settings import Settings
 from tests.utils.factories import write
 
 
@@ -106,9 +106,9 @@ STREET_LIGHT_TICKETS = [
 
 
 def test_train_with_tickets_moves_predictions_toward_the_deployment(tmp_path: Path) -> None:
-    from bot.operations import train_models
     from bot.resources import Resources
-    from bot.settings import load_settings
+    from core.settings import load_settings
+    from jobs.operations import train_models
     from knowledge.store import KnowledgeStore
     from nlu.intents import load_classifier
     from tests.utils.factories import FakeEncoder

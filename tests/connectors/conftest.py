@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from connectors.base import ChannelRuntime
 from connectors.wechat.channel import WeChatChannel
-from connectors.wechat.config import WeChatAppSecrets
+from core.channel_settings import WeChatAppSecrets
 from tests.utils.wechat import AES_KEY, TOKEN, FakeOnMessage, FakeWeChatServer, fake_wechat
 
 APP_SECRETS = {

@@ -24,8 +24,8 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from bot.app import create_app
-from bot.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
+from server.app import create_app
 from tests.api.conftest import server_settings
 from tests.utils.servers import free_port, serve_in_thread, wait_until_up
 

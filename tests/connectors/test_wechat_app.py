@@ -10,8 +10,8 @@ import pytest
 from defusedxml import ElementTree as SafeET
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
-from connectors.wechat.config import WeChatApp, WeChatAppSecrets
+from core.channel_settings import WeChatApp, WeChatAppSecrets
+from server.app import create_app
 from tests.api.conftest import server_settings
 from tests.connectors.conftest import APP_SECRETS
 from tests.utils.wechat import (

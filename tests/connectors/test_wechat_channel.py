@@ -12,7 +12,7 @@ import pytest
 from defusedxml import ElementTree as SafeET
 
 from bot.messages import Option
-from connectors.wechat.config import WeChatSettings
+from core.channel_settings import WeChatSettings
 from tests.connectors.conftest import Harness
 from tests.utils.wechat import (
     OPENID,

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from connectors.wechat.config import check_aes_key
 from connectors.wechat.crypto import CryptoError, WeChatCipher, signature, signature_matches
+from core.channel_settings import check_aes_key
 from tests.utils.wechat import AES_KEY, OTHER_AES_KEY, aes_key_bytes, wx_encrypt, wx_encrypt_raw
 
 APP_ID = "wx5823bf96d3bd56c7"

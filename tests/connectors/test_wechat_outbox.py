@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connectors.wechat.api_client import ApiError, TokenStore, WeChatApi
-from connectors.wechat.config import OutboxSettings
 from connectors.wechat.outbox import Outbox, OutboxRow
+from core.channel_settings import OutboxSettings
 from tests.connectors.conftest import APP_SECRETS, make_channel, serve
 from tests.utils.wechat import (
     OPENID,

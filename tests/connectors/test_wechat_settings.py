@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from bot.messages import BotReply, UserMessage
-from bot.settings import Secrets, describe, load_settings, wechat_secrets
 from connectors import load_channels
 from connectors.base import ChannelRuntime
 from connectors.wechat.channel import WeChatChannel
-from connectors.wechat.config import WeChatAppSecrets, WeChatSettings
+from core.channel_settings import WeChatAppSecrets, WeChatSettings
+from core.settings import Secrets, describe, load_settings, wechat_secrets
 from tests.utils.factories import write
 from tests.utils.wechat import AES_KEY
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import server_settings
 from tickets.service import TicketDesk
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.api.console import first_sentence
-from bot.console import STATIC_DIR
+from server.api.console import first_sentence
+from server.console import STATIC_DIR
 from tests.console.conftest import DEPT, OTHER_DEPT, LiveServer
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.operations import ann_params
-from bot.settings import load_settings
+from core.settings import load_settings
 from index.builder import build_index, record_for
 from index.retriever import HybridRetriever
 from index.store import load_index
+from jobs.operations import ann_params
 from knowledge.importers import ImportOptions, import_path
 from tests.utils.factories import FakeEncoder, make_chunk, make_faq, make_guide
 

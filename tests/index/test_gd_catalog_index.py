@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.operations import ann_params
-from bot.settings import load_settings
+from core.settings import load_settings
 from index.builder import build_index
 from index.encoders import make_encoder
 from index.retriever import HybridRetriever
+from jobs.operations import ann_params
 from knowledge.importers import ImportOptions, import_path
 from nlu.normalize import normalize_text
 from tests.utils.factories import as_guides

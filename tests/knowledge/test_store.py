@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.operations import import_knowledge
+from jobs.operations import import_knowledge
 from knowledge.importers import ImportOptions
 from knowledge.store import Item, KnowledgeStore
 from tests.utils.factories import make_chunk, make_faq, make_guide, write

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import load_settings
+from core.settings import load_settings
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest
 from tickets.schemas import TicketCreate

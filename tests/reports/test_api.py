@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import server_settings
 
 AGENT, SUPERVISOR, ADMIN = "agent-token-0123456789", "super-token-0123456789", "admin-token-0123456789"

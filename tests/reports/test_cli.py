@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.settings import load_settings
+from cli.main import app
+from core.settings import load_settings
 from tests.reports.conftest import new_ticket
 from tests.utils.ticketdb import FakeClock
 from tickets.service import TicketDesk

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.report_page import render_daily
+from server.report_page import render_daily
 from tests.reports.conftest import SUPERVISOR, new_ticket, walk
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from tests.utils.ticketdb import BACKENDS, FakeClock, database_url
 from tickets.service import TicketDesk
 

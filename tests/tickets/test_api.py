@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import AGENT_TOKEN, server_settings
 from tests.utils.ticketdb import BACKENDS, database_url
 from tickets.models import Ticket

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
+from cli.main import app
 
 Invoke = Callable[..., Result]
 

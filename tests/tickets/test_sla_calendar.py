@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.settings import TicketSettings
+from core.settings import TicketSettings
 from tickets.sla import SlaPolicy
 from tickets.workcalendar import WorkCalendar
 

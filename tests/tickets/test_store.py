@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import inspect
 
-from bot.settings import Settings
+from core.settings import Settings
 from tests.tickets.helpers import AGENT, DEPT, HANDLER, OTHER_HANDLER, SUPERVISOR
 from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock

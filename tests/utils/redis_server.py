@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.limits import WINDOW_SECONDS
+from server.limits import WINDOW_SECONDS
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from bot.app import create_app
+from server.app import create_app
 from tests.api.conftest import server_settings
 
 START_TIMEOUT_S = 300  # the lifespan warms the engine; slow on a busy 2-core machine

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.app import create_app
 from connectors.web import STATIC_DIR
+from server.app import create_app
 from tests.api.conftest import server_settings
 
 

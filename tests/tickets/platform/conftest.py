@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.platform import PlatformLink
-from bot.settings import Settings
+from core.settings import Settings
+from jobs.platform import PlatformLink
 from tests.tickets.platform.helpers import SECRET
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
 from tickets.service import TicketDesk

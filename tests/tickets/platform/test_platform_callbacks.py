@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import FastAPI
 
-from bot.api.tickets import ticket_error_response
-from bot.platform import PlatformLink
+from jobs.platform import PlatformLink
+from server.api.tickets import ticket_error_response
 from tests.tickets.helpers import AGENT, SUPERVISOR, walk_to
 from tests.tickets.platform.helpers import outbox, post_callback
 from tests.utils.factories import ticket_data

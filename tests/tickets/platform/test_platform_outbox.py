@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from bot.platform import PlatformLink
-from bot.settings import Settings
+from core.settings import Settings
+from jobs.platform import PlatformLink
 from tests.tickets.helpers import AGENT, walk_to
 from tests.tickets.platform.helpers import outbox
 from tests.utils.factories import ticket_data

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.app import create_app
-from bot.platform import PlatformLink, push_forever
-from bot.settings import DEFAULT_CONFIG, load_settings
+from core.settings import DEFAULT_CONFIG, load_settings
+from jobs.platform import PlatformLink, push_forever
+from server.app import create_app
 from tests.tickets.helpers import SUPERVISOR
 from tests.tickets.platform.helpers import SECRET, outbox, post_callback
 from tests.utils.factories import ticket_data
@@ -40,7 +40,7 @@ def test_cli_push_delivers_once_the_platform_is_up(
     fake: FakePlatform,
     server: LoopbackServer,
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("GOVBOT_PLATFORM_SECRET", SECRET)
     monkeypatch.setenv("DATABASE_URL", db_url if db_url.startswith("postgresql") else "")

@@ -17,8 +17,8 @@ from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.settings import Settings
 from connectors.hotline_platform import CallbackIn, HotlinePlatformClient, PushResult, callback_router
+from core.settings import Settings
 from tickets.errors import InvalidTicketError
 from tickets.platform_outbox import (
     Backoff,

@@ -10,8 +10,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import metrics
-from bot.limits import RateLimiter
+from server import metrics
+from server.limits import RateLimiter
 
 EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
 

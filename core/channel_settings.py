@@ -12,7 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import ChannelConfig
+
+class ChannelConfig(BaseModel):
+    """A channel's keys under `channels.<name>` in config.yml; a channel with keys subclasses this,
+    each key with its default and a description (tests/bot/test_settings.py checks config.yml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Serve this channel's routes")
 
 
 class _Section(BaseModel):

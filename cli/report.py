@@ -1,5 +1,5 @@
 """`govbot report daily` and `govbot tickets promote-faq`: thin shells around tickets.reports and
-bot.promotion. Like `govbot tickets`, they act with the operator's (supervisor's) rights."""
+jobs.promotion. Like `govbot tickets`, they act with the operator's (supervisor's) rights."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tickets.cli import open_desk, tickets_app
+from cli.tickets import open_desk, tickets_app
 from tickets.users import Account
 
 report_app = typer.Typer(
@@ -25,7 +25,7 @@ def daily(
     top: Annotated[int, typer.Option(help="How many hot words, questions and gaps to list.")] = 20,
 ) -> None:
     """The daily report: intake by category/channel/department, SLA, satisfaction, hot words, KB gaps."""
-    from bot.report_page import render_daily
+    from server.report_page import render_daily
     from tickets.reports import desk_daily_report
 
     with open_desk() as desk:
@@ -72,7 +72,7 @@ def promote_faq(
 ) -> None:
     """Promote a closed ticket's official reply to a reviewed FAQ, indexed at once."""
     from bot.assistant import Assistant
-    from bot.promotion import promote_ticket
+    from jobs.promotion import promote_ticket
 
     with open_desk() as desk:
         assistant = Assistant(desk.settings)

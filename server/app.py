@@ -1,6 +1,6 @@
 """The FastAPI app factory: wires settings, the warm engine, channels and routes together.
 
-`uvicorn bot.app:create_app --factory` (or `govbot serve`) runs it; each worker
+`uvicorn server.app:create_app --factory` (or `govbot serve`) runs it; each worker
 process builds its own engine once, at start-up.
 """
 
@@ -17,17 +17,17 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from bot import console as console_page
-from bot import metrics
-from bot.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets
-from bot.auth import TokenTable
-from bot.limits import RateLimitedError, make_rate_limiter
-from bot.logs import install_masking
 from bot.messages import BotReply, UserMessage
-from bot.platform import PlatformLink, push_forever
-from bot.service import AssistantService
-from bot.settings import Settings, load_settings
 from connectors import ChannelRuntime, load_channels
+from core.settings import Settings, load_settings
+from jobs.platform import PlatformLink, push_forever
+from server import console as console_page
+from server import metrics
+from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets
+from server.auth import TokenTable
+from server.limits import RateLimitedError, make_rate_limiter
+from server.logs import install_masking
+from server.service import AssistantService
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
 from tickets.promotion import PromotionRefusedError
@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.pages)
     app.include_router(platform.router())
 
-    from bot.guards import RequestGuard
+    from server.guards import RequestGuard
 
     app.add_middleware(
         RequestGuard,

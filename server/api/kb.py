@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from bot.deps import Service
+from server.deps import Service
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"])
 

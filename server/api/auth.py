@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bot.deps import CurrentPrincipal, Desk
+from server.deps import CurrentPrincipal, Desk
 from tickets.schemas import LoginIn, TokenOut
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

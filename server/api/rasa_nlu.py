@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from bot.deps import Service
+from server.deps import Service
 
 router = APIRouter(prefix="/model", tags=["rasa"])
 

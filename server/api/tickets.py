@@ -10,10 +10,10 @@ import anyio
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from bot import limits
 from bot.assistant import NotPreparedError
-from bot.deps import Agent, CurrentPrincipal, Desk, Service
 from nlu.intents import ModelMissingError
+from server import limits
+from server.deps import Agent, CurrentPrincipal, Desk, Service
 from tickets.errors import (
     AuthenticationError,
     DuplicateUserError,

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.auth import Principal, TokenTable
-from bot.service import AssistantService
-from bot.settings import Settings
+from core.settings import Settings
+from server.auth import Principal, TokenTable
+from server.service import AssistantService
 from tickets.service import TicketDesk
 
 

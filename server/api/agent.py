@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from bot.assistant import Assistant
-from bot.deps import Agent, AppSettings, Service
 from knowledge.models import FAQ, ServiceGuide
+from server.deps import Agent, AppSettings, Service
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 

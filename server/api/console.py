@@ -11,8 +11,8 @@ import re
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from bot.deps import Agent, CurrentPrincipal, Desk, Service
 from nlu.message import ParsedMessage
+from server.deps import Agent, CurrentPrincipal, Desk, Service
 from tickets.lifecycle import TRANSITIONS
 from tickets.schemas import normalize_phone
 from tickets.states import OPEN, SATISFACTION, STATES, TYPES

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.assistant import Assistant, NotPreparedError
@@ -29,11 +27,23 @@ from bot.evaluation import (
     retrieval_scores,
 )
 from bot.messages import UserMessage
-from bot.report_cli import report_app
-from bot.settings import Settings, describe, load_settings
+from cli.context import (
+    ConfigPath,
+    DataDir,
+    GlobalOptions,
+    cli_settings,
+    err,
+    fail,
+    global_options,
+    out,
+    progress,
+)
+from cli.report import report_app
+from cli.tickets import tickets_app, users_app
+from core.settings import describe
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
-from tickets.cli import tickets_app, users_app
+from knowledge.store import KnowledgeStore
 
 app = typer.Typer(
     help="govbot: a Chinese government-service assistant (knowledge base, hybrid search, 12345 tickets).",
@@ -46,48 +56,21 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
 app.add_typer(tickets_app, name="tickets")
 app.add_typer(users_app, name="users")
-import bot.platform_cli  # noqa: E402, F401  (adds `tickets push` and `tickets platform-consent`)
 
 app.add_typer(report_app, name="report")
 
-err = Console(stderr=True)
-out = Console()
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where all state lives (env GOVBOT_DATA_DIR, default ./var)."),
-]
-ConfigPath = Annotated[Path | None, typer.Option("--config", help="config.yml to use (env GOVBOT_CONFIG).")]
-
-_state: dict[str, Any] = {}
-
 
 @app.callback()
-def main(data_dir: DataDir = None, config: ConfigPath = None, verbose: bool = False) -> None:
+def main(
+    ctx: typer.Context, data_dir: DataDir = None, config: ConfigPath = None, verbose: bool = False
+) -> None:
     """Options given here apply to every command."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    _state.update(data_dir=data_dir, config=config)
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    return load_settings(_state.get("config"), data_dir or _state.get("data_dir"))
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _progress(label: str, total: int | None) -> Iterator[Any]:
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+    ctx.obj = GlobalOptions(data_dir=data_dir, config=config)
 
 
 def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
-    assistant = Assistant(_settings(data_dir))
+    assistant = Assistant(cli_settings(data_dir))
     if prepare:
         prepare_all(assistant, quiet=True)
     return assistant
@@ -95,14 +78,14 @@ def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
 
 def prepare_all(assistant: Assistant, *, quiet: bool = False) -> None:
     """Bring a fresh data directory to a working state: sample KB, index, models."""
-    from bot.operations import build_kb_index, import_sample, train_models
+    from jobs.operations import build_kb_index, import_sample, train_models
 
     settings = assistant.settings
     if assistant.kb.count() == 0:
         summary = import_sample(settings, assistant.kb)
         err.print(f"imported the bundled sample knowledge base: {summary.added} items")
     if not (settings.index_dir / "manifest.json").is_file():
-        with _progress("index build", assistant.kb.count()) as advance:
+        with progress("index build", assistant.kb.count()) as advance:
             build_kb_index(settings, assistant.resources, progress=advance)
     if (
         not (settings.models_dir / "intent" / "model.joblib").is_file()
@@ -132,17 +115,17 @@ def kb_import(
     jsonl (with --map), gd-catalog (the Guangdong service catalog), txt/html/docx/pdf (policy
     documents, split into citable chunks). The index is updated incrementally afterwards.
     """
-    from bot.operations import build_kb_index, import_knowledge
+    from jobs.operations import build_kb_index, import_knowledge
 
     if format not in FORMATS:
-        _fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", 2)
+        fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", 2)
     field_map = {}
     for pair in map or []:
         if "=" not in pair:
-            _fail(f"--map expects OURS=THEIRS, got {pair!r}", 2)
+            fail(f"--map expects OURS=THEIRS, got {pair!r}", 2)
         ours, theirs = pair.split("=", 1)
         field_map[ours.strip()] = theirs.strip()
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     options = ImportOptions(
         field_map=field_map,
@@ -153,7 +136,7 @@ def kb_import(
     try:
         summary = import_knowledge(assistant.kb, path, format, options)
     except ImportFormatError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     result = summary.result
     for error in result.errors[:50]:
         err.print(f"[yellow]skipped[/yellow] {error}")
@@ -165,7 +148,7 @@ def kb_import(
         f"{len(result.errors)} rejected"
     )
     if not no_index and (summary.added or summary.changed):
-        with _progress("index update", assistant.kb.count()) as advance:
+        with progress("index update", assistant.kb.count()) as advance:
             report = build_kb_index(settings, assistant.resources, progress=advance)
         err.print(
             f"index: {report.total} items, {report.embedded} embedded, {report.reused} reused "
@@ -173,6 +156,16 @@ def kb_import(
         )
     if result.errors and not result.items:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _knowledge_store(data_dir: Path | None) -> Iterator[KnowledgeStore]:
+    """The knowledge base alone: reading it needs no models, index or encoder."""
+    kb = KnowledgeStore(cli_settings(data_dir).kb_path)
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 @kb_app.command("list")
@@ -183,12 +176,12 @@ def kb_list(
     data_dir: DataDir = None,
 ) -> None:
     """List items (id, kind, title)."""
-    assistant = Assistant(_settings(data_dir))
-    table = Table("id", "kind", "title")
-    for row in assistant.kb.list_rows(kind, limit, offset):
-        table.add_row(*row)
-    out.print(table)
-    err.print(f"{assistant.kb.count()} items in all")
+    with _knowledge_store(data_dir) as kb:
+        table = Table("id", "kind", "title")
+        for row in kb.list_rows(kind, limit, offset):
+            table.add_row(*row)
+        out.print(table)
+        err.print(f"{kb.count()} items in all")
 
 
 @kb_app.command("show")
@@ -196,9 +189,10 @@ def kb_show(
     item_id: str, as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None
 ) -> None:
     """Show one item with all its fields."""
-    item = Assistant(_settings(data_dir)).kb.get(item_id)
+    with _knowledge_store(data_dir) as kb:
+        item = kb.get(item_id)
     if item is None:
-        _fail(f"no item with id {item_id!r}")
+        fail(f"no item with id {item_id!r}")
         return
     data = item.model_dump(mode="json", exclude_none=True)
     if as_json:
@@ -211,7 +205,8 @@ def kb_show(
 @kb_app.command("stats")
 def kb_stats(data_dir: DataDir = None) -> None:
     """Counts by kind and source, and how many guides hold key fields."""
-    print(json.dumps(Assistant(_settings(data_dir)).kb.stats(), ensure_ascii=False, indent=1))
+    with _knowledge_store(data_dir) as kb:
+        print(json.dumps(kb.stats(), ensure_ascii=False, indent=1))
 
 
 # --- index and models ----------------------------------------------------------------------
@@ -221,14 +216,14 @@ def index_build(
     data_dir: DataDir = None,
 ) -> None:
     """Build or update the hybrid index (dense + BM25 + fuzzy) of the knowledge base."""
-    from bot.operations import build_kb_index, calibrate, import_sample
+    from jobs.operations import build_kb_index, calibrate, import_sample
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     if assistant.kb.count() == 0:
         summary = import_sample(settings, assistant.kb)
         err.print(f"knowledge base was empty: imported the bundled sample ({summary.added} items)")
-    with _progress("embedding", assistant.kb.count()) as advance:
+    with progress("embedding", assistant.kb.count()) as advance:
         report = build_kb_index(settings, assistant.resources, progress=advance, full=full)
     err.print(
         f"index: {report.total} items, {report.embedded} embedded, {report.reused} reused, "
@@ -247,12 +242,12 @@ def train(
     data_dir: DataDir = None,
 ) -> None:
     """Train the intent and category classifiers and calibrate the answer threshold."""
-    from bot.operations import train_models
+    from jobs.operations import train_models
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     if tickets is not None and not tickets.is_file():
-        _fail(f"{tickets}: no such file", 2)
+        fail(f"{tickets}: no such file", 2)
     report = train_models(settings, assistant.resources, tickets=tickets)
     for error in report.errors[:20]:
         err.print(f"[yellow]skipped[/yellow] {error}")
@@ -298,7 +293,7 @@ def ask(
 ) -> None:
     """Ask one question, or a batch in one warm process."""
     if text is None and batch is None:
-        _fail("give a question or --batch FILE", 2)
+        fail("give a question or --batch FILE", 2)
     try:
         assistant = _assistant(data_dir)
         run_id = session or f"cli-{uuid.uuid4().hex[:12]}"  # no --session: no shared context
@@ -311,7 +306,7 @@ def ask(
             reply = assistant.handle(UserMessage(text=question, session_id=f"{run_id}-{n}"))
             _print_reply(reply, True if as_json or batch else as_json)
     except (NotPreparedError, IndexNotBuiltError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command()
@@ -349,7 +344,7 @@ def serve(
 
     import uvicorn
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     try:
         prepare_all(assistant, quiet=False)
@@ -357,14 +352,15 @@ def serve(
         assistant.close()
     n_workers = workers or settings.server.workers
     os.environ["GOVBOT_DATA_DIR"] = str(settings.data_dir.resolve())
-    if _state.get("config"):
-        os.environ["GOVBOT_CONFIG"] = str(Path(_state["config"]).resolve())
+    config_path = global_options().config
+    if config_path:
+        os.environ["GOVBOT_CONFIG"] = str(Path(config_path).resolve())
     if n_workers > 1:
         if not settings.secrets.redis_url:
             err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-"))
     uvicorn.run(
-        "bot.app:create_app",
+        "server.app:create_app",
         factory=True,
         host=host or settings.server.host,
         port=port or settings.server.port,
@@ -383,7 +379,7 @@ def evaluate(
     try:
         rows = read_eval_tsv(file)
     except (OSError, ValueError) as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
         return
     assistant = _assistant(data_dir)
     run_id = f"eval-{uuid.uuid4().hex[:12]}"  # every question starts a fresh conversation
@@ -434,7 +430,7 @@ def evaluate(
 @app.command()
 def config(data_dir: DataDir = None) -> None:
     """Show the settings in force and the active NLU pipeline."""
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     print(json.dumps(describe(settings), ensure_ascii=False, indent=1))
 
 

@@ -8,8 +8,8 @@ import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from bot.deps import Desk, Supervisor
-from bot.report_page import render_daily
+from server.deps import Desk, Supervisor
+from server.report_page import render_daily
 from tickets.reports import desk_daily_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])

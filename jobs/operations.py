@@ -15,7 +15,6 @@ import numpy as np
 
 from bot.policy import Calibration
 from bot.resources import CATEGORIES_FILE, Resources
-from bot.settings import Settings
 from bot.training import (
     choose_threshold,
     load_category_examples,
@@ -23,6 +22,7 @@ from bot.training import (
     save_calibration,
     train_classifier,
 )
+from core.settings import Settings
 from index.builder import BuildReport, build_index
 from index.retriever import HybridRetriever
 from knowledge.importers import ImportOptions, ImportResult, import_path

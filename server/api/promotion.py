@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.deps import Desk, Service, Supervisor
-from bot.promotion import PromotionResult, promote_ticket
+from jobs.promotion import PromotionResult, promote_ticket
+from server.deps import Desk, Service, Supervisor
 from tickets.promotion import PromotionRefusedError
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from bot import metrics
-from bot.deps import Admin, AppSettings, Service
-from bot.settings import describe
+from core.settings import describe
+from server import metrics
+from server.deps import Admin, AppSettings, Service
 
 router = APIRouter(tags=["operations"])
 

@@ -75,7 +75,7 @@ def promote_ticket(
     answer: str | None = None,
 ) -> PromotionResult:
     """Store and index the FAQ, note it in the ticket's audit trail, and reload the index."""
-    from bot.operations import build_kb_index
+    from jobs.operations import build_kb_index
 
     with desk.db.session() as session:
         source = promotion_source(session=session, ticket_no=ticket_no, viewer=viewer)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.context import cli_settings
 from tickets.errors import TicketError
 from tickets.lifecycle import TransitionRequest
 from tickets.schemas import TicketCreate
@@ -31,9 +32,7 @@ Actor = Annotated[str, typer.Option("--actor", help="Who acts (recorded in the a
 @contextmanager
 def open_desk() -> Iterator[TicketDesk]:
     """The ticket desk of the CLI's settings, migrated; domain errors become exit code 1."""
-    from bot.cli import _settings
-
-    desk = TicketDesk(_settings(None))
+    desk = TicketDesk(cli_settings())
     try:
         desk.migrate()
         yield desk
@@ -200,3 +199,41 @@ def add_user(
     with open_desk() as desk:
         desk.add_user(username, password, role=role, department=department)
         typer.echo(f"user {username} added ({role}{', ' + department if department else ''})")
+
+
+# --- the external 12345 platform ------------------------------------------------------------
+@tickets_app.command("push")
+def push() -> None:
+    """Push pending outbox rows (new tickets, status changes) to the external 12345 platform."""
+    from jobs.platform import PlatformLink
+    from tickets.platform_outbox import pending_count
+
+    with open_desk() as desk:
+        link = PlatformLink(cli_settings(), desk)
+        try:
+            if not link.ready:
+                typer.echo(
+                    "error: hotline_platform is not enabled, or base_url / GOVBOT_PLATFORM_SECRET unset",
+                    err=True,
+                )
+                raise typer.Exit(1)
+            report = link.push()
+        finally:
+            link.close()
+        with desk.db.session() as s:
+            pending = pending_count(session=s)
+        shown = {k: len(v) for k, v in report.as_dict().items()}
+        typer.echo(json.dumps({**shown, "pending": pending}, ensure_ascii=False))
+
+
+@tickets_app.command("platform-consent")
+def platform_consent(
+    ticket_no: str,
+    actor: Annotated[str, typer.Option("--actor", help="Who recorded the consent (audit trail).")] = "cli",
+) -> None:
+    """Record that the citizen agreed to share their phone number with the 12345 platform."""
+    from tickets.platform_outbox import record_consent
+
+    with open_desk() as desk:
+        desk.db.run(lambda s: record_consent(session=s, ticket_no=ticket_no, actor=actor, now=desk.clock()))
+        typer.echo(f"{ticket_no}: phone may be shared with the 12345 platform")

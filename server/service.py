@@ -15,7 +15,7 @@ from anyio import CapacityLimiter
 from bot.assistant import Assistant
 from bot.desk import TicketGateway
 from bot.messages import BotReply, UserMessage
-from bot.settings import Settings
+from core.settings import Settings
 
 T = TypeVar("T")
 
