@@ -5,14 +5,14 @@ one method per unit of work (each its own retried transaction). The API and the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session
 
+from core.clock import Clock, system_clock
 from core.settings import Settings
 from tickets import crud, platform_outbox, sla
 from tickets.db import TicketDB
@@ -24,11 +24,6 @@ from tickets.schemas import TicketCreate, TicketPublic, TicketStatusPublic, Tick
 from tickets.users import Account, account_for_token, authenticate, create_user, issue_token
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
