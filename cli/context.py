@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,16 +28,22 @@ ConfigPath = Annotated[Path | None, typer.Option("--config", help="config.yml to
 
 @dataclass(frozen=True)
 class GlobalOptions:
-    """`govbot --data-dir … --config …`: kept on the click context, not in a module global."""
+    """`govbot --data-dir … --config …`, set per invocation by the top-level callback."""
 
     data_dir: Path | None = None
     config: Path | None = None
 
 
+_options: ContextVar[GlobalOptions | None] = ContextVar("govbot_cli_options", default=None)
+
+
+def set_global_options(options: GlobalOptions) -> None:
+    """Called by the top-level callback once per invocation, before any sub-command runs."""
+    _options.set(options)
+
+
 def global_options() -> GlobalOptions:
-    ctx = click.get_current_context(silent=True)
-    found = ctx.find_object(GlobalOptions) if ctx is not None else None
-    return found or GlobalOptions()
+    return _options.get() or GlobalOptions()
 
 
 def cli_settings(data_dir: Path | None = None) -> Settings:

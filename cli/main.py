@@ -37,6 +37,7 @@ from cli.context import (
     global_options,
     out,
     progress,
+    set_global_options,
 )
 from cli.report import report_app
 from cli.tickets import tickets_app, users_app
@@ -66,7 +67,7 @@ def main(
 ) -> None:
     """Options given here apply to every command."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    ctx.obj = GlobalOptions(data_dir=data_dir, config=config)
+    set_global_options(GlobalOptions(data_dir=data_dir, config=config))
 
 
 def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
