@@ -133,9 +133,13 @@ def wechat_env_name(app_id: str, secret: WeChatSecret) -> str:
 class WeChatAppSecrets(BaseModel):
     """GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY and _SECRET for one app (never in config.yml)."""
 
-    token: str = ""
-    aes_key: str = ""
-    app_secret: str = ""
+    token: str = Field("", description="GOVBOT_WECHAT_<APPID>_TOKEN: the Token set in the WeChat console")
+    aes_key: str = Field(
+        "", description="GOVBOT_WECHAT_<APPID>_AES_KEY: the 43-character EncodingAESKey (compat/safe)"
+    )
+    app_secret: str = Field(
+        "", description="GOVBOT_WECHAT_<APPID>_SECRET: the AppSecret, for the customer-service API"
+    )
 
     @field_validator("aes_key")
     @classmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.config_model import Registry
 
@@ -110,6 +110,14 @@ class DecisionPolicyOptions(ComponentOptions):
     smalltalk_max_chars: int = Field(
         12, ge=0, description="greet/thanks/goodbye are smalltalk only for messages this short"
     )
+
+    @field_validator("answer_min_score", mode="before")
+    @classmethod
+    def _number_or_calibrated(cls, value: Any) -> Any:
+        """One message for a wrong value, not one per member of the union."""
+        if value == "calibrated" or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        raise ValueError(f"a number or 'calibrated', not {value!r}")
 
 
 POLICY_MODELS: tuple[type[ComponentOptions], ...] = (DecisionPolicyOptions,)

@@ -62,7 +62,7 @@ def walk(data: Mapping[str, Any], model: type[BaseModel], path: str = "", owner:
     fields excluded from dumps (secrets: set from the environment, never from the file).
     """
     fields = {name: field for name, field in model.model_fields.items() if not field.exclude}
-    valid = ", ".join(name for name in fields if not (owner and name == "name"))
+    valid = ", ".join(name for name in fields if not (owner and name == "name")) or "(none)"
     for key, value in data.items():
         here = f"{path}.{key}" if path else str(key)
         field = fields.get(str(key))
