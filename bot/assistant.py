@@ -54,13 +54,7 @@ class Assistant:
             settings.secrets.redis_url,
             settings.server.redis_prefix,
         )
-        options = settings.policy("DecisionPolicy")
-        self.policy_config = PolicyConfig(
-            clarify_margin=float(options.get("clarify_margin", 0.04)),
-            clarify_max_options=int(options.get("clarify_max_options", 5)),
-            smalltalk_max_chars=int(options.get("smalltalk_max_chars", 12)),
-        )
-        self._answer_min = options.get("answer_min_score", "calibrated")
+        self.policy_config = settings.policy(PolicyConfig)
         self.unanswered_hook: UnansweredHook | None = None
 
     # --- the parts, built on first use -------------------------------------------------
@@ -85,9 +79,8 @@ class Assistant:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        entries = [entry.model_dump() for entry in self.settings.pipeline]
         try:
-            return Pipeline.from_config(entries, self.resources)
+            return Pipeline.from_config(self.settings.pipeline, self.resources)
         except ModelMissingError as exc:
             raise NotPreparedError(str(exc)) from exc
 
@@ -97,8 +90,9 @@ class Assistant:
 
     @cached_property
     def calibration(self) -> Calibration:
-        if self._answer_min != "calibrated":
-            return Calibration(dense_min=float(self._answer_min))
+        answer_min = self.policy_config.answer_min_score
+        if answer_min != "calibrated":
+            return Calibration(dense_min=answer_min)
         calibration = load_calibration(self.settings.models_dir)
         if calibration is None:
             raise NotPreparedError("no calibration yet; run `govbot train`")

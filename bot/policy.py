@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.messages import Action, Option
 from bot.sessions import SessionState
+from core.component_settings import DecisionPolicyOptions
 from index.retriever import Hit
 from nlu.message import ParsedMessage
 
@@ -55,11 +56,9 @@ class Decision:
     fields: list[str] = field(default_factory=list)
 
 
-@dataclass
-class PolicyConfig:
-    clarify_margin: float = 0.04
-    clarify_max_options: int = 5
-    smalltalk_max_chars: int = 12
+PolicyConfig = DecisionPolicyOptions
+"""The policy's options (config.yml `policies: - name: DecisionPolicy`), declared with their
+defaults and help text in core/component_settings.py."""
 
 
 def _chosen_option(text: str, options: list[Option]) -> Option | None:

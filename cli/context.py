@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.config_model import ConfigError
 from core.settings import Settings, load_settings
 
 err = Console(stderr=True)
@@ -49,7 +50,10 @@ def global_options() -> GlobalOptions:
 def cli_settings(data_dir: Path | None = None) -> Settings:
     """The settings a command runs with: its own --data-dir, else the global one, else the env/file."""
     options = global_options()
-    return load_settings(options.config, data_dir or options.data_dir)
+    try:
+        return load_settings(options.config, data_dir or options.data_dir)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

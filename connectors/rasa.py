@@ -17,7 +17,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from bot.messages import BotReply, UserMessage
-from connectors.base import Channel, ChannelConfig, ChannelRuntime, OnMessage, session_key
+from connectors.base import Channel, ChannelRuntime, OnMessage, session_key
+from core.channel_settings import RestChannelConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,6 @@ def to_rasa_messages(recipient_id: str, reply: BotReply, *, send_cards: bool) ->
         }
         messages.append({"recipient_id": recipient_id, "custom": custom})
     return messages
-
-
-class RestChannelConfig(ChannelConfig):
-    send_cards: bool = Field(
-        True, description="Add the answer card as a Rasa `custom` message after the text"
-    )
 
 
 class RasaRestChannel(Channel):

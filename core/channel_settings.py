@@ -1,7 +1,8 @@
-"""The `channels: wechat:` section and the per-app secrets, declared once with help text.
+"""The `channels:` sections and the WeChat per-app secrets, declared once with help text.
 
-Kept free of FastAPI and HTTP imports so that bot/settings.py can validate the section
-at start-up (a typo in config.yml fails there, not on the first citizen's message).
+Kept free of FastAPI and HTTP imports so that core/settings.py can validate every channel's
+section at start-up (a typo in config.yml fails there, not on the first citizen's message).
+Each channel in connectors/ names its model here as `config_model`.
 """
 
 from __future__ import annotations
@@ -10,23 +11,27 @@ import base64
 import binascii
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from core.config_model import Section
 
 
-class ChannelConfig(BaseModel):
+class ChannelConfig(Section):
     """A channel's keys under `channels.<name>` in config.yml; a channel with keys subclasses this,
-    each key with its default and a description (tests/bot/test_settings.py checks config.yml)."""
-
-    model_config = ConfigDict(extra="forbid")
+    each key with its default and a description (tests/core/test_settings.py checks config.yml)."""
 
     enabled: bool = Field(True, description="Serve this channel's routes")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RestChannelConfig(ChannelConfig):
+    """Rasa REST channel: POST /webhooks/rest/webhook (connectors/rasa.py)."""
+
+    send_cards: bool = Field(
+        True, description="Add the answer card as a Rasa `custom` message after the text"
+    )
 
 
-class WeChatApp(_Section):
+class WeChatApp(Section):
     """One official account or mini-program that pushes messages to `/connectors/wechat/{app_id}`."""
 
     app_id: str = Field(
@@ -42,7 +47,7 @@ class WeChatApp(_Section):
     )
 
 
-class OutboxSettings(_Section):
+class OutboxSettings(Section):
     poll_seconds: float = Field(1.0, gt=0, description="How often the sender looks for due messages")
     backoff_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt")
     backoff_max_seconds: float = Field(300.0, gt=0, description="Longest delay between two attempts")
@@ -104,12 +109,37 @@ class WeChatSettings(ChannelConfig):
         return apps
 
 
+CHANNEL_MODELS: dict[str, type[ChannelConfig]] = {
+    "web": ChannelConfig,
+    "rest": RestChannelConfig,
+    "wechat": WeChatSettings,
+}
+"""Channel name -> the model of its section; connectors/ registers a channel class per name."""
+
+WeChatSecret = Literal["token", "aes_key", "app_secret"]
+WECHAT_ENV_PREFIX = "GOVBOT_WECHAT_"
+WECHAT_ENV_SUFFIXES: dict[WeChatSecret, str] = {
+    "token": "_TOKEN",
+    "aes_key": "_AES_KEY",
+    "app_secret": "_SECRET",
+}
+
+
+def wechat_env_name(app_id: str, secret: WeChatSecret) -> str:
+    """The environment variable that holds one secret of one app: GOVBOT_WECHAT_<APPID>_TOKEN, ..."""
+    return f"{WECHAT_ENV_PREFIX}{app_id.upper()}{WECHAT_ENV_SUFFIXES[secret]}"
+
+
 class WeChatAppSecrets(BaseModel):
     """GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY and _SECRET for one app (never in config.yml)."""
 
-    token: str = ""
-    aes_key: str = ""
-    app_secret: str = ""
+    token: str = Field("", description="GOVBOT_WECHAT_<APPID>_TOKEN: the Token set in the WeChat console")
+    aes_key: str = Field(
+        "", description="GOVBOT_WECHAT_<APPID>_AES_KEY: the 43-character EncodingAESKey (compat/safe)"
+    )
+    app_secret: str = Field(
+        "", description="GOVBOT_WECHAT_<APPID>_SECRET: the AppSecret, for the customer-service API"
+    )
 
     @field_validator("aes_key")
     @classmethod

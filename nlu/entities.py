@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from core.component_settings import RuleEntityExtractorOptions
 from nlu.fields import load_field_words, subject_left
 from nlu.message import Entity, ParsedMessage
 from nlu.validators import is_valid_id_card, is_valid_phone
@@ -60,12 +61,10 @@ def _normal_date(text: str) -> str:
 class RuleEntityExtractor:
     """Pipeline stage: fills `entities` with Rasa-shaped spans of the normalised text."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {"fuzzy_item_min_score": 88}  # rapidfuzz partial score for a service-item mention
-
-    def __init__(self, config: dict[str, Any], lookups: dict[str, list[str]], items: dict[str, str]) -> None:
-        self.min_item_score = float(config["fuzzy_item_min_score"])
+    def __init__(
+        self, options: RuleEntityExtractorOptions, lookups: dict[str, list[str]], items: dict[str, str]
+    ) -> None:
+        self.min_item_score = options.fuzzy_item_min_score
         self._lookups = lookups
         self._items = items  # name or alias -> item id
         self._item_names = list(items)
@@ -73,9 +72,9 @@ class RuleEntityExtractor:
         self._field_words = [w for words in load_field_words().values() for w in words]
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> RuleEntityExtractor:
+    def create(cls, options: RuleEntityExtractorOptions, resources: Any) -> RuleEntityExtractor:
         lookups = {k: v for k, v in resources.nlu_data.lookups.items() if k in ("district", "department")}
-        return cls({**cls.default_config(), **config}, lookups, resources.item_names())
+        return cls(options, lookups, resources.item_names())
 
     def _ruler(self) -> Any:
         if self._nlp is None:

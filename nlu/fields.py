@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from core.component_settings import FieldDetectorOptions
 from nlu.message import ParsedMessage
 
 FIELDS_FILE = Path(__file__).parent / "data" / "fields.yml"
@@ -80,15 +81,11 @@ def subject_left(text: str, field_words: list[str]) -> str:
 class FieldDetector:
     """Pipeline stage: fills `fields` in the order the words appear in the question."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {}
-
     def __init__(self, words: dict[str, list[str]]) -> None:
         self.words = words
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> FieldDetector:
+    def create(cls, options: FieldDetectorOptions, resources: Any) -> FieldDetector:
         return cls(load_field_words())
 
     def detect(self, text: str) -> list[str]:

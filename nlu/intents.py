@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.component_settings import CategoryClassifierOptions, IntentClassifierOptions
 from nlu.classifier import TextClassifier
 from nlu.message import ParsedMessage
 
@@ -41,19 +42,14 @@ def _vector(message: ParsedMessage, resources: Any) -> Any:
 class IntentClassifier:
     """Pipeline stage: fills `intent`, `intent_confidence`, `intent_ranking`."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {"min_confidence": 0.45}  # below this the intent falls back to ask_service
-
-    def __init__(self, config: dict[str, Any], model: TextClassifier, resources: Any) -> None:
-        self.min_confidence = float(config["min_confidence"])
+    def __init__(self, options: IntentClassifierOptions, model: TextClassifier, resources: Any) -> None:
+        self.min_confidence = options.min_confidence
         self.model = model
         self.resources = resources
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> IntentClassifier:
-        model = load_classifier(resources.models_dir / "intent")
-        return cls({**cls.default_config(), **config}, model, resources)
+    def create(cls, options: IntentClassifierOptions, resources: Any) -> IntentClassifier:
+        return cls(options, load_classifier(resources.models_dir / "intent"), resources)
 
     def process(self, message: ParsedMessage) -> None:
         if not message.text:
@@ -71,16 +67,12 @@ class IntentClassifier:
 class CategoryClassifier:
     """Pipeline stage: the first-level 12345 category of a complaint or request."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {}
-
     def __init__(self, model: TextClassifier, resources: Any) -> None:
         self.model = model
         self.resources = resources
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> CategoryClassifier:
+    def create(cls, options: CategoryClassifierOptions, resources: Any) -> CategoryClassifier:
         return cls(load_classifier(resources.models_dir / "category"), resources)
 
     def process(self, message: ParsedMessage) -> None:

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
+from core.component_settings import NormalizerOptions
 from nlu.message import ParsedMessage
 
 # Voice transcripts are full of hesitations; they carry no meaning for retrieval.
@@ -51,16 +52,12 @@ def normalize_text(text: str) -> str:
 class Normalizer:
     """Pipeline stage: fills `text` and `truncated`."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {"max_chars": 2000}  # longer input is truncated and the reply says so
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.max_chars = int(config["max_chars"])
+    def __init__(self, options: NormalizerOptions) -> None:
+        self.max_chars = options.max_chars
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> Normalizer:
-        return cls({**cls.default_config(), **config})
+    def create(cls, options: NormalizerOptions, resources: Any) -> Normalizer:
+        return cls(options)
 
     def process(self, message: ParsedMessage) -> None:
         raw = message.raw or ""

@@ -1,13 +1,18 @@
-"""The NLU pipeline, built from config.yml's `pipeline:` list, able to describe itself."""
+"""The NLU pipeline, built from config.yml's `pipeline:` list, able to describe itself.
+
+Each entry arrives validated as its component's options model (core/component_settings.py),
+which declares the options and their defaults; REGISTRY maps the same names to the classes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from core.component_settings import ComponentOptions
 from nlu.entities import RuleEntityExtractor
 from nlu.fields import FieldDetector
 from nlu.intents import CategoryClassifier, IntentClassifier
@@ -54,16 +59,13 @@ class Pipeline:
         self.steps = steps
 
     @classmethod
-    def from_config(cls, entries: list[dict[str, Any]], resources: NluResources) -> Pipeline:
+    def from_config(cls, entries: Sequence[ComponentOptions], resources: NluResources) -> Pipeline:
+        """Create each stage from its options, in the order given."""
         steps = []
         for entry in entries:
-            name = entry["name"]
-            if name not in REGISTRY:
-                raise ValueError(f"unknown pipeline component {name!r}; known: {sorted(REGISTRY)}")
-            options = {k: v for k, v in entry.items() if k != "name"}
-            component_cls = REGISTRY[name]
-            config = {**component_cls.default_config(), **options}
-            steps.append((name, config, component_cls.create(config, resources)))
+            if entry.name not in REGISTRY:
+                raise ValueError(f"unknown pipeline component {entry.name!r}; valid: {', '.join(REGISTRY)}")
+            steps.append((entry.name, entry.options(), REGISTRY[entry.name].create(entry, resources)))
         return cls(steps)
 
     def parse(self, text: str) -> ParsedMessage:

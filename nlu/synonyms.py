@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.component_settings import SynonymMapperOptions
 from nlu.message import ParsedMessage
 
 
@@ -15,17 +16,13 @@ class SynonymMapper:
     words still count for retrieval.
     """
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {}
-
     def __init__(self, mapping: dict[str, str]) -> None:
         self.mapping = {k.lower(): v for k, v in mapping.items() if k}
         keys = sorted(self.mapping, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
 
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> SynonymMapper:
+    def create(cls, options: SynonymMapperOptions, resources: Any) -> SynonymMapper:
         return cls(resources.nlu_data.synonym_map())
 
     def expand(self, text: str) -> tuple[str, dict[str, str]]:

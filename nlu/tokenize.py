@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from core.component_settings import JiebaTokenizerOptions
 from nlu.message import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,8 @@ def content_tokens(text: str) -> list[str]:
 class JiebaTokenizer:
     """Pipeline stage: fills `tokens`; user words come from the knowledge base."""
 
-    @staticmethod
-    def default_config() -> dict[str, Any]:
-        return {}
-
     @classmethod
-    def create(cls, config: dict[str, Any], resources: Any) -> JiebaTokenizer:
+    def create(cls, options: JiebaTokenizerOptions, resources: Any) -> JiebaTokenizer:
         words = list(resources.domain_words())
         log.info("nlu.tokenizer.user_words", extra={"count": add_user_words(words)})
         return cls()

@@ -1,4 +1,4 @@
 """The WeChat channel (official accounts and mini-programs): see channel.py.
 
-Kept import-light: bot/settings.py imports `core.channel_settings` to validate the section.
+Kept import-light; the section's model lives in core/channel_settings.py (validated at load).
 """

@@ -39,7 +39,7 @@ from connectors.wechat.messages import (
     text_reply_xml,
 )
 from connectors.wechat.outbox import Outbox, OutboxRow
-from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings
+from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings, wechat_env_name
 
 log = logging.getLogger(__name__)
 run = anyio.to_thread.run_sync  # store calls (SQLite may wait on another worker, Redis on the network)
@@ -109,13 +109,14 @@ class WeChatChannel(Channel):
     @staticmethod
     def _app(app: WeChatApp, found: WeChatAppSecrets | None) -> _App:
         """Pair an app with its secrets; a missing one is a start-up error, not a 500 later."""
-        env = f"GOVBOT_WECHAT_{app.app_id.upper()}"
         if found is None or not found.token:
-            raise ValueError(f"wechat app {app.app_id}: set {env}_TOKEN")
+            raise ValueError(f"wechat app {app.app_id}: set {wechat_env_name(app.app_id, 'token')}")
         if app.encoding != "plain" and not found.aes_key:
-            raise ValueError(f"wechat app {app.app_id} ({app.encoding} mode): set {env}_AES_KEY")
+            env = wechat_env_name(app.app_id, "aes_key")
+            raise ValueError(f"wechat app {app.app_id} ({app.encoding} mode): set {env}")
         if app.kind == "mini_program" and not found.app_secret:
-            raise ValueError(f"wechat mini-program {app.app_id}: set {env}_SECRET")
+            env = wechat_env_name(app.app_id, "app_secret")
+            raise ValueError(f"wechat mini-program {app.app_id}: set {env}")
         if not found.app_secret:
             log.warning("wechat.config.no_secret", extra={"app_id": app.app_id})
         cipher = WeChatCipher(found.aes_key, app.app_id) if found.aes_key else None

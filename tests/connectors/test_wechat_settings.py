@@ -12,6 +12,7 @@ from connectors import load_channels
 from connectors.base import ChannelRuntime
 from connectors.wechat.channel import WeChatChannel
 from core.channel_settings import WeChatAppSecrets, WeChatSettings
+from core.config_model import ConfigError
 from core.settings import Secrets, describe, load_settings, wechat_secrets
 from tests.utils.factories import write
 from tests.utils.wechat import AES_KEY
@@ -50,9 +51,9 @@ def test_secrets_are_redacted_in_describe(tmp_path: Path) -> None:
     ],
 )
 def test_bad_sections_are_refused(tmp_path: Path, yaml_text: str, error: str) -> None:
-    settings = load_settings(write(tmp_path / "c.yml", yaml_text))
-    with pytest.raises(ValidationError, match=error):
-        WeChatSettings.model_validate(settings.channels["wechat"])
+    """Refused when config.yml is loaded, not when the channel starts."""
+    with pytest.raises(ConfigError, match=rf"channels\.wechat\..*{error}"):
+        load_settings(write(tmp_path / "c.yml", yaml_text))
 
 
 def test_section_from_config_file(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.component_settings import NormalizerOptions
 from nlu.message import ParsedMessage
 from nlu.normalize import Normalizer, normalize_text
 
@@ -41,7 +42,7 @@ def test_normalize_text_is_idempotent(raw: str) -> None:
 
 def test_normalizer_truncates_long_input() -> None:
     """20,000 characters are cut to max_chars and the message says it was truncated."""
-    stage = Normalizer.create({"max_chars": 2000}, None)
+    stage = Normalizer.create(NormalizerOptions(max_chars=2000), None)
     message = ParsedMessage(raw=("补办身份证需要什么材料" * 2000)[:20_000])
     stage.process(message)
     assert message.truncated is True
@@ -51,7 +52,7 @@ def test_normalizer_truncates_long_input() -> None:
 
 def test_normalizer_leaves_short_input_untruncated() -> None:
     """A normal question keeps every character and no truncation flag."""
-    stage = Normalizer.create({}, None)
+    stage = Normalizer.create(NormalizerOptions(), None)
     message = ParsedMessage(raw="護照過期了怎麼換")
     stage.process(message)
     assert message.truncated is False
@@ -60,7 +61,7 @@ def test_normalizer_leaves_short_input_untruncated() -> None:
 
 def test_normalizer_truncates_when_normalised_text_is_long() -> None:
     """Input just under the raw cut but over max_chars after normalising is still capped."""
-    stage = Normalizer.create({"max_chars": 10}, None)
+    stage = Normalizer.create(NormalizerOptions(max_chars=10), None)
     message = ParsedMessage(raw="一二三四五六七八九十十一")
     stage.process(message)
     assert message.truncated is True
