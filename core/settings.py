@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.channel_settings import WeChatAppSecrets
+from core.outbox import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -140,8 +141,12 @@ class TicketSettings(_Section):
     )
     webhook_url: str = Field("", description="Where escalations are POSTed (empty: recorded, not sent)")
     webhook_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
-    webhook_max_attempts: int = Field(8, description="Delivery attempts before a notification is given up")
-    webhook_retry_seconds: int = Field(60, description="First retry delay; doubles with each attempt")
+    webhook_retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(
+            backoff_base_seconds=60, backoff_max_seconds=3600, give_up_attempts=8, lease_seconds=16
+        ),
+        description="Webhook outbox: back-off, give-up and lease (core/outbox.py)",
+    )
     taxonomy_path: str = Field(
         "../shared/data/hotline_taxonomy.tsv",
         description="Three-level 12345 taxonomy TSV; when absent, only first-level categories are checked",
@@ -170,8 +175,10 @@ class HotlinePlatformSettings(_Section):
         5, description="How often the server pushes pending rows (0 = only `govbot tickets push`)"
     )
     batch_size: int = Field(50, description="Outbox rows claimed per push round")
-    retry_seconds: int = Field(30, description="First retry delay after a failed push; doubles each attempt")
-    max_retry_seconds: int = Field(3600, description="Longest retry delay (pushes are retried without end)")
+    retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(backoff_base_seconds=30, backoff_max_seconds=3600, lease_seconds=16),
+        description="Push outbox: back-off, give-up (default: never) and lease (core/outbox.py)",
+    )
     callback_window_seconds: int = Field(
         300, description="Callbacks whose signed timestamp is further from now than this are refused"
     )
