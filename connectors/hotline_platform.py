@@ -126,7 +126,9 @@ def callback_router(
         """A status report from the 12345 platform, HMAC-signed like our pushes."""
         body = await request.body()
         problem = (
-            signature_problem(secret, request.headers, body, now=clock().timestamp(), window_seconds=window_seconds)
+            signature_problem(
+                secret, request.headers, body, now=clock().timestamp(), window_seconds=window_seconds
+            )
             if secret
             else "the platform secret (GOVBOT_PLATFORM_SECRET) is not configured"
         )

@@ -56,7 +56,9 @@ class RetryPolicy(BaseModel):
         0, ge=0, description="Mark a row failed after this many failed attempts (0 = no limit)"
     )
     give_up_hours: float = Field(
-        0.0, ge=0, description="Mark a row failed when an attempt fails this long after it was queued (0 = no limit)"
+        0.0,
+        ge=0,
+        description="Mark a row failed when an attempt fails this long after it was queued (0 = no limit)",
     )
     lease_seconds: float = Field(
         16.0,
@@ -198,7 +200,9 @@ class Outbox(Generic[K]):
                 if won.rowcount == 1:  # type: ignore[attr-defined]
                     session.refresh(row)
                     claimed.append(row)
-        return [Claim(row.id, token, row.attempts, row.created_at, self.load(session, row)) for row in claimed]
+        return [
+            Claim(row.id, token, row.attempts, row.created_at, self.load(session, row)) for row in claimed
+        ]
 
     def settle(self, session: Session, claim: Claim[K], result: Result, *, now: datetime) -> str:
         """Record one send's outcome: 'delivered', 'retrying', 'failed', or 'stale' when the

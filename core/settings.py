@@ -176,7 +176,9 @@ class HotlinePlatformSettings(_Section):
     )
     batch_size: int = Field(50, description="Outbox rows claimed per push round")
     retry: RetryPolicy = Field(
-        default_factory=lambda: RetryPolicy(backoff_base_seconds=30, backoff_max_seconds=3600, lease_seconds=16),
+        default_factory=lambda: RetryPolicy(
+            backoff_base_seconds=30, backoff_max_seconds=3600, lease_seconds=16
+        ),
         description="Push outbox: back-off, give-up (default: never) and lease (core/outbox.py)",
     )
     callback_window_seconds: int = Field(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from core.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)

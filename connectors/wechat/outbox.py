@@ -91,7 +91,9 @@ class Outbox:
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         _Base.metadata.create_all(self._engine)
         _adopt_legacy_rows(self._engine, self._sessions)
-        self.outbox = Engine(WeChatSend, settings.retry, load=_load, name="wechat.outbox", order_column="touser")
+        self.outbox = Engine(
+            WeChatSend, settings.retry, load=_load, name="wechat.outbox", order_column="touser"
+        )
         self._wake: asyncio.Event | None = None  # made by run(), in the loop that drains
         self._stopping = False
 
@@ -137,15 +139,12 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         """Rows by status: pending, sending (claimed), done, failed (tests, inspection)."""
-        status = (
-            select(
-                WeChatSend.delivered_at.is_not(None),
-                WeChatSend.failed,
-                WeChatSend.claim.is_not(None),
-                func.count(),
-            )
-            .group_by(WeChatSend.delivered_at.is_not(None), WeChatSend.failed, WeChatSend.claim.is_not(None))
-        )
+        status = select(
+            WeChatSend.delivered_at.is_not(None),
+            WeChatSend.failed,
+            WeChatSend.claim.is_not(None),
+            func.count(),
+        ).group_by(WeChatSend.delivered_at.is_not(None), WeChatSend.failed, WeChatSend.claim.is_not(None))
         found: dict[str, int] = {}
         for done, failed, claimed, count in self._run(lambda s: s.execute(status).all()):
             name = "done" if done else "failed" if failed else "sending" if claimed else "pending"

@@ -332,8 +332,9 @@ def test_rows_of_the_old_table_are_adopted(tmp_path: Path, clock: ManualClock) -
             "CREATE TABLE wechat_outbox (id INTEGER PRIMARY KEY, app_id TEXT, touser TEXT, content TEXT,"
             " msg_key TEXT, part INTEGER, status TEXT, attempts INTEGER, next_at REAL, lease_until REAL,"
             " created_at REAL, done_at REAL, last_error TEXT);"
-            "INSERT INTO wechat_outbox VALUES (1, 'wxmini', 'u', '旧的', 'k', 0, 'pending', 2, 0, 0, 0, NULL, 'x');"
-            "INSERT INTO wechat_outbox VALUES (2, 'wxmini', 'u', '已发', 'j', 0, 'done', 1, 0, 0, 0, 1, '');"
+            "INSERT INTO wechat_outbox VALUES"
+            " (1, 'wxmini', 'u', '旧的', 'k', 0, 'pending', 2, 0, 0, 0, NULL, 'x'),"
+            " (2, 'wxmini', 'u', '已发', 'j', 0, 'done', 1, 0, 0, 0, 1, '');"
         )
     outbox = Outbox(path, SETTINGS, clock=clock)
     assert outbox.counts() == {"pending": 1}

@@ -46,7 +46,9 @@ def platform_outbox(retry: RetryPolicy) -> Outbox[OutboxMessage]:
     return Outbox(PlatformOutbox, retry, load=_load, name="platform.push", order_column="ticket_no")
 
 
-def claim_due(*, session: Session, now: datetime, retry: RetryPolicy, limit: int) -> list[Claim[OutboxMessage]]:
+def claim_due(
+    *, session: Session, now: datetime, retry: RetryPolicy, limit: int
+) -> list[Claim[OutboxMessage]]:
     """Claim up to `limit` due rows whose ticket has no older unsettled row."""
     return platform_outbox(retry).claim(session, now=now, limit=limit)
 

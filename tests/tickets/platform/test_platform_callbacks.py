@@ -70,19 +70,25 @@ def test_a_handling_result_becomes_the_feedback_note(ours: tuple[TicketDesk, str
 def test_unknown_ticket_is_404_and_illegal_step_is_409(ours: tuple[TicketDesk, str]) -> None:
     desk, url = ours
     ticket = desk.create(ticket_data(), actor=AGENT.name)
-    missing = post_callback(url, desk.clock(), {"event_id": "e-1", "ticket_no": "20990101-0001", "status": "accepted"})
+    missing = post_callback(
+        url, desk.clock(), {"event_id": "e-1", "ticket_no": "20990101-0001", "status": "accepted"}
+    )
     assert missing.status_code == 404
-    illegal = post_callback(url, desk.clock(), {"event_id": "e-2", "ticket_no": ticket.ticket_no, "status": "closed"})
+    illegal = post_callback(
+        url, desk.clock(), {"event_id": "e-2", "ticket_no": ticket.ticket_no, "status": "closed"}
+    )
     assert illegal.status_code == 409
     assert "cannot move a ticket from 待受理 to 已办结" in illegal.json()["detail"]
     assert illegal.json()["allowed"] == [ACCEPTED, "已合并"]
-    unknown = post_callback(url, desk.clock(), {"event_id": "e-3", "ticket_no": ticket.ticket_no, "status": "teleported"})
+    unknown = post_callback(
+        url, desk.clock(), {"event_id": "e-3", "ticket_no": ticket.ticket_no, "status": "teleported"}
+    )
     assert unknown.status_code == 422
     # the refused event ids were not consumed: the same id applies once the step is legal
     assert (
-        post_callback(url, desk.clock(), {"event_id": "e-2", "ticket_no": ticket.ticket_no, "status": "accepted"}).json()[
-            "duplicate"
-        ]
+        post_callback(
+            url, desk.clock(), {"event_id": "e-2", "ticket_no": ticket.ticket_no, "status": "accepted"}
+        ).json()["duplicate"]
         is False
     )
     assert desk.show(ticket.ticket_no, viewer=SUPERVISOR).ticket.status == ACCEPTED
@@ -108,4 +114,6 @@ def test_bad_signatures_are_refused_without_side_effects(
     assert refused.status_code == 401
     view = desk.show(ticket.ticket_no, viewer=SUPERVISOR)
     assert view.ticket.status == PENDING and [a["action"] for a in view.audit] == ["create"]
-    assert post_callback(url, desk.clock(), body).json()["duplicate"] is False  # the event id was not consumed
+    assert (
+        post_callback(url, desk.clock(), body).json()["duplicate"] is False
+    )  # the event id was not consumed

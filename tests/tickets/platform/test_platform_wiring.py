@@ -108,7 +108,9 @@ def test_the_app_serves_the_signed_callback(tmp_path: Path) -> None:
         assert post_callback(server.url, desk.clock(), body, secret="forged").status_code == 401
         answer = post_callback(server.url, desk.clock(), body)
         assert answer.status_code == 200, answer.text
-        missing = post_callback(server.url, desk.clock(), {**body, "event_id": "app-2", "ticket_no": "20990101-0009"})
+        missing = post_callback(
+            server.url, desk.clock(), {**body, "event_id": "app-2", "ticket_no": "20990101-0009"}
+        )
         assert missing.status_code == 404
         assert desk.show(ticket.ticket_no, viewer=SUPERVISOR).ticket.status == ACCEPTED
     finally:
