@@ -32,7 +32,7 @@ Actor = Annotated[str, typer.Option("--actor", help="Who acts (recorded in the a
 @contextmanager
 def open_desk() -> Iterator[TicketDesk]:
     """The ticket desk of the CLI's settings, migrated; domain errors become exit code 1."""
-    desk = TicketDesk(cli_settings())
+    desk = TicketDesk.open(cli_settings())
     try:
         desk.migrate()
         yield desk
@@ -206,7 +206,7 @@ def add_user(
 def push() -> None:
     """Push pending outbox rows (new tickets, status changes) to the external 12345 platform."""
     from jobs.platform import PlatformLink
-    from tickets.platform_outbox import pending_count
+    from tickets.platform.push import pending_count
 
     with open_desk() as desk:
         link = PlatformLink(cli_settings(), desk)
@@ -232,7 +232,7 @@ def platform_consent(
     actor: Annotated[str, typer.Option("--actor", help="Who recorded the consent (audit trail).")] = "cli",
 ) -> None:
     """Record that the citizen agreed to share their phone number with the 12345 platform."""
-    from tickets.platform_outbox import record_consent
+    from tickets.platform.recorder import record_consent
 
     with open_desk() as desk:
         desk.db.run(lambda s: record_consent(session=s, ticket_no=ticket_no, actor=actor, now=desk.clock()))

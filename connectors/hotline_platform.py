@@ -5,7 +5,7 @@ it offers a client that pushes one outbox message, and a router factory for the 
 status callbacks that verifies the signature and hands the parsed report to a callback.
 It never touches the ticket store itself.
 
-Signature, both ways (the same scheme as the ticket webhooks, tickets/notify.py):
+Signature, both ways (core/signing.py, the same scheme as the ticket webhooks):
     X-Govbot-Timestamp: <unix seconds>
     X-Govbot-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
 Pushes also carry `Idempotency-Key` (stable per outbox row) and `X-Govbot-Event`.
@@ -13,10 +13,8 @@ Pushes also carry `Idempotency-Key` (stable per outbox row) and `X-Govbot-Event`
 
 from __future__ import annotations
 
-import hmac
 import json
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,43 +25,14 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from tickets.notify import sign
+from core.clock import Clock, system_clock
+from core.signing import signature_problem, signed_headers
 
-TIMESTAMP_HEADER = "X-Govbot-Timestamp"
-SIGNATURE_HEADER = "X-Govbot-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-Govbot-Event"
 CALLBACK_PATH = "/connectors/hotline-platform/callback"
 # Answers worth repeating later; any other 4xx means the request itself is wrong.
 TRANSIENT_4XX = frozenset({408, 409, 425, 429})
-
-
-def signed_headers(secret: str, body: bytes, *, timestamp: int) -> dict[str, str]:
-    return {
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: "sha256=" + sign(secret, timestamp, body),
-    }
-
-
-def signature_problem(
-    secret: str, headers: Mapping[str, str], body: bytes, *, now: float, window_seconds: int
-) -> str | None:
-    """Why a signed request is not acceptable, or None when it is."""
-    if not secret:
-        return "the platform secret (GOVBOT_PLATFORM_SECRET) is not configured"
-    stamp, given = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)
-    if not stamp or not given:
-        return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
-    try:
-        timestamp = int(stamp)
-    except ValueError:
-        return f"{TIMESTAMP_HEADER} is not a unix time"
-    if abs(now - timestamp) > window_seconds:
-        return f"timestamp outside the {window_seconds}-second window"
-    expected = "sha256=" + sign(secret, timestamp, body)
-    if not hmac.compare_digest(expected.encode(), given.encode()):
-        return "signature mismatch"
-    return None
 
 
 @dataclass(frozen=True)
@@ -85,14 +54,14 @@ class HotlinePlatformClient:
         secret: str,
         timeout: float = 5.0,
         http: httpx.Client | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.timeout = timeout
         self.http = http or httpx.Client(timeout=timeout)
         self._own_http = http is None
-        self.wall_clock = wall_clock
+        self.clock = clock
 
     def url_for(self, kind: str, ticket_no: str) -> str:
         if kind == "create":
@@ -105,7 +74,7 @@ class HotlinePlatformClient:
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: key,
             EVENT_HEADER: f"ticket.{kind}",
-            **signed_headers(self.secret, body, timestamp=int(self.wall_clock())),
+            **signed_headers(self.secret, body, timestamp=int(self.clock().timestamp())),
         }
         try:
             response = self.http.post(
@@ -146,7 +115,7 @@ def callback_router(
     secret: str,
     window_seconds: int,
     on_callback: OnCallback,
-    wall_clock: Callable[[], float] = time.time,
+    clock: Clock = system_clock,
 ) -> APIRouter:
     """POST /connectors/hotline-platform/callback: 401 unless signed; then `on_callback` decides
     (its domain errors are the app's to translate: unknown ticket 404, illegal step 409)."""
@@ -156,8 +125,12 @@ def callback_router(
     async def callback(request: Request) -> dict[str, Any]:
         """A status report from the 12345 platform, HMAC-signed like our pushes."""
         body = await request.body()
-        problem = signature_problem(
-            secret, request.headers, body, now=wall_clock(), window_seconds=window_seconds
+        problem = (
+            signature_problem(
+                secret, request.headers, body, now=clock().timestamp(), window_seconds=window_seconds
+            )
+            if secret
+            else "the platform secret (GOVBOT_PLATFORM_SECRET) is not configured"
         )
         if problem:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, problem)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from core.config_model import Section
+from core.outbox import RetryPolicy
 
 
 class ChannelConfig(Section):
@@ -49,13 +50,11 @@ class WeChatApp(Section):
 
 class OutboxSettings(Section):
     poll_seconds: float = Field(1.0, gt=0, description="How often the sender looks for due messages")
-    backoff_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt")
-    backoff_max_seconds: float = Field(300.0, gt=0, description="Longest delay between two attempts")
-    give_up_hours: float = Field(
-        48.0, gt=0, description="Stop retrying after this long (WeChat's customer-service window)"
-    )
-    lease_seconds: float = Field(
-        30.0, gt=0, description="A row taken by one worker is retried by another after this long"
+    retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(
+            backoff_base_seconds=2, backoff_max_seconds=300, give_up_hours=48, lease_seconds=30
+        ),
+        description="Back-off, give-up (WeChat's 48-hour customer-service window) and lease (core/outbox.py)",
     )
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.channel_settings import CHANNEL_MODELS, WECHAT_ENV_PREFIX, WECHAT_ENV_SUFFIXES, WeChatAppSecrets
 from core.component_settings import UNION_TAGS, ComponentOptions, PipelineList, PolicyList
 from core.config_model import ConfigError, Registry, Section, error_lines, unknown_keys
+from core.outbox import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -131,8 +132,12 @@ class TicketSettings(Section):
     )
     webhook_url: str = Field("", description="Where escalations are POSTed (empty: recorded, not sent)")
     webhook_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
-    webhook_max_attempts: int = Field(8, description="Delivery attempts before a notification is given up")
-    webhook_retry_seconds: int = Field(60, description="First retry delay; doubles with each attempt")
+    webhook_retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(
+            backoff_base_seconds=60, backoff_max_seconds=3600, give_up_attempts=8, lease_seconds=16
+        ),
+        description="Webhook outbox: back-off, give-up and lease (core/outbox.py)",
+    )
     taxonomy_path: str = Field(
         "../shared/data/hotline_taxonomy.tsv",
         description="Three-level 12345 taxonomy TSV; when absent, only first-level categories are checked",
@@ -161,8 +166,12 @@ class HotlinePlatformSettings(Section):
         5, description="How often the server pushes pending rows (0 = only `govbot tickets push`)"
     )
     batch_size: int = Field(50, description="Outbox rows claimed per push round")
-    retry_seconds: int = Field(30, description="First retry delay after a failed push; doubles each attempt")
-    max_retry_seconds: int = Field(3600, description="Longest retry delay (pushes are retried without end)")
+    retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(
+            backoff_base_seconds=30, backoff_max_seconds=3600, lease_seconds=16
+        ),
+        description="Push outbox: back-off, give-up (default: never) and lease (core/outbox.py)",
+    )
     callback_window_seconds: int = Field(
         300, description="Callbacks whose signed timestamp is further from now than this are refused"
     )

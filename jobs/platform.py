@@ -2,14 +2,14 @@
 
 `PlatformLink` pushes the outbox through the connector's client and applies the platform's
 callbacks to tickets; the server runs `push_forever` in its lifespan, `govbot tickets push`
-runs one `push()`.
+runs one `push()`. Time (signatures, the callback window, back-off) is the desk's clock.
+The outbox rows themselves are written by the recorder that `TicketDesk.open` installs.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import httpx
@@ -20,16 +20,8 @@ from sqlalchemy.orm import Session
 from connectors.hotline_platform import CallbackIn, HotlinePlatformClient, PushResult, callback_router
 from core.settings import Settings
 from tickets.errors import InvalidTicketError
-from tickets.platform_outbox import (
-    Backoff,
-    OutboxMessage,
-    PlatformActor,
-    PushReport,
-    StatusReport,
-    apply_status_report,
-    push_pending,
-    seen_event,
-)
+from tickets.platform.callbacks import PlatformActor, StatusReport, apply_status_report, seen_event
+from tickets.platform.push import OutboxMessage, PushReport, push_pending
 from tickets.service import TicketDesk
 
 log = logging.getLogger(__name__)
@@ -42,24 +34,17 @@ class PlatformLink:
         desk: TicketDesk,
         *,
         http: httpx.Client | None = None,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = settings.hotline_platform
         self.secret = settings.secrets.platform_secret
         self.desk = desk
-        self.wall_clock = wall_clock
         self.actor = PlatformActor(name=self.cfg.actor)
         self.client = HotlinePlatformClient(
             base_url=self.cfg.base_url,
             secret=self.secret,
             timeout=self.cfg.timeout_seconds,
             http=http,
-            wall_clock=wall_clock,
-        )
-        self.backoff = Backoff(
-            lease_seconds=self.cfg.timeout_seconds * 3 + 1,
-            retry_seconds=self.cfg.retry_seconds,
-            max_retry_seconds=self.cfg.max_retry_seconds,
+            clock=desk.clock,
         )
 
     @property
@@ -80,8 +65,8 @@ class PlatformLink:
         report = push_pending(
             db=self.desk.db,
             send=self.send,
-            now=self.desk.clock,
-            backoff=self.backoff,
+            clock=self.desk.clock,
+            retry=self.cfg.retry,
             batch_size=self.cfg.batch_size,
         )
         if report.delivered or report.retrying or report.failed:
@@ -125,17 +110,20 @@ class PlatformLink:
             secret=self.secret if self.cfg.enabled else "",
             window_seconds=self.cfg.callback_window_seconds,
             on_callback=self.apply_async,
-            wall_clock=self.wall_clock,
+            clock=self.desk.clock,
         )
 
     def close(self) -> None:
         self.client.close()
 
 
-async def push_forever(link: PlatformLink, interval_seconds: float) -> None:
-    """The server's pusher: every interval, in a worker thread; errors are logged."""
+async def push_forever(
+    link: PlatformLink, interval_seconds: float, *, pause: Callable[[float], Awaitable[None]] = anyio.sleep
+) -> None:
+    """The server's pusher: every interval, in a worker thread; errors are logged. `pause` is
+    how it waits between rounds (tests pass one that does not wait)."""
     while True:
-        await anyio.sleep(interval_seconds)
+        await pause(interval_seconds)
         try:
             await anyio.to_thread.run_sync(link.push)
         except Exception:

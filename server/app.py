@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
-    desk = TicketDesk(settings)
+    desk = TicketDesk.open(settings)
     service = AssistantService(settings, desk=SqlTicketGateway(desk))
     platform = PlatformLink(settings, desk)
     runtime = ChannelRuntime(

@@ -28,7 +28,7 @@ class SqlTicketGateway:
 
     @classmethod
     def open(cls, settings: Settings) -> SqlTicketGateway:
-        desk = TicketDesk(settings)
+        desk = TicketDesk.open(settings)
         desk.migrate()
         return cls(desk)
 

@@ -124,7 +124,8 @@ class Escalation(Base):
 
 
 class Notification(Base):
-    """The webhook outbox: written with the escalation, delivered (and retried) afterwards."""
+    """The webhook outbox: written with the escalation, delivered (and retried) afterwards by
+    the outbox engine (core/outbox.py), whose columns it has."""
 
     __tablename__ = "ticket_notifications"
     __table_args__ = (Index("ix_notifications_pending", "delivered_at", "next_attempt_at"),)
@@ -136,6 +137,7 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))  # the token of the worker sending it
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(String(300))

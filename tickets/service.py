@@ -5,6 +5,7 @@ one method per unit of work (each its own retried transaction). The API and the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from core.clock import Clock, system_clock
 from core.settings import Settings
-from tickets import crud, platform_outbox, sla
+from tickets import crud, sla
 from tickets.db import TicketDB
 from tickets.lifecycle import TransitionRequest, Viewer
 from tickets.models import AuditEntry, Ticket
 from tickets.notify import DeliveryReport, Webhook, deliver_pending
+from tickets.platform import recorder
 from tickets.routing import Router, Taxonomy
 from tickets.schemas import TicketCreate, TicketPublic, TicketStatusPublic, TicketSummary, TicketUpdate
 from tickets.users import Account, account_for_token, authenticate, create_user, issue_token
@@ -40,7 +42,6 @@ class TicketDesk:
         self.settings = settings
         self.clock = clock
         self.db = TicketDB(url or settings.tickets_url)
-        platform_outbox.attach(self.db, settings.hotline_platform)  # outbox rows in the ticket's transaction
         self.policy = sla.SlaPolicy.from_settings(cfg)
         self.router = Router(table=dict(cfg.routing), default=cfg.default_department)
         taxonomy_path = settings.resolve(cfg.taxonomy_path) if cfg.taxonomy_path else None
@@ -48,10 +49,17 @@ class TicketDesk:
         self.webhook = Webhook(
             url=cfg.webhook_url,
             secret=settings.secrets.webhook_secret,
+            retry=cfg.webhook_retry,
             timeout=cfg.webhook_timeout_seconds,
-            max_attempts=cfg.webhook_max_attempts,
-            retry_seconds=cfg.webhook_retry_seconds,
         )
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = system_clock, url: str | None = None) -> TicketDesk:
+        """The desk as the server and the CLI run it: when the 12345 platform link is enabled,
+        every ticket change also writes its platform outbox row, in the same transaction."""
+        desk = cls(settings, clock=clock, url=url)
+        recorder.attach(desk.db, settings.hotline_platform)
+        return desk
 
     def migrate(self) -> None:
         self.db.migrate()
@@ -185,12 +193,16 @@ def _audit_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-async def sweep_forever(desk: TicketDesk, interval_seconds: float) -> None:
-    """The server's background sweeper: every interval, in a worker thread; errors are logged."""
+async def sweep_forever(
+    desk: TicketDesk, interval_seconds: float, *, pause: Callable[[float], Awaitable[None]] | None = None
+) -> None:
+    """The server's background sweeper: every interval, in a worker thread; errors are logged.
+    `pause` is how it waits between rounds (default anyio.sleep; tests pass one that does not)."""
     import anyio
 
+    wait = pause or anyio.sleep
     while True:
-        await anyio.sleep(interval_seconds)
+        await wait(interval_seconds)
         try:
             await anyio.to_thread.run_sync(desk.sweep)
         except Exception:

@@ -11,11 +11,12 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from core.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,15 @@ class WeChatApi:
     """Calls `{api_base}/cgi-bin/...` for the configured apps (app id -> AppSecret)."""
 
     def __init__(
-        self, *, api_base: str, secrets: dict[str, str], tokens: TokenStore, timeout: float = 10.0
+        self,
+        *,
+        api_base: str,
+        secrets: dict[str, str],
+        tokens: TokenStore,
+        timeout: float = 10.0,
+        clock: Clock = system_clock,
     ) -> None:
+        self._clock = clock  # token expiry is kept in unix seconds
         self._base = api_base.rstrip("/")
         self._secrets = secrets
         self._tokens = tokens
@@ -103,12 +111,12 @@ class WeChatApi:
     async def access_token(self, app_id: str) -> str:
         """A token valid for at least a few more minutes; fetched once for all waiting callers."""
         cached = self._tokens.get(app_id)
-        if cached and cached[1] - time.time() > REFRESH_MARGIN_SECONDS:
+        if cached and cached[1] - self._clock().timestamp() > REFRESH_MARGIN_SECONDS:
             return cached[0]
         lock = self._locks.setdefault(app_id, asyncio.Lock())
         async with lock:
             cached = self._tokens.get(app_id)
-            if cached and cached[1] - time.time() > REFRESH_MARGIN_SECONDS:
+            if cached and cached[1] - self._clock().timestamp() > REFRESH_MARGIN_SECONDS:
                 return cached[0]
             secret = self._secrets.get(app_id)
             if not secret:
@@ -125,7 +133,7 @@ class WeChatApi:
             if not token:
                 raise ApiError(f"token refused: errcode {data.get('errcode')} {data.get('errmsg', '')}")
             expires_in = float(data.get("expires_in", 7200))
-            self._tokens.put(app_id, str(token), time.time() + expires_in)
+            self._tokens.put(app_id, str(token), self._clock().timestamp() + expires_in)
             log.info("wechat.token.refreshed", extra={"app_id": app_id, "expires_in": expires_in})
             return str(token)
 

@@ -1,9 +1,10 @@
 """A durable outbox for answers sent through WeChat's customer-service API.
 
-An answer is written to SQLite before anything is sent, so an API outage or a restart loses
-nothing: a background task sends due rows, marks delivered ones done, and retries failures with
-exponential backoff until WeChat's 48-hour customer-service window closes. Rows are leased
-(status 'sending' until `lease_until`) so that several workers never send the same row twice.
+An answer is written to SQLite (`wechat.sqlite` in the data directory) before anything is sent,
+so an API outage or a restart loses nothing. Claiming, leases, back-off and giving up (by default
+when WeChat's 48-hour customer-service window has closed) are the shared outbox engine's
+(core/outbox.py); this module keeps the table, the queueing of an answer's parts and the async
+sending loop. A user's messages go out in order (order column `touser`).
 """
 
 from __future__ import annotations
@@ -11,39 +12,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, func, inspect, select, text
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from connectors.wechat.api_client import ApiError
 from core.channel_settings import OutboxSettings
+from core.clock import Clock, system_clock
+from core.outbox import DELIVERED, Attempt, Claim
+from core.outbox import Outbox as Engine
+from tickets.db import make_engine
+from tickets.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS wechat_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    app_id TEXT NOT NULL,
-    touser TEXT NOT NULL,
-    content TEXT NOT NULL,
-    msg_key TEXT NOT NULL,
-    part INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL,
-    lease_until REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    done_at REAL,
-    last_error TEXT NOT NULL DEFAULT '',
-    UNIQUE (msg_key, part)
-);
-CREATE INDEX IF NOT EXISTS wechat_outbox_due ON wechat_outbox (status, next_at);
-"""
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class WeChatSend(_Base):
+    """One part of one answer, with the outbox engine's columns."""
+
+    __tablename__ = "wechat_sends"
+    __table_args__ = (
+        UniqueConstraint("msg_key", "part"),
+        Index("ix_wechat_sends_due", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(64))
+    touser: Mapped[str] = mapped_column(String(128), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    msg_key: Mapped[str] = mapped_column(String(200))
+    part: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 @dataclass(frozen=True)
@@ -53,43 +69,64 @@ class OutboxRow:
     touser: str
     content: str
     attempts: int
-    created_at: float
+    created_at: datetime
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+def _load(_session: Session, row: WeChatSend) -> OutboxRow:
+    return OutboxRow(row.id, row.app_id, row.touser, row.content, row.attempts, row.created_at)
 
 
 Send = Callable[[OutboxRow], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, path: Path, settings: OutboxSettings) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, settings: OutboxSettings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self.clock = clock
+        self._engine = make_engine(f"sqlite:///{path}")
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        _Base.metadata.create_all(self._engine)
+        _adopt_legacy_rows(self._engine, self._sessions)
+        self.outbox = Engine(
+            WeChatSend, settings.retry, load=_load, name="wechat.outbox", order_column="touser"
+        )
         self._wake: asyncio.Event | None = None  # made by run(), in the loop that drains
         self._stopping = False
 
+    def _run(self, job: Callable[[Session], Any]) -> Any:
+        with self._sessions.begin() as session:
+            return job(session)
+
     def add(self, *, app_id: str, touser: str, parts: list[str], msg_key: str) -> int:
         """Queue the parts of one answer; a second add for the same message is ignored."""
-        now = time.time()
-        added = 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for number, content in enumerate(parts):
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO wechat_outbox"
-                        " (app_id, touser, content, msg_key, part, next_at, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (app_id, touser, content, msg_key, number, now, now),
-                    )
-                    added += cursor.rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return added
+        now = self.clock()
+        rows = [
+            dict(
+                app_id=app_id,
+                touser=touser,
+                content=content,
+                msg_key=msg_key,
+                part=number,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+                failed=False,
+            )
+            for number, content in enumerate(parts)
+        ]
+
+        def job(session: Session) -> int:
+            added = 0
+            for row in rows:
+                result = session.execute(insert(WeChatSend).values(**row).on_conflict_do_nothing())
+                added += result.rowcount  # type: ignore[attr-defined]
+            return added
+
+        return int(self._run(job))
 
     async def put(self, *, app_id: str, touser: str, parts: list[str], msg_key: str) -> int:
         """`add` off the event loop (SQLite may wait for another worker's write), then wake the sender."""
@@ -101,98 +138,64 @@ class Outbox:
         return added
 
     def counts(self) -> dict[str, int]:
-        """Rows by status (for tests, metrics and `/-/`-style inspection)."""
-        with self._lock:
-            rows = self._db.execute("SELECT status, COUNT(*) FROM wechat_outbox GROUP BY status").fetchall()
-        return {status: count for status, count in rows}
+        """Rows by status: pending, sending (claimed), done, failed (tests, inspection)."""
+        status = select(
+            WeChatSend.delivered_at.is_not(None),
+            WeChatSend.failed,
+            WeChatSend.claim.is_not(None),
+            func.count(),
+        ).group_by(WeChatSend.delivered_at.is_not(None), WeChatSend.failed, WeChatSend.claim.is_not(None))
+        found: dict[str, int] = {}
+        for done, failed, claimed, count in self._run(lambda s: s.execute(status).all()):
+            name = "done" if done else "failed" if failed else "sending" if claimed else "pending"
+            found[name] = found.get(name, 0) + count
+        return found
 
-    def _take_due(self, now: float, limit: int = 50) -> list[OutboxRow]:
-        """Lease due rows to this worker, oldest first."""
-        lease = now + self.settings.lease_seconds
-        due = "(status = 'pending' AND next_at <= ?) OR (status = 'sending' AND lease_until < ?)"
-        taken = []
-        with self._lock:
-            candidates = self._db.execute(
-                f"SELECT id, app_id, touser, content, attempts, created_at FROM wechat_outbox"
-                f" WHERE {due} ORDER BY id LIMIT ?",
-                (now, now, limit),
-            ).fetchall()
-            for row in candidates:
-                cursor = self._db.execute(
-                    f"UPDATE wechat_outbox SET status = 'sending', lease_until = ? WHERE id = ? AND ({due})",
-                    (lease, row[0], now, now),
-                )
-                if cursor.rowcount == 1:
-                    taken.append(OutboxRow(*row))
-        return taken
+    def _claim(self) -> list[Claim[OutboxRow]]:
+        return self._run(lambda s: self.outbox.claim(s, now=self.clock(), limit=50))  # type: ignore[no-any-return]
 
-    def _mark_done(self, row: OutboxRow) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE wechat_outbox SET status = 'done', done_at = ?, attempts = attempts + 1,"
-                " last_error = '' WHERE id = ?",
-                (time.time(), row.id),
-            )
+    def _settle(self, claim: Claim[OutboxRow], result: Attempt) -> str:
+        return str(self._run(lambda s: self.outbox.settle(s, claim, result, now=self.clock())))
 
-    def _mark_failed(self, row: OutboxRow, error: ApiError, now: float) -> float:
-        """Schedule the next attempt (or give up); returns when the row is due again."""
-        attempts = row.attempts + 1
-        expired = now - row.created_at > self.settings.give_up_hours * 3600
-        delay = min(
-            self.settings.backoff_base_seconds * 2 ** (attempts - 1), self.settings.backoff_max_seconds
-        )
-        status = "failed" if error.permanent or expired else "pending"
-        with self._lock:
-            self._db.execute(
-                "UPDATE wechat_outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
-                (status, attempts, now + delay, str(error)[:500], row.id),
-            )
-        event = "wechat.outbox.gave_up" if status == "failed" else "wechat.outbox.retry"
-        log.warning(event, extra={"row": row.id, "attempts": attempts, "error": str(error)})
-        return now + delay
-
-    def _postpone(self, row: OutboxRow, until: float) -> None:
-        """Give a leased row back untouched, to keep a user's messages in order."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE wechat_outbox SET status = 'pending', next_at = ?, lease_until = 0 WHERE id = ?",
-                (until, row.id),
-            )
+    def _release(self, claims: list[Claim[OutboxRow]]) -> None:
+        self._run(lambda s: [self.outbox.release(s, c, now=self.clock()) for c in claims])
 
     async def drain_once(self, send: Send) -> int:
-        """Send every due row once; returns how many were delivered.
+        """Send every due row (round after round, so a user's next part follows a delivered one);
+        returns how many were delivered. A round that delivers nothing ends the drain.
 
-        Rows this round leased but did not settle (stop requested, cancelled, unexpected error)
-        are given back at once rather than waiting for their lease to run out.
+        Rows claimed but not settled (stop requested, cancelled, unexpected error) are given
+        back at once rather than waiting for their lease to run out.
         """
         delivered = 0
-        blocked: dict[str, float] = {}  # a user whose earlier message failed waits with the rest
         run = anyio.to_thread.run_sync  # SQLite calls stay off the event loop
-        unsettled = await run(self._take_due, time.time())
-        try:
-            while unsettled and not self._stopping:
-                row = unsettled[0]
-                if row.touser in blocked:
-                    await run(self._postpone, row, blocked.get(row.touser, 0.0))
-                    unsettled.pop(0)
-                    continue
-                try:
-                    await send(row)
-                except ApiError as exc:
-                    blocked[row.touser] = await run(self._mark_failed, row, exc, time.time())
-                    unsettled.pop(0)
-                    continue
-                await run(self._mark_done, row)
-                unsettled.pop(0)
-                delivered += 1
-                log.info("wechat.outbox.sent", extra={"row": row.id, "app_id": row.app_id})
-        finally:
-            for row in unsettled:
-                self._postpone(row, time.time())
+        while not self._stopping:
+            batch = await run(self._claim)
+            if not batch:
+                break
+            sent = 0
+            try:
+                while batch and not self._stopping:
+                    claim = batch[0]
+                    try:
+                        await send(claim.message)
+                        result = Attempt()
+                    except ApiError as exc:
+                        result = Attempt(str(exc), exc.permanent)
+                    outcome = await run(self._settle, claim, result)
+                    batch.pop(0)
+                    if outcome == DELIVERED:
+                        sent += 1
+            finally:
+                if batch:
+                    self._release(batch)
+            delivered += sent
+            if not sent:
+                break
         return delivered
 
     async def run(self, send: Send) -> None:
-        """The background sender: drain, then sleep until the next poll, a new row or `request_stop`."""
+        """The background sender: drain, then wait for the next poll, a new row or `request_stop`."""
         self._stopping = False
         self._wake = wake = asyncio.Event()
         while not self._stopping:
@@ -213,5 +216,37 @@ class Outbox:
             self._wake.set()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._engine.dispose()
+
+
+def _adopt_legacy_rows(engine: Any, sessions: sessionmaker[Session]) -> None:
+    """wechat.sqlite files written before the shared engine kept rows in `wechat_outbox`
+    (status, epoch seconds): move the undelivered ones over once, then drop that table."""
+    if "wechat_outbox" not in inspect(engine).get_table_names():
+        return
+    with sessions.begin() as session:
+        legacy = session.execute(
+            text(
+                "SELECT app_id, touser, content, msg_key, part, attempts, next_at, created_at, last_error"
+                " FROM wechat_outbox WHERE status IN ('pending', 'sending') ORDER BY id"
+            )
+        ).all()
+        for app_id, touser, content, msg_key, part, attempts, next_at, created_at, error in legacy:
+            session.execute(
+                insert(WeChatSend)
+                .values(
+                    app_id=app_id,
+                    touser=touser,
+                    content=content,
+                    msg_key=msg_key,
+                    part=part,
+                    attempts=attempts,
+                    next_attempt_at=datetime.fromtimestamp(next_at, UTC),
+                    created_at=datetime.fromtimestamp(created_at, UTC),
+                    failed=False,
+                    last_error=error or None,
+                )
+                .on_conflict_do_nothing()
+            )
+        session.execute(text("DROP TABLE wechat_outbox"))
+        log.info("wechat.outbox.adopted", extra={"rows": len(legacy)})

@@ -43,7 +43,7 @@ def make_channel(data_dir: Path, api_base: str, redis_url: str = "", **overrides
         "reply_budget_seconds": 2.0,
         "retry_wait_seconds": 2.0,
         "more_link": "https://zwfw.example.gov.cn",
-        "outbox": {"poll_seconds": 0.05, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2},
+        "outbox": {"poll_seconds": 0.05, "retry": {"backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2}},
         **overrides,
     }
     secrets = {

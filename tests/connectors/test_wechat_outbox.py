@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from connectors.wechat.api_client import ApiError, TokenStore, WeChatApi
 from connectors.wechat.outbox import Outbox, OutboxRow
 from core.channel_settings import OutboxSettings
+from core.clock import ManualClock
 from tests.connectors.conftest import APP_SECRETS, make_channel, serve
 from tests.utils.wechat import (
     OPENID,
@@ -25,7 +25,12 @@ from tests.utils.wechat import (
     wait_until,
 )
 
-FAST = OutboxSettings(poll_seconds=0.05, backoff_base_seconds=0.05, backoff_max_seconds=0.2)
+SETTINGS = OutboxSettings()  # as shipped: 2 s back-off doubling to 300 s, given up after 48 hours
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -34,8 +39,14 @@ def server() -> Iterator[FakeWeChatServer]:
         yield server
 
 
-def _api(server: FakeWeChatServer, path: Path) -> WeChatApi:
-    return WeChatApi(api_base=server.base, secrets=dict(APP_SECRETS), tokens=TokenStore(path), timeout=2)
+def _api(server: FakeWeChatServer, path: Path, clock: ManualClock | None = None) -> WeChatApi:
+    return WeChatApi(
+        api_base=server.base,
+        secrets=dict(APP_SECRETS),
+        tokens=TokenStore(path),
+        timeout=5,
+        clock=clock or ManualClock(),
+    )
 
 
 def test_token_is_cached_and_refreshed_when_rejected(server: FakeWeChatServer, tmp_path: Path) -> None:
@@ -55,17 +66,17 @@ def test_token_is_cached_and_refreshed_when_rejected(server: FakeWeChatServer, t
     assert server.api.contents() == ["消息0", "消息1", "消息2", "消息3"]
 
 
-def test_token_is_refreshed_before_it_expires(tmp_path: Path) -> None:
+def test_token_is_refreshed_before_it_expires(tmp_path: Path, clock: ManualClock) -> None:
     """WeChat's token lives expires_in seconds; govbot fetches a new one 300 s before that."""
     with fake_wechat(APP_SECRETS, expires_in=301) as server:
 
         async def scenario() -> None:
-            api = _api(server, tmp_path / "wechat.sqlite")
+            api = _api(server, tmp_path / "wechat.sqlite", clock)
             try:
                 await api.send_text("wxmini", OPENID, "一")
                 await api.send_text("wxmini", OPENID, "二")
                 assert server.api.token_requests == 1
-                await asyncio.sleep(1.2)
+                clock.advance(seconds=1.2)
                 await api.send_text("wxmini", OPENID, "三")
                 assert server.api.token_requests == 2
             finally:
@@ -107,6 +118,8 @@ def test_wrong_secret_and_permanent_errors(server: FakeWeChatServer, tmp_path: P
 
 
 def _drain_until_empty(outbox: Outbox, api: WeChatApi, rounds: int = 40) -> int:
+    """Drain, moving the outbox's clock past the longest back-off between rounds (no sleeping)."""
+
     async def scenario() -> int:
         delivered = 0
         try:
@@ -116,7 +129,8 @@ def _drain_until_empty(outbox: Outbox, api: WeChatApi, rounds: int = 40) -> int:
                 )
                 if set(outbox.counts()) <= {"done", "failed"}:
                     break
-                await asyncio.sleep(0.06)
+                assert isinstance(outbox.clock, ManualClock)
+                outbox.clock.advance(seconds=outbox.settings.retry.backoff_max_seconds)
         finally:
             await api.close()
         return delivered
@@ -125,10 +139,10 @@ def _drain_until_empty(outbox: Outbox, api: WeChatApi, rounds: int = 40) -> int:
 
 
 def test_outage_restart_and_recovery_deliver_everything_once(
-    server: FakeWeChatServer, tmp_path: Path
+    server: FakeWeChatServer, tmp_path: Path, clock: ManualClock
 ) -> None:
     path = tmp_path / "wechat.sqlite"
-    outbox = Outbox(path, FAST)
+    outbox = Outbox(path, SETTINGS, clock=clock)
     outbox.add(app_id="wxmini", touser="userA", parts=["A第一段", "A第二段"], msg_key="wxmini:msg:1")
     outbox.add(app_id="wxmini", touser="userB", parts=["B答复"], msg_key="wxmini:msg:2")
     outbox.add(app_id="wxmini", touser="userA", parts=["A再一条"], msg_key="wxmini:msg:3")
@@ -145,7 +159,7 @@ def test_outage_restart_and_recovery_deliver_everything_once(
 
     server.api.failing = False
     server.api.expire_tokens()
-    reopened = Outbox(path, FAST)
+    reopened = Outbox(path, SETTINGS, clock=clock)
     assert reopened.counts() == {"pending": 4}
     assert _drain_until_empty(reopened, _api(server, path)) == 4
     assert reopened.counts() == {"done": 4}
@@ -158,9 +172,11 @@ def test_outage_restart_and_recovery_deliver_everything_once(
     assert len(server.api.sent) == 4
 
 
-def test_permanent_error_and_give_up_mark_rows_failed(server: FakeWeChatServer, tmp_path: Path) -> None:
+def test_permanent_error_and_give_up_mark_rows_failed(
+    server: FakeWeChatServer, tmp_path: Path, clock: ManualClock
+) -> None:
     path = tmp_path / "wechat.sqlite"
-    outbox = Outbox(path, FAST)
+    outbox = Outbox(path, SETTINGS, clock=clock)
     outbox.add(app_id="wxmini", touser="u1", parts=["超过48小时"], msg_key="k1")
     server.api.errcode = 45015
     _drain_until_empty(outbox, _api(server, path), rounds=3)
@@ -168,9 +184,11 @@ def test_permanent_error_and_give_up_mark_rows_failed(server: FakeWeChatServer, 
 
     server.api.errcode = 0
     server.api.failing = True
-    patient = Outbox(path, FAST.model_copy(update={"give_up_hours": 0.3 / 3600}))
+    patient = Outbox(path, SETTINGS, clock=clock)
     patient.add(app_id="wxmini", touser="u2", parts=["过期"], msg_key="k2")
-    time.sleep(0.4)
+    _drain_until_empty(patient, _api(server, path), rounds=3)
+    assert patient.counts() == {"failed": 1, "pending": 1}  # failing, but inside the 48 hours
+    clock.advance(hours=48)
     _drain_until_empty(patient, _api(server, path), rounds=3)
     assert patient.counts() == {"failed": 2}
     server.api.failing = False
@@ -178,9 +196,11 @@ def test_permanent_error_and_give_up_mark_rows_failed(server: FakeWeChatServer, 
     assert server.api.sent == []
 
 
-def test_two_workers_draining_one_outbox_send_each_row_once(server: FakeWeChatServer, tmp_path: Path) -> None:
+def test_two_workers_draining_one_outbox_send_each_row_once(
+    server: FakeWeChatServer, tmp_path: Path, clock: ManualClock
+) -> None:
     path = tmp_path / "wechat.sqlite"
-    first, second = Outbox(path, FAST), Outbox(path, FAST)
+    first, second = Outbox(path, SETTINGS, clock=clock), Outbox(path, SETTINGS, clock=clock)
     for i in range(20):
         first.add(app_id="wxmini", touser=f"user{i}", parts=[f"答复{i}"], msg_key=f"k{i}")
 
@@ -188,11 +208,11 @@ def test_two_workers_draining_one_outbox_send_each_row_once(server: FakeWeChatSe
         api_a, api_b = _api(server, path), _api(server, path)
 
         async def send_a(row: OutboxRow) -> None:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # let the other worker run between claims
             await api_a.send_text(row.app_id, row.touser, row.content)
 
         async def send_b(row: OutboxRow) -> None:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
             await api_b.send_text(row.app_id, row.touser, row.content)
 
         try:
@@ -244,17 +264,21 @@ def test_channel_restart_keeps_undelivered_answers(tmp_path: Path) -> None:
         assert server.api.contents() == ["关于“户口迁移”的答复。"]
 
 
-def test_cancelled_round_gives_its_rows_back(tmp_path: Path) -> None:
+def test_cancelled_round_gives_its_rows_back(tmp_path: Path, clock: ManualClock) -> None:
     """A worker stopped mid-send leaves no row leased: the next worker takes them at once."""
-    outbox = Outbox(tmp_path / "wechat.sqlite", FAST)
+    outbox = Outbox(tmp_path / "wechat.sqlite", SETTINGS, clock=clock)
     outbox.add(app_id="wxmini", touser="u", parts=["一", "二"], msg_key="k")
 
-    async def hang(row: OutboxRow) -> None:
-        await asyncio.sleep(60)
-
     async def scenario() -> None:
+        sending = asyncio.Event()
+
+        async def hang(row: OutboxRow) -> None:
+            sending.set()
+            await asyncio.Event().wait()  # never answers
+
         round_ = asyncio.create_task(outbox.drain_once(hang))
-        await asyncio.sleep(0.3)
+        await sending.wait()
+        assert outbox.counts() == {"sending": 1, "pending": 1}
         round_.cancel()
         await asyncio.gather(round_, return_exceptions=True)
 
@@ -265,5 +289,58 @@ def test_cancelled_round_gives_its_rows_back(tmp_path: Path) -> None:
     async def record(row: OutboxRow) -> None:
         delivered.append(row.content)
 
-    assert asyncio.run(Outbox(tmp_path / "wechat.sqlite", FAST).drain_once(record)) == 2
+    assert asyncio.run(Outbox(tmp_path / "wechat.sqlite", SETTINGS, clock=clock).drain_once(record)) == 2
     assert delivered == ["一", "二"]
+
+
+def test_a_lost_lease_cannot_settle_and_the_row_is_sent_again(tmp_path: Path, clock: ManualClock) -> None:
+    """A worker that outlives its lease finds the row taken over: its outcome is not recorded."""
+    slow, fast = (Outbox(tmp_path / "wechat.sqlite", SETTINGS, clock=clock) for _ in range(2))
+    slow.add(app_id="wxmini", touser="u", parts=["一"], msg_key="k")
+    sent: list[str] = []
+
+    async def scenario() -> None:
+        sending, answer = asyncio.Event(), asyncio.Event()
+
+        async def stuck(row: OutboxRow) -> None:
+            sending.set()
+            await answer.wait()
+            sent.append("slow")
+
+        async def quick(row: OutboxRow) -> None:
+            sent.append("fast")
+
+        round_ = asyncio.create_task(slow.drain_once(stuck))
+        await sending.wait()
+        assert await fast.drain_once(quick) == 0  # still leased to the slow worker
+        clock.advance(seconds=SETTINGS.retry.lease_seconds + 1)
+        assert await fast.drain_once(quick) == 1  # the lease ran out: taken over and delivered
+        answer.set()
+        assert await round_ == 0  # the slow worker's late success is "stale", not counted
+
+    asyncio.run(scenario())
+    assert sent == ["fast", "slow"] and fast.counts() == {"done": 1}
+
+
+def test_rows_of_the_old_table_are_adopted(tmp_path: Path, clock: ManualClock) -> None:
+    """A wechat.sqlite written before the shared engine keeps its undelivered answers."""
+    import sqlite3
+
+    path = tmp_path / "wechat.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE wechat_outbox (id INTEGER PRIMARY KEY, app_id TEXT, touser TEXT, content TEXT,"
+            " msg_key TEXT, part INTEGER, status TEXT, attempts INTEGER, next_at REAL, lease_until REAL,"
+            " created_at REAL, done_at REAL, last_error TEXT);"
+            "INSERT INTO wechat_outbox VALUES"
+            " (1, 'wxmini', 'u', '旧的', 'k', 0, 'pending', 2, 0, 0, 0, NULL, 'x'),"
+            " (2, 'wxmini', 'u', '已发', 'j', 0, 'done', 1, 0, 0, 0, 1, '');"
+        )
+    outbox = Outbox(path, SETTINGS, clock=clock)
+    assert outbox.counts() == {"pending": 1}
+    delivered: list[str] = []
+
+    async def record(row: OutboxRow) -> None:
+        delivered.append(row.content)
+
+    assert asyncio.run(outbox.drain_once(record)) == 1 and delivered == ["旧的"]

@@ -39,7 +39,7 @@ def make_desk(ticket_settings: Settings, clock: FakeClock, db_url: str) -> Itera
     desks: list[TicketDesk] = []
 
     def make() -> TicketDesk:
-        desk = TicketDesk(ticket_settings, clock=clock, url=db_url)
+        desk = TicketDesk.open(ticket_settings, clock=clock, url=db_url)
         desk.migrate()
         desks.append(desk)
         return desk

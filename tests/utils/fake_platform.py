@@ -3,7 +3,7 @@
 It checks our signatures itself (hmac/hashlib, not our code), records every request,
 deduplicates by Idempotency-Key (a repeat gets the first answer and creates nothing),
 and can be stopped (connection refused), told to answer 503, or told to process a request
-and then answer too late for the client (a timeout after the work was done).
+and hold its answer until the test releases it (the client times out after the work was done).
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class Received:
 @dataclass
 class FakePlatform:
     secret: str
-    mode: str = "up"  # up | 503 | slow_once (process, then answer after `slow_seconds`)
-    slow_seconds: float = 1.5
+    mode: str = "up"  # up | 503 | hold_once (process, then answer once `release` is set)
+    release: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
     bad_signatures: int = 0
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by Idempotency-Key
@@ -120,9 +120,9 @@ class FakePlatform:
                     self.statuses.append((data["ticket_no"], data["status"]))
                 answer = {"accepted": key}
                 self.answers[key] = answer
-        if self.mode == "slow_once":
+        if self.mode == "hold_once":
             self.mode = "up"
-            await asyncio.sleep(self.slow_seconds)
+            await asyncio.to_thread(self.release.wait, 30)
         return JSONResponse(answer, status_code=201 if kind == "create" else 200)
 
     @property

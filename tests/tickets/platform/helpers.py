@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-from tickets.platform_outbox import PlatformOutbox
+from tickets.platform.models import PlatformOutbox
 from tickets.service import TicketDesk
 
 SECRET = "test-platform-secret"
@@ -24,15 +24,17 @@ def outbox(desk: TicketDesk) -> list[PlatformOutbox]:
 
 def post_callback(
     base_url: str,
+    at: datetime,
     body: dict[str, Any],
     *,
     secret: str = SECRET,
-    stamp: int | None = None,
+    late_by: int = 0,
     signature: str | None = None,
 ) -> httpx.Response:
-    """POST a callback signed as the platform would (hmac/hashlib here, not our code)."""
+    """POST a callback signed `late_by` seconds before `at` (the receiver's clock), as the
+    platform would (hmac/hashlib here, not our code)."""
     raw = json.dumps(body, ensure_ascii=False).encode()
-    stamp = int(time.time()) if stamp is None else stamp
+    stamp = int(at.timestamp()) - late_by
     digest = hmac.new(secret.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
     headers = {
         "Content-Type": "application/json",

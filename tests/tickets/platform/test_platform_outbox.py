@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from core.outbox import RetryPolicy
 from core.settings import Settings
 from jobs.platform import PlatformLink
 from tests.tickets.helpers import AGENT, walk_to
@@ -18,7 +19,8 @@ from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
 from tests.utils.ticketdb import FakeClock
 from tickets import crud
-from tickets.platform_outbox import CREATE, STATUS, claim_due, record_consent
+from tickets.platform.push import claim_due
+from tickets.platform.recorder import CREATE, STATUS, record_consent
 from tickets.service import TicketDesk
 from tickets.states import ACCEPTED, DISPATCHED
 
@@ -115,17 +117,27 @@ def test_retries_back_off_exponentially(make_link: MakeLink, clock: FakeClock) -
 
 
 def test_a_repeat_after_a_timeout_is_dropped_by_the_platform(
-    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform, clock: FakeClock
+    make_link: MakeLink,
+    server: LoopbackServer,
+    fake: FakePlatform,
+    clock: FakeClock,
+    platform_settings: Settings,
 ) -> None:
+    platform_settings.hotline_platform.timeout_seconds = 0.2
     desk, link = make_link()
     ticket = desk.create(ticket_data(), actor=AGENT.name)
     server.start()
-    fake.mode = "slow_once"  # processed, but the answer comes after our 0.5 s timeout
-    report = link.push()
+    fake.mode = "hold_once"  # processed, but the answer is held until we have timed out
+    try:
+        report = link.push()
+    finally:
+        fake.release.set()
     assert report.retrying and "Timeout" in (outbox(desk)[0].last_error or "")
     assert list(fake.tickets) == [ticket.ticket_no]
     clock.advance(minutes=1)
-    report = link.push()
+    platform_settings.hotline_platform.timeout_seconds = 5.0
+    _, patient = make_link()
+    report = patient.push()
     assert len(report.delivered) == 1
     assert len(fake.requests) == 2 and len(fake.keys) == 1  # sent twice, one key
     assert len(fake.tickets) == 1 and outbox(desk)[0].delivered_at is not None
@@ -207,12 +219,12 @@ def test_postgres_pushers_skip_the_rows_another_one_holds(
     desk, _ = make_link()
     for i in range(6):
         desk.create(ticket_data(title=f"占道经营{i}"), actor=AGENT.name)
-    lease = timedelta(seconds=10)
+    retry = RetryPolicy(lease_seconds=10)
     with desk.db.sessions.begin() as first:
-        held = claim_due(session=first, now=clock(), lease=lease, limit=4)  # not committed: rows locked
+        held = claim_due(session=first, now=clock(), retry=retry, limit=4)  # not committed: rows locked
         with desk.db.sessions.begin() as second:
             second.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting instead of skipping fails
-            other = claim_due(session=second, now=clock(), lease=lease, limit=10)
+            other = claim_due(session=second, now=clock(), retry=retry, limit=10)
     assert len(held) == 4 and len(other) == 2
-    assert not {m.key for m in held} & {m.key for m in other}
+    assert not {c.message.key for c in held} & {c.message.key for c in other}
     assert all(r.attempts == 1 for r in outbox(desk))
