@@ -151,7 +151,8 @@ def test_registries_match_the_declarations() -> None:
         ),
         (  # a nested section of a channel
             "channels:\n  wechat:\n    outbox: {poll: 1}\n",
-            "channels.wechat.outbox.poll: unknown key of 'channels.wechat.outbox'; valid: poll_seconds, retry",
+            "channels.wechat.outbox.poll: unknown key of 'channels.wechat.outbox';"
+            " valid: poll_seconds, retry",
         ),
         (  # an unknown channel
             "channels:\n  fax: {}\n",
