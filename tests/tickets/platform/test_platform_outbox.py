@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from core.settings import Settings
+from core.vocab import ACCEPTED, DISPATCHED
 from jobs.platform import PlatformLink
 from tests.tickets.helpers import AGENT, walk_to
 from tests.tickets.platform.helpers import outbox
@@ -20,7 +21,6 @@ from tests.utils.ticketdb import FakeClock
 from tickets import crud
 from tickets.platform_outbox import CREATE, STATUS, claim_due, record_consent
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, DISPATCHED
 
 MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
 
