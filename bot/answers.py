@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.responses import Responses
-from knowledge.models import FAQ, GUIDE_FIELD_LABELS, PolicyChunk, ServiceGuide
+from core.vocab import GUIDE_FIELD_LABELS
+from knowledge.models import FAQ, PolicyChunk, ServiceGuide
 
 # What a summary card shows when the question names no particular field.
 SUMMARY_FIELDS = (

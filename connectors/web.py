@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from bot.messages import BotReply, UserMessage
 from connectors.base import Channel, ChannelRuntime, OnMessage, session_key
+from core import vocab
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -18,7 +19,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 class ChatRequest(BaseModel):
     session_id: str = Field(min_length=1, max_length=128, description="The widget's visitor id")
     text: str = Field(description="What the citizen typed")
-    channel: str = Field("web", max_length=32, description="web (widget), hotline (agent), api, ...")
+    channel: vocab.Channel = Field(
+        "web", description="Where the client is: one of core.vocab.CHANNELS (others get 422, listing them)"
+    )
 
 
 class WebChannel(Channel):

@@ -13,24 +13,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# The fields a citizen may ask about, in the order an answer card shows them,
-# with the Chinese label used in replies.
-GUIDE_FIELD_LABELS: dict[str, str] = {
-    "conditions": "申请条件",
-    "materials": "申请材料",
-    "steps": "办理流程",
-    "location": "办理地点",
-    "office_hours": "办公时间",
-    "legal_time_limit": "法定办结时限",
-    "promised_time_limit": "承诺办结时限",
-    "fees": "收费标准",
-    "phone_enquiry": "咨询电话",
-    "phone_complaint": "投诉电话",
-    "online_url": "网上办理",
-    "department": "实施部门",
-    "targets": "服务对象",
-}
-
 _EMPTY_MARKERS = {"", "无", "暂无", "null", "none", "-", "/"}
 
 

@@ -2,7 +2,8 @@
 
 No trained Chinese spaCy pipeline can be installed offline, so `spacy.blank("zh")`
 with the jieba segmenter carries an EntityRuler built from the lookup tables in
-nlu.yml; numbers are found by pattern and validated (ID card checksum).
+nlu.yml; numbers and dates are found by the `regex:` patterns of the same file (Rasa's
+convention, so an exported nlu.yml carries them too) and validated (ID card checksum).
 """
 
 from __future__ import annotations
@@ -18,36 +19,21 @@ from nlu.validators import is_valid_id_card, is_valid_phone
 
 _CN_DIGITS = "零一二三四五六七八九十"
 
-_PATTERNS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None]] = [
-    ("id_card", re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])"), is_valid_id_card),
-    (
-        "ticket_no",
-        re.compile(r"(?<![\d-])20\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:-\d{4}|\d{6})(?!\d)"),
-        None,
-    ),
-    (
-        "phone",
-        re.compile(r"(?<!\d)(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8}|12345|12329|12333|12366)(?!\d)"),
-        None,
-    ),
-    (
-        "date",
-        re.compile(
-            r"(?:\d{4}年)?\d{1,2}月\d{1,2}[日号]|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-            r"|(?:大前|前|昨|今|明|后|大后)天|(?:上|这|本|下)(?:个)?(?:周|星期|礼拜)[一二三四五六日天]?"
-            r"|(?:上|这|本|下)个?月|(?:去|今|明)年"
-        ),
-        None,
-    ),
-    (
-        "time",
-        re.compile(
-            r"(?:凌晨|早上|上午|中午|下午|傍晚|晚上|夜里)?(?:\d{1,2}|[一二三四五六七八九十]{1,3})[点时](?:半|\d{1,2}分)?"
-            r"|\d{1,2}:\d{2}"
-        ),
-        None,
-    ),
-]
+_CHECKS: dict[str, Callable[[str], bool]] = {"id_card": is_valid_id_card, "phone": is_valid_phone}
+"""Validation after a pattern matched: the ID card checksum, the phone number plan (short
+service numbers such as 12345 pass as they are)."""
+
+
+def compile_patterns(regexes: dict[str, list[str]]) -> list[tuple[str, re.Pattern[str]]]:
+    """nlu.yml's `regex:` blocks as (entity, pattern), in file order; an entity's lines are
+    alternatives. Raises ValueError naming the entity whose pattern does not compile."""
+    compiled = []
+    for name, alternatives in regexes.items():
+        try:
+            compiled.append((name, re.compile("|".join(alternatives))))
+        except re.error as exc:
+            raise ValueError(f"nlu.yml regex {name!r}: {exc}") from exc
+    return compiled
 
 
 def _normal_date(text: str) -> str:
@@ -62,9 +48,14 @@ class RuleEntityExtractor:
     """Pipeline stage: fills `entities` with Rasa-shaped spans of the normalised text."""
 
     def __init__(
-        self, options: RuleEntityExtractorOptions, lookups: dict[str, list[str]], items: dict[str, str]
+        self,
+        options: RuleEntityExtractorOptions,
+        lookups: dict[str, list[str]],
+        items: dict[str, str],
+        patterns: list[tuple[str, re.Pattern[str]]],
     ) -> None:
         self.min_item_score = options.fuzzy_item_min_score
+        self.patterns = patterns
         self._lookups = lookups
         self._items = items  # name or alias -> item id
         self._item_names = list(items)
@@ -73,8 +64,9 @@ class RuleEntityExtractor:
 
     @classmethod
     def create(cls, options: RuleEntityExtractorOptions, resources: Any) -> RuleEntityExtractor:
-        lookups = {k: v for k, v in resources.nlu_data.lookups.items() if k in ("district", "department")}
-        return cls(options, lookups, resources.item_names())
+        data = resources.nlu_data
+        lookups = {k: v for k, v in data.lookups.items() if k in ("district", "department")}
+        return cls(options, lookups, resources.item_names(), compile_patterns(data.regexes))
 
     def _ruler(self) -> Any:
         if self._nlp is None:
@@ -95,15 +87,14 @@ class RuleEntityExtractor:
     def _pattern_entities(self, text: str) -> list[Entity]:
         found: list[Entity] = []
         taken: list[tuple[int, int]] = []
-        for name, pattern, check in _PATTERNS:
+        for name, pattern in self.patterns:
+            check = _CHECKS.get(name)
             for match in pattern.finditer(text):
                 start, end = match.span()
                 if any(s < end and start < e for s, e in taken):
                     continue
                 value = match.group(0)
-                if check is not None and not check(value):
-                    continue
-                if name == "phone" and len(value) > 5 and not is_valid_phone(value):
+                if check is not None and len(value) > 5 and not check(value):
                     continue
                 if name == "date":
                     value = _normal_date(value)

@@ -23,7 +23,7 @@ from core.settings import Settings, load_settings
 from jobs.platform import PlatformLink, push_forever
 from server import console as console_page
 from server import metrics
-from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets
+from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
 from server.auth import TokenTable
 from server.limits import RateLimitedError, make_rate_limiter
 from server.logs import install_masking
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for channel in channels:
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, console_page):
+    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, vocab, console_page):
         app.include_router(module.router)
     app.include_router(reports.pages)
     app.include_router(platform.router())

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-ROLES = ("agent", "handler", "supervisor", "admin")
-"""From least to most trusted; `handler` is a department handler (sees its department only)."""
+from core.vocab import ROLES
 
 
 @dataclass(frozen=True)

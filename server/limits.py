@@ -10,16 +10,9 @@ import threading
 import time
 from typing import Protocol
 
+from core.errors import RateLimitedError as RateLimitedError  # raised here, caught by connectors
+
 WINDOW_SECONDS = 60
-
-
-class RateLimitedError(Exception):
-    """Too many requests in the current window; `retry_after` seconds until the next one."""
-
-    def __init__(self, scope: str, retry_after: int) -> None:
-        super().__init__(f"rate limit reached for this {scope}; retry in {retry_after} s")
-        self.scope = scope
-        self.retry_after = retry_after
 
 
 class RateLimiter(Protocol):

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from core import vocab
 from core.settings import Settings
-from tickets import states
 from tickets.crud import status_for_citizen, ticket_numbers
 from tickets.errors import TicketError, TicketNotFoundError
 from tickets.intake import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
@@ -40,8 +40,8 @@ class SqlTicketGateway:
             location=request.location or None,
             phone=request.phone,
             name=request.name or None,
-            type=request.ticket_type if request.ticket_type in states.TYPES else "投诉",  # type: ignore[arg-type]
-            channel=request.channel if request.channel in states.CHANNELS else "api",  # type: ignore[arg-type]
+            type=request.ticket_type if request.ticket_type in vocab.TYPES else "投诉",  # type: ignore[arg-type]
+            channel=request.channel if request.channel in vocab.CHANNELS else "api",  # type: ignore[arg-type]
         )
         try:
             ticket = self.desk.create(data, actor=request.creator, predicted_category=request.category)
@@ -77,7 +77,7 @@ class SqlTicketGateway:
                     feedback_deadline=ticket.feedback_deadline,
                     completion_deadline=ticket.completion_deadline,
                     reply=next((n for n in reversed(notes) if n), None),
-                    closed=ticket.status in (states.COMPLETED, states.CALLED_BACK),
+                    closed=ticket.status in (vocab.COMPLETED, vocab.CALLED_BACK),
                     rated=ticket.satisfaction is not None,
                 )
         except TicketNotFoundError:
@@ -90,7 +90,7 @@ class SqlTicketGateway:
 
         def job(s: Session) -> bool:
             ticket = status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
-            if ticket.status not in (states.COMPLETED, states.CALLED_BACK) or ticket.satisfaction:
+            if ticket.status not in (vocab.COMPLETED, vocab.CALLED_BACK) or ticket.satisfaction:
                 return False
             ticket.satisfaction = _GRADES[score]
             s.add(

@@ -14,15 +14,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.vocab import ACCEPTED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
 from tickets.models import AuditEntry, Ticket, TicketCounter
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketUpdate
 from tickets.sla import SlaPolicy
-from tickets.states import ACCEPTED, DISPATCHED, IN_PROGRESS, OPEN, PENDING
-
-QUEUES = ("mine", "department", "at_risk", "overdue", "open", "all")
 
 
 def next_ticket_no(*, session: Session, day: str) -> str:

@@ -18,24 +18,19 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tickets.errors import IllegalTransitionError, PermissionDeniedError, TicketNotFoundError
-from tickets.models import AuditEntry, Ticket
-from tickets.states import (
-    ACCEPTED,
-    CALLED_BACK,
-    COMPLETED,
-    DISPATCHED,
-    FEEDBACK,
-    IN_PROGRESS,
-    MERGED,
+from core.vocab import (
+    CENTRE,
+    HANDLER,
     OPEN,
-    PENDING,
+    OVERSEER_ROLES,
     SATISFACTION,
     STATES,
+    STEP_ROLES,
+    TRANSITIONS,
+    Step,
 )
-
-CENTRE = "centre"
-HANDLER = "handler"
+from tickets.errors import IllegalTransitionError, PermissionDeniedError, TicketNotFoundError
+from tickets.models import AuditEntry, Ticket
 
 
 class Viewer(Protocol):
@@ -47,26 +42,6 @@ class Viewer(Protocol):
     def role(self) -> str: ...
     @property
     def department(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class Step:
-    action: str
-    by: str  # CENTRE or HANDLER
-
-
-TRANSITIONS: dict[tuple[str, str], Step] = {
-    (PENDING, ACCEPTED): Step("accept", CENTRE),
-    (ACCEPTED, DISPATCHED): Step("dispatch", CENTRE),
-    (DISPATCHED, DISPATCHED): Step("redispatch", CENTRE),
-    (DISPATCHED, IN_PROGRESS): Step("start", HANDLER),
-    (DISPATCHED, ACCEPTED): Step("return", HANDLER),
-    (IN_PROGRESS, ACCEPTED): Step("return", HANDLER),
-    (IN_PROGRESS, FEEDBACK): Step("feedback", HANDLER),
-    (FEEDBACK, COMPLETED): Step("complete", CENTRE),
-    (COMPLETED, CALLED_BACK): Step("callback", CENTRE),
-    **{(state, MERGED): Step("merge", CENTRE) for state in (PENDING, ACCEPTED, DISPATCHED, IN_PROGRESS)},
-}
 
 
 def allowed_from(state: str) -> list[str]:
@@ -94,9 +69,9 @@ def can_see(viewer: Viewer, ticket: Ticket) -> bool:
 
 
 def _check_actor(viewer: Viewer, ticket: Ticket, step: Step) -> None:
-    if viewer.role in ("supervisor", "admin"):
+    if viewer.role in OVERSEER_ROLES:
         return
-    if step.by == CENTRE and viewer.role != "agent":
+    if step.by == CENTRE and viewer.role not in STEP_ROLES[CENTRE]:
         raise PermissionDeniedError(f"{step.action} is done by the 12345 centre (agent), not a {viewer.role}")
     if step.by == HANDLER and not is_assigned_handler(viewer, ticket):
         raise PermissionDeniedError(

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.vocab import CALLED_BACK, COMPLETED
 from tickets.crud import get_ticket
 from tickets.errors import TicketError
 from tickets.lifecycle import Viewer
 from tickets.models import AuditEntry
-from tickets.states import CALLED_BACK, COMPLETED
 
 CLOSED = (COMPLETED, CALLED_BACK)
 

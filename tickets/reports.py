@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.vocab import MERGED, OPEN, SATISFACTION
 from tickets.errors import TicketError
 from tickets.models import AuditEntry, Ticket
 from tickets.sla import SlaPolicy, assess, rates
-from tickets.states import MERGED, OPEN, SATISFACTION
 from tickets.unanswered import unanswered_between
 
 if TYPE_CHECKING:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.vocab import Channel, Satisfaction, TicketType
 from nlu.validators import is_valid_phone
 from tickets.lifecycle import Viewer, is_assigned_handler
 from tickets.models import Ticket
-
-TicketType = Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"]
-Channel = Literal["web", "wechat", "hotline", "api"]
 
 
 def normalize_phone(value: str) -> str:
@@ -75,7 +72,7 @@ class TransitionIn(BaseModel):
     to: str = Field(description="Target state, e.g. 已受理")
     department: str | None = Field(None, max_length=64, description="For 交办 / 重新交办")
     note: str | None = Field(None, max_length=2000, description="Reason or result (退回 and 反馈 need one)")
-    satisfaction: Literal["满意", "基本满意", "不满意"] | None = Field(None, description="For 回访")
+    satisfaction: Satisfaction | None = Field(None, description="For 回访")
     callback_result: str | None = Field(None, max_length=2000, description="For 回访")
     merged_into: str | None = Field(None, max_length=20, description="For 合并: the ticket it duplicates")
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.settings import TicketSettings
+from core.vocab import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED, STATES
 from tickets.models import AuditEntry, Escalation, Notification, Ticket
-from tickets.states import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED, STATES
 from tickets.workcalendar import WorkCalendar
 
 

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from core.vocab import ROLES
 from tickets.errors import AuthenticationError, DuplicateUserError, InvalidTicketError
 from tickets.models import LoginToken, User
 
-ROLES = ("agent", "handler", "supervisor", "admin")
 _DUMMY_HASH: str | None = None
 
 

@@ -26,24 +26,11 @@
   const GREETING =
     "您好！我是政务服务智能客服，可以为您解答办事所需材料、办理地点、时限和费用等问题，也可以帮您提交12345诉求。";
 
-  // Card fields in display order, with the labels the knowledge base uses (knowledge/models.py).
-  const CARD_FIELDS = [
-    ["answer", ""],
-    ["text", ""],
-    ["conditions", "申请条件"],
-    ["targets", "服务对象"],
-    ["materials", "申请材料"],
-    ["steps", "办理流程"],
-    ["location", "办理地点"],
-    ["office_hours", "办公时间"],
-    ["phone_enquiry", "咨询电话"],
-    ["promised_time_limit", "承诺办结时限"],
-    ["legal_time_limit", "法定办结时限"],
-    ["fees", "收费标准"],
-    ["department", "实施部门"],
-  ];
+  // Card fields without a label (an FAQ's answer, a policy text) come first; the labelled ones
+  // follow in the order and with the labels of GET /api/v1/vocab (core/vocab.py).
+  const UNLABELLED_FIELDS = ["answer", "text"];
+  const LINK_FIELD = "online_url"; // shown as a link, not a row
   const ORDERED_LISTS = new Set(["materials", "steps"]);
-  const CARD_LABELS = new Set(CARD_FIELDS.map(([, label]) => label).filter(Boolean).concat(["网上办理"]));
 
   // --- small DOM helpers (text only, never HTML) -------------------------------------
 
@@ -180,6 +167,36 @@
     return body;
   }
 
+  // The shared vocabulary, fetched once per page; null when it could not be had (cards then show
+  // their values without labels, and the next reply tries again).
+  let vocabRequest = null;
+  function loadVocab(config) {
+    if (!vocabRequest) {
+      vocabRequest = fetch(`${config.endpoint}/api/v1/vocab`, { credentials: "omit" })
+        .then((response) => (response.ok ? response.json() : null))
+        .catch(() => null)
+        .then((words) => {
+          if (!words) {
+            vocabRequest = null;
+          } else if (!Object.prototype.hasOwnProperty.call(words.channels, config.channel)) {
+            console.warn(`govbot widget: data-channel "${config.channel}" is not one of`, Object.keys(words.channels));
+          }
+          return words;
+        });
+    }
+    return vocabRequest;
+  }
+
+  function cardLabels(words) {
+    const labels = Object.assign({}, words ? words.card_fields : {});
+    const shown = Object.keys(labels).filter((name) => name !== LINK_FIELD);
+    return {
+      rows: UNLABELLED_FIELDS.map((name) => [name, ""]).concat(shown.map((name) => [name, labels[name]])),
+      link: labels[LINK_FIELD] || null, // without the vocabulary the link shows its host
+      all: new Set(Object.values(labels)),
+    };
+  }
+
   function errorText(error) {
     switch (error.kind) {
       case "busy":
@@ -226,7 +243,7 @@
   }
 
   // Lines of the reply text that the card does not show (a missing-field note, for example).
-  function linesBesideCard(reply) {
+  function linesBesideCard(reply, labels) {
     return reply.reply.split("\n").filter((line) => {
       const text = line.trim();
       if (!text || line.startsWith(" ") || text.startsWith("【") || text.startsWith("来源：")) {
@@ -236,11 +253,11 @@
         return false;
       }
       const label = text.split("：")[0];
-      return !(text.includes("：") && CARD_LABELS.has(label));
+      return !(text.includes("：") && labels.all.has(label));
     });
   }
 
-  function renderCard(card, reply) {
+  function renderCard(card, reply, labels) {
     const node = el("article", "card");
     if (card.id) {
       node.setAttribute("data-item-id", String(card.id));
@@ -250,7 +267,7 @@
     node.setAttribute("aria-labelledby", title.id);
     node.append(title);
     const fields = el("dl", "fields");
-    for (const [name, label] of CARD_FIELDS) {
+    for (const [name, label] of labels.rows) {
       const value = card[name];
       if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) {
         continue;
@@ -266,11 +283,12 @@
     }
     node.append(fields);
     if (card.online_url && isHttpUrl(card.online_url)) {
-      const link = el("a", "online", "网上办理");
-      link.href = new URL(String(card.online_url), document.baseURI).href;
+      const href = new URL(String(card.online_url), document.baseURI);
+      const link = el("a", "online", labels.link || href.host);
+      link.href = href.href;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
-      link.setAttribute("aria-label", `网上办理（在新窗口打开）：${card.title || ""}`);
+      link.setAttribute("aria-label", `${labels.link || href.host}（在新窗口打开）：${card.title || ""}`);
       node.append(link);
     }
     const cited = citationLine(reply, card);
@@ -463,8 +481,9 @@
     async deliver(message) {
       this.setPending(true);
       let reply;
+      let words;
       try {
-        reply = await postChat(this.config, message);
+        [reply, words] = await Promise.all([postChat(this.config, message), loadVocab(this.config)]);
       } catch (error) {
         this.setPending(false);
         this.showError(error instanceof ChatError ? error : new ChatError("network"), message);
@@ -472,7 +491,7 @@
       }
       this.setPending(false);
       this.lastReply = reply;
-      this.showReply(reply);
+      this.showReply(reply, cardLabels(words));
       return true;
     }
 
@@ -495,15 +514,15 @@
       item.setAttribute("role", "alert");
     }
 
-    showReply(reply) {
+    showReply(reply, labels) {
       const parts = [];
       const notices = Array.isArray(reply.notices) ? reply.notices : [];
       reply.notices = notices;
       notices.forEach((notice) => parts.push(el("p", "notice", notice)));
       const options = Array.isArray(reply.options) ? reply.options : [];
       if (reply.card && typeof reply.card === "object") {
-        parts.push(renderCard(reply.card, reply));
-        linesBesideCard(reply).forEach((line) => parts.push(el("p", "text note", line)));
+        parts.push(renderCard(reply.card, reply, labels));
+        linesBesideCard(reply, labels).forEach((line) => parts.push(el("p", "text note", line)));
       } else {
         // Options are shown as buttons, so their numbered listing is left out of the text.
         const listed = new Set(options.map((option, i) => `${i + 1}. ${option.title}`));

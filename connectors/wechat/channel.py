@@ -40,6 +40,7 @@ from connectors.wechat.messages import (
 )
 from connectors.wechat.outbox import Outbox, OutboxRow
 from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings, wechat_env_name
+from core.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
 run = anyio.to_thread.run_sync  # store calls (SQLite may wait on another worker, Redis on the network)
@@ -245,9 +246,9 @@ class WeChatChannel(Channel):
         )
         try:
             reply = await on_message(message)
-        except Exception as exc:
-            if hasattr(exc, "retry_after"):  # the app's rate limit
-                return self.settings.busy_reply
+        except RateLimitedError:
+            return self.settings.busy_reply
+        except Exception:
             log.exception("wechat.message.failed", extra={"app_id": checked.app.config.app_id})
             return self.settings.error_reply
         return render_reply(reply)

@@ -12,10 +12,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from core.vocab import GUIDE_FIELD_LABELS
 from knowledge.importers.base import ImportResult, RecordError, explain_validation
 from knowledge.importers.documents import import_document, split_front_matter
 from knowledge.importers.options import ImportOptions
-from knowledge.models import GUIDE_FIELD_LABELS, ServiceGuide
+from knowledge.models import ServiceGuide
 
 _LABEL_TO_FIELD = {label: field for field, label in GUIDE_FIELD_LABELS.items()}
 _LIST_FIELDS = {"materials", "steps", "targets"}

@@ -1,5 +1,6 @@
-"""What the agent console needs beyond the ticket API: the desk's vocabulary (departments,
-categories, states, who may take which step) and a ticket draft from a pasted call transcript.
+"""What the agent console needs beyond the ticket API: who is logged in and this desk's
+departments and categories (the shared vocabulary is `GET /api/v1/vocab`), and a ticket draft
+from a pasted call transcript.
 
 Both are read-only; creating and moving tickets stays with /api/v1/tickets.
 """
@@ -13,9 +14,7 @@ from pydantic import BaseModel, Field
 
 from nlu.message import ParsedMessage
 from server.deps import Agent, CurrentPrincipal, Desk, Service
-from tickets.lifecycle import TRANSITIONS
 from tickets.schemas import normalize_phone
-from tickets.states import OPEN, SATISFACTION, STATES, TYPES
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
 
@@ -23,22 +22,10 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 TITLE_MAX = 40
 
 
-class Step(BaseModel):
-    source: str = Field(serialization_alias="from", description="State the step starts from")
-    to: str
-    action: str = Field(description="accept, dispatch, redispatch, start, return, feedback, ...")
-    by: str = Field(description="'centre' (agent) or 'handler' (the ticket's department)")
-
-
 class ConsoleMeta(BaseModel):
     user: dict[str, str | None]
     departments: list[str]
     categories: list[str]
-    states: list[str]
-    open_states: list[str]
-    types: list[str]
-    satisfaction: list[str]
-    transitions: list[Step]
     at_risk_fraction: float
 
 
@@ -88,20 +75,13 @@ def draft_from(parsed: ParsedMessage, text: str, *, urgent_keyword: str | None) 
 
 @router.get("/meta", response_model=ConsoleMeta)
 def console_meta(desk: Desk, principal: CurrentPrincipal) -> ConsoleMeta:
-    """Who is logged in and the desk's vocabulary (any staff role)."""
+    """Who is logged in and this desk's departments and categories (any staff role)."""
     cfg = desk.settings.tickets
     departments = sorted({*cfg.routing.values(), cfg.default_department})
     return ConsoleMeta(
         user={"name": principal.name, "role": principal.role, "department": principal.department},
         departments=departments,
         categories=sorted(desk.taxonomy.level1),
-        states=list(STATES),
-        open_states=list(OPEN),
-        types=list(TYPES),
-        satisfaction=list(SATISFACTION),
-        transitions=[
-            Step(source=frm, to=to, action=step.action, by=step.by) for (frm, to), step in TRANSITIONS.items()
-        ],
         at_risk_fraction=cfg.at_risk_fraction,
     )
 

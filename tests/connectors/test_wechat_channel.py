@@ -13,6 +13,7 @@ from defusedxml import ElementTree as SafeET
 
 from bot.messages import Option
 from core.channel_settings import WeChatSettings
+from core.errors import RateLimitedError
 from tests.connectors.conftest import Harness
 from tests.utils.wechat import (
     OPENID,
@@ -214,12 +215,18 @@ def test_mini_program_fixed_reply_goes_through_the_api(
 
 
 def test_rate_limited_user_gets_the_busy_reply(harness: MakeHarness) -> None:
-    class Limited(Exception):
-        retry_after = 30
-
-    h = harness(FakeOnMessage(error=Limited()))
+    h = harness(FakeOnMessage(error=RateLimitedError("session", 30)))
     response = _post(h, "wxplain", plain_query(), text_xml(msg_id="5007"))
     assert _fields(response.text)["Content"] == WeChatSettings().busy_reply
+
+
+def test_busy_is_told_by_the_error_type_not_by_an_attribute(harness: MakeHarness) -> None:
+    class LooksLimited(Exception):
+        retry_after = 30
+
+    h = harness(FakeOnMessage(error=LooksLimited()))
+    response = _post(h, "wxplain", plain_query(), text_xml(msg_id="5090"))
+    assert _fields(response.text)["Content"] == WeChatSettings().error_reply
 
 
 def test_failing_bot_gets_the_error_reply(harness: MakeHarness) -> None:

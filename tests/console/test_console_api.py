@@ -47,11 +47,18 @@ def test_meta_needs_a_login_and_describes_the_desk(live_server: LiveServer) -> N
     assert meta["user"] == {"name": "handler1", "role": "handler", "department": DEPT}
     assert {DEPT, OTHER_DEPT} <= set(meta["departments"])
     assert "城乡建设" in meta["categories"]
-    steps = {(s["from"], s["to"]): (s["action"], s["by"]) for s in meta["transitions"]}
+    assert 0 < meta["at_risk_fraction"] < 1
+    assert "transitions" not in meta and "states" not in meta  # the vocabulary is /api/v1/vocab
+
+
+def test_vocab_is_public_and_cacheable_for_the_console(live_server: LiveServer) -> None:
+    response = httpx.get(f"{live_server.base_url}/api/v1/vocab")  # no login
+    assert response.status_code == 200
+    assert "max-age=" in response.headers["cache-control"]
+    steps = {(s["from"], s["to"]): (s["action"], s["by"]) for s in response.json()["transitions"]}
     assert steps[("待受理", "已受理")] == ("accept", "centre")
     assert steps[("已交办", "处理中")] == ("start", "handler")
     assert steps[("已交办", "已交办")] == ("redispatch", "centre")
-    assert 0 < meta["at_risk_fraction"] < 1
 
 
 def test_draft_prefills_a_ticket_from_a_transcript(live_server: LiveServer) -> None:

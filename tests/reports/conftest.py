@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from core.settings import load_settings
+from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, FEEDBACK, IN_PROGRESS
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest
 from tickets.schemas import TicketCreate
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, FEEDBACK, IN_PROGRESS
 from tickets.users import Account
 
 SUPERVISOR = Account("boss", "supervisor", None)

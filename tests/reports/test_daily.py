@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.vocab import CALLED_BACK, FEEDBACK, MERGED
 from server.report_page import render_daily
 from tests.reports.conftest import SUPERVISOR, new_ticket, walk
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest
 from tickets.reports import ReportError, daily_report, desk_daily_report, hot_words, parse_day
 from tickets.service import TicketDesk
-from tickets.states import CALLED_BACK, FEEDBACK, MERGED
 from tickets.unanswered import record_unanswered
 
 ZONE = ZoneInfo("Asia/Shanghai")

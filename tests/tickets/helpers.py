@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, FEEDBACK, IN_PROGRESS, PENDING
 from tickets.lifecycle import TransitionRequest
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, FEEDBACK, IN_PROGRESS, PENDING
 from tickets.users import Account
 
 DEPT = "市住房城乡建设局"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from core.vocab import ACCEPTED, DISPATCHED, IN_PROGRESS, MERGED, STATES
 from tests.tickets.helpers import AGENT, DEPT, HANDLER, ORDER, OTHER_HANDLER, SUPERVISOR, walk_to
 from tests.utils.factories import ticket_data
 from tickets.db import AuditTrailError
@@ -12,7 +13,6 @@ from tickets.errors import IllegalTransitionError, PermissionDeniedError, Ticket
 from tickets.lifecycle import TRANSITIONS, TransitionRequest
 from tickets.models import AuditEntry
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, DISPATCHED, IN_PROGRESS, MERGED, STATES
 
 # For each allowed step: what the request carries and who takes it.
 STEP_REQUESTS = {

@@ -13,12 +13,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from core.vocab import ACCEPTED, FEEDBACK, IN_PROGRESS
 from tests.tickets.helpers import AGENT, HANDLER, SUPERVISOR, walk_to
 from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock
 from tickets.lifecycle import TransitionRequest
 from tickets.service import TicketDesk, sweep_forever
-from tickets.states import ACCEPTED, FEEDBACK, IN_PROGRESS
 
 SECRET = "test-webhook-secret"
 

@@ -5,39 +5,7 @@
 
 (() => {
   const TOKEN_KEY = "govbot.console.token";
-  const CENTRE_ROLES = ["agent", "supervisor", "admin"];
-  const AWAITING_FEEDBACK = ["待受理", "已受理", "已交办", "处理中"];
-  const QUEUES = {
-    mine: "我的工单",
-    department: "本部门",
-    at_risk: "即将超时",
-    overdue: "已超时",
-    open: "全部在办",
-  };
-  const ACTIONS = {
-    accept: "受理",
-    dispatch: "交办",
-    redispatch: "重新交办",
-    start: "开始处理",
-    return: "退回",
-    feedback: "反馈",
-    complete: "办结",
-    callback: "回访",
-    merge: "合并",
-  };
-  const FIELD_LABELS = {
-    department: "办理部门",
-    materials: "申请材料",
-    location: "办理地点",
-    office_hours: "办公时间",
-    promised_time_limit: "承诺时限",
-    fees: "收费标准",
-    answer: "答复",
-    text: "内容",
-  };
-  const AUDIT_LABELS = { ...ACTIONS, create: "创建", update: "修改", escalate: "超时督办" };
-  const URGENCY = { urgent: "紧急", normal: "一般" };
-  const KIND_LABELS = { guide: "办事指南", faq: "常见问题", policy: "政策文件" };
+  // Roles, states, steps and every label come from GET /api/v1/vocab (core/vocab.py), once per page.
   const HTTP_LABELS = {
     401: "未登录或登录已过期",
     403: "无权限",
@@ -47,7 +15,8 @@
     429: "请求过于频繁",
   };
 
-  const state = { token: null, me: null, meta: null, queue: null, tickets: [], current: null };
+  const state = { token: null, me: null, meta: null, vocab: null, queue: null, tickets: [], current: null };
+  const vocab = () => state.vocab;
   const $ = (id) => document.getElementById(id);
 
   // --- DOM helpers -------------------------------------------------------------------------
@@ -146,7 +115,8 @@
   }
 
   // --- roles -----------------------------------------------------------------------------------
-  const isCentre = () => state.me && CENTRE_ROLES.includes(state.me.role);
+  const isOverseer = () => vocab().overseer_roles.includes(state.me.role);
+  const isCentre = () => state.me && (isOverseer() || vocab().step_roles.centre.includes(state.me.role));
 
   function queuesForRole() {
     const me = state.me;
@@ -159,11 +129,11 @@
 
   function allowedSteps(ticket) {
     const me = state.me;
-    return state.meta.transitions.filter((step) => {
+    return vocab().transitions.filter((step) => {
       if (step.from !== ticket.status) return false;
-      if (me.role === "supervisor" || me.role === "admin") return true;
-      if (step.by === "centre") return me.role === "agent";
-      return me.role === "handler" && Boolean(me.department) && me.department === ticket.department;
+      if (isOverseer()) return true;
+      if (!vocab().step_roles[step.by].includes(me.role)) return false;
+      return step.by !== "handler" || (Boolean(me.department) && me.department === ticket.department);
     });
   }
 
@@ -199,10 +169,14 @@
   }
 
   async function start() {
-    state.meta = await api("GET", "/api/v1/console/meta");
-    state.me = state.meta.user;
+    const [meta, words] = await Promise.all([
+      api("GET", "/api/v1/console/meta"),
+      state.vocab || api("GET", "/api/v1/vocab"),
+    ]);
+    Object.assign(state, { meta, vocab: words, me: meta.user });
     $("user-name").textContent = state.me.name;
     $("user-role").textContent = state.me.role;
+    $("user-role").title = vocab().roles[state.me.role] || "";
     $("user-department").textContent = state.me.department || "";
     for (const node of document.querySelectorAll("[data-needs=centre]")) show(node, isCentre());
     show($("create-panel"), false); // opens from the suggestions box
@@ -239,11 +213,13 @@
     return String(value);
   }
 
+  const itemLabels = () => ({ ...vocab().card_fields, ...vocab().item_text_labels });
+
   function renderSuggestion(item) {
     const fields = el("dl", { className: "fields compact" });
     for (const [key, value] of Object.entries(item.summary || {})) {
       if (key === "source" || value === "" || value === null) continue;
-      fields.append(el("dt", {}, FIELD_LABELS[key] || key), el("dd", {}, fieldValue(value)));
+      fields.append(el("dt", {}, itemLabels()[key] || key), el("dd", {}, fieldValue(value)));
     }
     const source = String((item.summary || {}).source || "");
     const sourceNode = /^https?:\/\//.test(source)
@@ -256,7 +232,7 @@
         "div",
         { className: "suggestion-head" },
         el("strong", { className: "suggestion-title" }, item.title),
-        el("span", { className: "badge" }, KIND_LABELS[item.kind] || item.kind),
+        el("span", { className: "badge" }, vocab().item_kinds[item.kind] || item.kind),
         el("span", { className: "muted" }, `相关度 ${Number(item.score).toFixed(2)}`),
       ),
       fields,
@@ -268,8 +244,8 @@
   function fillCreateForm() {
     const meta = state.meta;
     $("category-list").replaceChildren(...meta.categories.map((c) => el("option", { value: c })));
-    $("f-type").replaceChildren(...meta.types.map((t) => el("option", { value: t }, t)));
-    $("f-type").value = "求助";
+    $("f-type").replaceChildren(...vocab().ticket_types.map((t) => el("option", { value: t }, t)));
+    $("f-type").value = vocab().default_ticket_type;
     $("f-department").replaceChildren(
       el("option", { value: "" }, "按分类自动派单"),
       ...meta.departments.map((d) => el("option", { value: d }, d)),
@@ -286,7 +262,7 @@
     try {
       const draft = await api("POST", "/api/v1/console/draft", { text });
       $("create-form").reset();
-      $("f-type").value = "求助";
+      $("f-type").value = vocab().default_ticket_type;
       $("f-title").value = draft.title;
       $("f-content").value = draft.content;
       $("f-category").value = draft.category || "";
@@ -334,7 +310,7 @@
       const created = await api("POST", "/api/v1/tickets", body);
       let message = `已创建工单 ${created.ticket_no}（${created.category || "未分类"} → ${
         created.department || "待定"
-      }，${URGENCY[created.urgency] || created.urgency}）`;
+      }，${vocab().urgency_labels[created.urgency] || created.urgency}）`;
       if (created.duplicate_of) message += `；疑似与 ${created.duplicate_of} 重复，可合并。`;
       flash(message, created.duplicate_of ? "warning" : "ok");
       $("create-form").reset();
@@ -359,7 +335,7 @@
             dataset: { queue: name },
             onclick: () => loadQueue(name),
           },
-          QUEUES[name],
+          vocab().queue_labels[name] || name,
         ),
       ),
     );
@@ -385,8 +361,12 @@
   }
 
   function slaTarget(ticket) {
-    if (AWAITING_FEEDBACK.includes(ticket.status)) return { deadline: ticket.feedback_deadline, what: "反馈" };
-    if (ticket.status === "已反馈") return { deadline: ticket.completion_deadline, what: "办结" };
+    if (vocab().awaiting_feedback.includes(ticket.status)) {
+      return { deadline: ticket.feedback_deadline, what: vocab().step_labels.feedback };
+    }
+    if (vocab().awaiting_completion.includes(ticket.status)) {
+      return { deadline: ticket.completion_deadline, what: vocab().step_labels.complete };
+    }
     return null;
   }
 
@@ -460,32 +440,6 @@
   }
 
   // --- ticket detail and transitions ------------------------------------------------------------------
-  const DETAIL_FIELDS = [
-    ["status", "状态"],
-    ["title", "标题"],
-    ["content", "诉求内容"],
-    ["type", "类型"],
-    ["category", "分类"],
-    ["department", "承办部门"],
-    ["assignee", "处理人"],
-    ["urgency", "紧急程度"],
-    ["urgent_reason", "紧急原因"],
-    ["citizen_name", "市民姓名"],
-    ["phone", "来电号码"],
-    ["location", "地点"],
-    ["channel", "渠道"],
-    ["created_by", "创建人"],
-    ["received_at", "受理时间"],
-    ["feedback_deadline", "反馈期限"],
-    ["completion_deadline", "办结期限"],
-    ["feedback_at", "反馈时间"],
-    ["completed_at", "办结时间"],
-    ["satisfaction", "满意度"],
-    ["callback_result", "回访结果"],
-    ["duplicate_of", "疑似重复"],
-    ["merged_into", "已合并至"],
-    ["escalation_level", "督办级别"],
-  ];
   const TIME_FIELDS = ["received_at", "feedback_deadline", "completion_deadline", "feedback_at", "completed_at"];
 
   async function openTicket(ticketNo) {
@@ -507,12 +461,12 @@
     const category = [t.category1, t.category2, t.category3].filter(Boolean).join("/");
     const values = { ...t, category };
     const rows = [];
-    for (const [key, label] of DETAIL_FIELDS) {
+    for (const [key, label] of Object.entries(vocab().ticket_fields)) {
       let value = values[key];
       if (value === null || value === undefined || value === "") continue;
       if (key === "escalation_level" && !value) continue;
       if (TIME_FIELDS.includes(key)) value = fmtTime(value);
-      if (key === "urgency") value = URGENCY[value] || value;
+      if (key === "urgency") value = vocab().urgency_labels[value] || value;
       rows.push(el("dt", {}, label), el("dd", { dataset: { field: key } }, String(value)));
     }
     $("d-fields").replaceChildren(...rows);
@@ -524,7 +478,7 @@
         el(
           "button",
           { type: "button", dataset: { action: step.action }, onclick: () => openStep(step) },
-          ACTIONS[step.action] || step.action,
+          vocab().step_labels[step.action] || step.action,
         ),
       ),
     );
@@ -543,14 +497,14 @@
     else if (typeof changes.department === "string") parts.push(`部门：${changes.department}`);
     if (typeof changes.category === "string") parts.push(`分类：${changes.category}`);
     if (changes.merged_into) parts.push(`合并至 ${changes.merged_into}`);
-    if (changes.satisfaction) parts.push(`满意度：${changes.satisfaction}`);
+    if (changes.satisfaction) parts.push(`${vocab().ticket_fields.satisfaction}：${changes.satisfaction}`);
     if (changes.note) parts.push(`说明：${changes.note}`);
     return el(
       "li",
       {},
       el("span", { className: "muted" }, fmtTime(entry.at)),
       " ",
-      el("strong", {}, AUDIT_LABELS[entry.action] || entry.action),
+      el("strong", {}, vocab().audit_labels[entry.action] || entry.action),
       ` · ${entry.actor}`,
       parts.length ? ` · ${parts.join("；")}` : "",
     );
@@ -585,9 +539,10 @@
       inputs.push(labelled("退回原因", el("textarea", { name: "note", rows: 3, required: true })));
     } else if (step.action === "callback") {
       const select = el("select", { name: "satisfaction", required: true });
-      for (const s of state.meta.satisfaction) select.append(el("option", { value: s }, s));
-      inputs.push(labelled("满意度", select));
-      inputs.push(labelled("回访结果", el("textarea", { name: "callback_result", rows: 2 })));
+      for (const s of vocab().satisfaction) select.append(el("option", { value: s }, s));
+      inputs.push(labelled(vocab().ticket_fields.satisfaction, select));
+      const result = el("textarea", { name: "callback_result", rows: 2 });
+      inputs.push(labelled(vocab().ticket_fields.callback_result, result));
     } else if (step.action === "merge") {
       inputs.push(
         labelled("合并至工单号", el("input", { name: "merged_into", required: true, maxlength: 20 })),
@@ -596,7 +551,7 @@
     if (!["feedback", "return"].includes(step.action)) {
       inputs.push(labelled("备注（可选）", el("input", { name: "note", maxlength: 2000 })));
     }
-    const label = ACTIONS[step.action] || step.action;
+    const label = vocab().step_labels[step.action] || step.action;
     form.replaceChildren(
       el("h4", {}, `${label}：${t.status} → ${step.to}`),
       ...inputs,
@@ -626,7 +581,7 @@
     const ticketNo = state.current.ticket_no;
     try {
       await api("POST", `/api/v1/tickets/${encodeURIComponent(ticketNo)}/transitions`, body);
-      flash(`工单 ${ticketNo} 已${ACTIONS[step.action] || step.action}。`, "ok");
+      flash(`工单 ${ticketNo} 已${vocab().step_labels[step.action] || step.action}。`, "ok");
       await openTicket(ticketNo);
       await loadQueue(state.queue);
     } catch (err) {

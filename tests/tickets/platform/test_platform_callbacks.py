@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import FastAPI
 
+from core.vocab import ACCEPTED, FEEDBACK, IN_PROGRESS, PENDING
 from jobs.platform import PlatformLink
 from server.api.tickets import ticket_error_response
 from tests.tickets.helpers import AGENT, SUPERVISOR, walk_to
@@ -16,7 +17,6 @@ from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import LoopbackServer
 from tickets.errors import TicketError
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, FEEDBACK, IN_PROGRESS, PENDING
 
 MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
 

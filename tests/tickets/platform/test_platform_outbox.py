@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from core.outbox import RetryPolicy
 from core.settings import Settings
+from core.vocab import ACCEPTED, DISPATCHED
 from jobs.platform import PlatformLink
 from tests.tickets.helpers import AGENT, walk_to
 from tests.tickets.platform.helpers import outbox
@@ -22,7 +23,6 @@ from tickets import crud
 from tickets.platform.push import claim_due
 from tickets.platform.recorder import CREATE, STATUS, record_consent
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED, DISPATCHED
 
 MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
 

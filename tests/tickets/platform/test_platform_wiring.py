@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from core.settings import DEFAULT_CONFIG, load_settings
+from core.vocab import ACCEPTED
 from jobs.platform import PlatformLink, push_forever
 from server.app import create_app
 from tests.tickets.helpers import SUPERVISOR
@@ -20,7 +21,6 @@ from tests.tickets.platform.helpers import SECRET, outbox, post_callback
 from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
 from tickets.service import TicketDesk
-from tickets.states import ACCEPTED
 
 MakeLink = Callable[[], tuple[TicketDesk, PlatformLink]]
 
