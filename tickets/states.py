@@ -18,5 +18,5 @@ OPEN = (*AWAITING_FEEDBACK, FEEDBACK)
 TERMINAL = (CALLED_BACK, MERGED)
 
 TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
-CHANNELS = ("web", "wechat", "hotline", "api")
+CHANNELS = ("web", "wechat", "hotline", "api", "rasa")
 SATISFACTION = ("满意", "基本满意", "不满意")

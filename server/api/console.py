@@ -1,12 +1,12 @@
 """What the agent console needs beyond the ticket API: the desk's vocabulary (departments,
 categories, states, who may take which step) and a ticket draft from a pasted call transcript.
 
-Both are read-only; creating and moving tickets stays with /api/v1/tickets.
+Both are read-only; creating and moving tickets stays with /api/v1/tickets (tickets.intake). The
+draft is built with the intake contract's own rules (the title a ticket gets when given none,
+the phone normalisation), so what the agent confirms is what the ticket door accepts.
 """
 
 from __future__ import annotations
-
-import re
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -14,13 +14,10 @@ from pydantic import BaseModel, Field
 from nlu.message import ParsedMessage
 from server.deps import Agent, CurrentPrincipal, Desk, Service
 from tickets.lifecycle import TRANSITIONS
-from tickets.schemas import normalize_phone
+from tickets.schemas import first_sentence, normalize_phone
 from tickets.states import OPEN, SATISFACTION, STATES, TYPES
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
-
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-TITLE_MAX = 40
 
 
 class Step(BaseModel):
@@ -56,13 +53,6 @@ class TicketDraft(BaseModel):
     phone: str | None
     location: str | None
     urgent_keyword: str | None
-
-
-def first_sentence(text: str, limit: int = TITLE_MAX) -> str:
-    """The first sentence of `text` (without its closing mark), cut to `limit` characters."""
-    stripped = text.strip()
-    head = _SENTENCE_END.split(stripped, maxsplit=1)[0].strip() or stripped
-    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
 def draft_from(parsed: ParsedMessage, text: str, *, urgent_keyword: str | None) -> TicketDraft:

@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.api.console import first_sentence
 from server.console import STATIC_DIR
 from tests.console.conftest import DEPT, OTHER_DEPT, LiveServer
+from tickets.schemas import first_sentence
 
 
 def test_console_page_and_files_are_served_with_a_strict_policy(live_server: LiveServer) -> None:
