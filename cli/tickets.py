@@ -16,8 +16,8 @@ import typer
 
 from cli.context import cli_settings
 from tickets.errors import TicketError
+from tickets.intake import TicketRefusedError, intake, validate
 from tickets.lifecycle import TransitionRequest
-from tickets.schemas import TicketCreate
 from tickets.service import TicketDesk
 from tickets.users import Account
 
@@ -67,40 +67,39 @@ def create(
     location: Annotated[str | None, typer.Option(help="Where.")] = None,
     category: Annotated[str | None, typer.Option(help="12345 category '一级/二级/三级'.")] = None,
     type: Annotated[str, typer.Option("--type", help="咨询/求助/投诉/举报/建议/表扬.")] = "求助",
-    channel: Annotated[str, typer.Option(help="web | wechat | hotline | api.")] = "hotline",
+    channel: Annotated[str, typer.Option(help="web | wechat | hotline | api | rasa.")] = "hotline",
     urgent: Annotated[bool, typer.Option(help="Mark urgent (2-hour feedback).")] = False,
     department: Annotated[str | None, typer.Option(help="Override the routing table.")] = None,
     actor: Actor = "cli",
 ) -> None:
-    """Open a ticket and print its number and deadlines."""
+    """Open a ticket (through the one intake) and print its number and deadlines."""
+    fields = dict(
+        title=title,
+        content=content,
+        phone=phone,
+        name=name,
+        location=location,
+        category=category,
+        type=type,
+        channel=channel,
+        urgent=urgent,
+        department=department,
+    )
     try:
-        data = TicketCreate.model_validate(
-            dict(
-                title=title,
-                content=content,
-                phone=phone,
-                name=name,
-                location=location,
-                category=category,
-                type=type,
-                channel=channel,
-                urgent=urgent,
-                department=department,
-            )
-        )
-    except ValueError as exc:
+        data = validate(fields)
+    except TicketRefusedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     with open_desk() as desk:
-        ticket = desk.create(data, actor=actor)
+        receipt = intake(desk, data, actor=actor)
         _print(
             {
-                "ticket_no": ticket.ticket_no,
-                "status": ticket.status,
-                "urgency": ticket.urgency,
-                "department": ticket.department,
-                "feedback_deadline": ticket.feedback_deadline.isoformat(),
-                "completion_deadline": ticket.completion_deadline.isoformat(),
+                "ticket_no": receipt.ticket_no,
+                "status": receipt.status,
+                "urgency": receipt.urgency,
+                "department": receipt.department,
+                "feedback_deadline": receipt.feedback_deadline.isoformat(),
+                "completion_deadline": receipt.completion_deadline.isoformat(),
             }
         )
 

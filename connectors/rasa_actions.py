@@ -11,8 +11,9 @@ GOVBOT_API_TIMEOUT in seconds; all read by core.settings.ActionServerSettings.)
 - `action_answer_from_kb` sends the user's latest message to `POST /api/v1/chat`
   (session = the Rasa sender id) and utters govbot's reply, with buttons for a
   clarify question.
-- `action_create_ticket` files a 12345 ticket through `POST /api/v1/tickets` with
-  the latest message as content and the `phone`, `name`, `location`, `category`
+- `action_create_ticket` files a 12345 ticket through `POST /api/v1/tickets` (govbot's
+  one ticket intake) with channel `rasa`, the latest message as content (the server
+  titles it with its first sentence) and the `phone`, `name`, `location`, `category`
   and `ticket_type` slots; on success it utters the ticket number and sets the
   `ticket_no` slot. When govbot cannot be reached or refuses, the user is told
   politely and no event claims success.
@@ -35,8 +36,7 @@ from core.settings import ActionServerSettings
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "rasa"
-TITLE_CHARS = 30
+CHANNEL = "rasa"  # a ticket channel of govbot (core/vocab.py CHANNELS)
 TICKET_SLOTS = {"name": "name", "location": "location", "category": "category", "type": "ticket_type"}
 
 UTTER_KB_UNAVAILABLE = "抱歉，暂时无法查询办事指南，请稍后再试，或拨打12345热线咨询。"
@@ -113,7 +113,6 @@ class ActionCreateTicket(Action):
             dispatcher.utter_message(text=UTTER_NEED_PHONE)
             return []
         ticket: dict[str, Any] = {
-            "title": content[:TITLE_CHARS],
             "content": content,
             "phone": str(phone),
             "channel": CHANNEL,

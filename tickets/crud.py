@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.vocab import ACCEPTED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
+from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
 from tickets.models import AuditEntry, Ticket, TicketCounter
@@ -259,3 +259,34 @@ def status_for_citizen(*, session: Session, ticket_no: str, phone_last4: str) ->
     if ticket is None or not ticket.phone.endswith(phone_last4):
         raise TicketNotFoundError(ticket_no)
     return ticket
+
+
+def latest_feedback_note(*, session: Session, ticket: Ticket) -> str | None:
+    """The handling department's newest 反馈 note, if any."""
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.ticket_id == ticket.id, AuditEntry.action == "feedback")
+        .order_by(AuditEntry.id.desc())
+    )
+    notes = (e.changes.get("note") for e in entries if isinstance(e.changes, dict))
+    return next((n for n in notes if n), None)
+
+
+def rate_by_citizen(
+    *,
+    session: Session,
+    ticket_no: str,
+    phone_last4: str,
+    satisfaction: str,
+    score: int,
+    via: str,
+    now: datetime,
+) -> bool:
+    """Record the citizen's own grade on a closed, unrated ticket (audited); False otherwise."""
+    ticket = status_for_citizen(session=session, ticket_no=ticket_no, phone_last4=phone_last4)
+    if ticket.status not in (COMPLETED, CALLED_BACK) or ticket.satisfaction:
+        return False
+    ticket.satisfaction = satisfaction
+    changes = {"satisfaction": satisfaction, "score": score, "via": via}
+    session.add(AuditEntry(ticket_id=ticket.id, actor="citizen", at=now, action="rate", changes=changes))
+    return True

@@ -5,12 +5,23 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.vocab import Channel, Satisfaction, TicketType
 from nlu.validators import is_valid_phone
 from tickets.lifecycle import Viewer, is_assigned_handler
 from tickets.models import Ticket
+
+TITLE_MAX = 40
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+
+
+def first_sentence(text: str, limit: int = TITLE_MAX) -> str:
+    """The first sentence of `text` (without its closing mark), cut to `limit` characters: the
+    title of a ticket that is given none, and of the console's draft."""
+    stripped = text.strip()
+    head = _SENTENCE_END.split(stripped, maxsplit=1)[0].strip() or stripped
+    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
 def normalize_phone(value: str) -> str:
@@ -31,7 +42,12 @@ def mask_phone(phone: str) -> str:
 class TicketBase(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=200, description="One line: what the matter is")
+    title: str = Field(
+        "",
+        min_length=1,
+        max_length=200,
+        description="One line: what the matter is (default: content's first sentence)",
+    )
     content: str = Field(min_length=1, max_length=4000, description="The citizen's account")
     location: str | None = Field(None, max_length=200, description="Where (address, place)")
     type: TicketType = Field("求助", description="咨询/求助/投诉/举报/建议/表扬")
@@ -52,6 +68,12 @@ class TicketCreate(TicketBase):
     @classmethod
     def _phone(cls, value: str) -> str:
         return normalize_phone(value)
+
+    @model_validator(mode="after")
+    def _title(self) -> TicketCreate:
+        if not self.title:
+            self.title = first_sentence(self.content)
+        return self
 
 
 class TicketUpdate(BaseModel):
@@ -75,18 +97,6 @@ class TransitionIn(BaseModel):
     satisfaction: Satisfaction | None = Field(None, description="For 回访")
     callback_result: str | None = Field(None, max_length=2000, description="For 回访")
     merged_into: str | None = Field(None, max_length=20, description="For 合并: the ticket it duplicates")
-
-
-class TicketCreated(BaseModel):
-    ticket_no: str
-    status: str
-    urgency: str
-    category: str | None
-    department: str | None
-    received_at: datetime
-    feedback_deadline: datetime
-    completion_deadline: datetime
-    duplicate_of: str | None = None
 
 
 class TicketPublic(BaseModel):

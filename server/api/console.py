@@ -2,24 +2,21 @@
 departments and categories (the shared vocabulary is `GET /api/v1/vocab`), and a ticket draft
 from a pasted call transcript.
 
-Both are read-only; creating and moving tickets stays with /api/v1/tickets.
+Both are read-only; creating and moving tickets stays with /api/v1/tickets (tickets.intake). The
+draft is built with the intake contract's own rules (the title a ticket gets when given none,
+the phone normalisation), so what the agent confirms is what the ticket door accepts.
 """
 
 from __future__ import annotations
-
-import re
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from nlu.message import ParsedMessage
 from server.deps import Agent, CurrentPrincipal, Desk, Service
-from tickets.schemas import normalize_phone
+from tickets.schemas import first_sentence, normalize_phone
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
-
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
-TITLE_MAX = 40
 
 
 class ConsoleMeta(BaseModel):
@@ -43,13 +40,6 @@ class TicketDraft(BaseModel):
     phone: str | None
     location: str | None
     urgent_keyword: str | None
-
-
-def first_sentence(text: str, limit: int = TITLE_MAX) -> str:
-    """The first sentence of `text` (without its closing mark), cut to `limit` characters."""
-    stripped = text.strip()
-    head = _SENTENCE_END.split(stripped, maxsplit=1)[0].strip() or stripped
-    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
 def draft_from(parsed: ParsedMessage, text: str, *, urgent_keyword: str | None) -> TicketDraft:

@@ -1,5 +1,6 @@
-"""12345 tickets over HTTP: create (agents and the Rasa action), read, move, queues, and the
-citizens' status look-up. Data functions raise domain errors; `ticket_error_response` maps them.
+"""12345 tickets over HTTP: create (through tickets.intake, for agents, the console and the Rasa
+action), read, move, queues, and the citizens' status look-up.
+Data functions raise domain errors; `ticket_error_response` maps them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from tickets.errors import (
     TicketError,
     TicketNotFoundError,
 )
+from tickets.intake import TicketReceipt, intake
 from tickets.lifecycle import TransitionRequest
 from tickets.schemas import (
     StatusQuery,
     TicketCreate,
-    TicketCreated,
     TicketPublic,
     TicketStatusPublic,
     TicketSummary,
@@ -57,9 +58,10 @@ async def ticket_error_response(_request: Request, exc: Exception) -> JSONRespon
     return JSONResponse(body, status_code=code)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketCreated)
-async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent: Agent) -> TicketCreated:
-    """Open a ticket (the Rasa action's contract). Without `category` the engine predicts one."""
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketReceipt)
+async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent: Agent) -> TicketReceipt:
+    """Open a ticket through `intake` (the console and the Rasa action use this door). Without
+    `category` the engine predicts one; an unknown `channel` or a bad field is refused with 422."""
     predicted = None
     if data.category is None:
         try:
@@ -67,23 +69,8 @@ async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent:
             predicted = parsed.category
         except (NotPreparedError, ModelMissingError) as exc:  # the ticket matters more than its category
             log.warning("tickets.category.unavailable", extra={"error": str(exc)})
-    ticket = await anyio.to_thread.run_sync(
-        lambda: desk.create(data, actor=agent.name, predicted_category=predicted)
-    )
-    duplicate = None
-    if ticket.duplicate_of_id:
-        view = await anyio.to_thread.run_sync(lambda: desk.show(ticket.ticket_no, viewer=agent))
-        duplicate = view.ticket.duplicate_of
-    return TicketCreated(
-        ticket_no=ticket.ticket_no,
-        status=ticket.status,
-        urgency=ticket.urgency,
-        category="/".join(c for c in (ticket.category1, ticket.category2, ticket.category3) if c) or None,
-        department=ticket.department,
-        received_at=ticket.received_at,
-        feedback_deadline=ticket.feedback_deadline,
-        completion_deadline=ticket.completion_deadline,
-        duplicate_of=duplicate,
+    return await anyio.to_thread.run_sync(
+        lambda: intake(desk, data, actor=agent.name, predicted_category=predicted)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from tests.api.conftest import AGENT_TOKEN, server_settings
+from tickets.intake import TicketReceipt
 
 
 def _say(client: TestClient, session: str, text: str) -> dict:
@@ -31,6 +33,7 @@ def test_complaint_becomes_a_stored_ticket_and_its_status_is_found(
         ticket_no = done["ticket"]["ticket_no"]
         assert ticket_no in done["reply"]
         assert done["form"] is None
+        assert set(done["ticket"]) == set(TicketReceipt.model_fields)  # the one intake's receipt
 
         # Staff see it with the category predicted and the phone masked for a non-handler.
         staff = client.get(f"/api/v1/tickets/{ticket_no}", headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
@@ -38,6 +41,8 @@ def test_complaint_becomes_a_stored_ticket_and_its_status_is_found(
         body = staff.json()
         shown = body.get("ticket", body)
         assert shown["channel"] == "web" and shown["location"] == "海珠区江南大道中88号"
+        for name in ("status", "department", "urgency", "received_at", "feedback_deadline"):
+            assert shown[name] == done["ticket"][name], name
         assert shown["phone"] == "138****5678"
         assert shown["citizen_name"] == "李女士"
 
@@ -48,6 +53,22 @@ def test_complaint_becomes_a_stored_ticket_and_its_status_is_found(
         assert status["ticket"]["ticket_no"] == ticket_no and status["ticket"]["status"] == "待受理"
         wrong = _say(client, uuid.uuid4().hex, f"查询工单{ticket_no} 尾号0000")
         assert wrong["ticket"] is None
+
+
+def test_the_rasa_rest_door_files_its_tickets_under_the_rasa_channel(
+    copy_prepared: Callable[[], Path],
+) -> None:
+    with TestClient(create_app(server_settings(copy_prepared()))) as client:
+        sender = uuid.uuid4().hex
+        complaint = "小区门口的路灯坏了一个多月，晚上漆黑一片"
+        for text in (complaint, "海珠区江南大道中88号", "13812345678", "跳过", "同意", "确认提交"):
+            response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+            assert response.status_code == 200, response.text
+        reply = response.json()[0]["text"]
+        found = re.search(r"\d{8}-\d{4}", reply)
+        assert found, reply
+        staff = client.get(f"/api/v1/tickets/{found[0]}", headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+        assert staff.status_code == 200 and staff.json()["channel"] == "rasa"
 
 
 def test_ticket_database_down_keeps_the_form(copy_prepared: Callable[[], Path], tmp_path: Path) -> None:

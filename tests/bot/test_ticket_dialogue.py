@@ -12,11 +12,13 @@ import pytest
 from bot.assistant import Assistant
 from bot.messages import BotReply, UserMessage
 from core.settings import load_settings
-from tickets.intake import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView
+from tickets.chat_gateway import ticket_fields
+from tickets.intake import DeskUnavailableError, TicketReceipt, TicketRequest, TicketStatusView, validate
 
 
 class MemoryDesk:
-    """A desk kept in a dict: the dialogue's side of the contract, without a database."""
+    """A desk kept in a dict: the dialogue's side of the contract, without a database (it
+    validates each request with the real intake contract, so it refuses what the desk refuses)."""
 
     def __init__(self) -> None:
         self.created: list[TicketRequest] = []
@@ -27,10 +29,19 @@ class MemoryDesk:
     def create(self, request: TicketRequest) -> TicketReceipt:
         if self.down:
             raise DeskUnavailableError("database unreachable")
+        validate(ticket_fields(request))  # refuses what the real desk's intake refuses
         self.created.append(request)
         number = f"20261123{len(self.created):06d}"
+        received = datetime(2026, 11, 23, 10, 0)
         return TicketReceipt(
-            ticket_no=number, status="待受理", feedback_deadline=datetime(2026, 11, 24, 18, 0)
+            ticket_no=number,
+            status="待受理",
+            urgency="normal",
+            category=request.category,
+            department=None,
+            received_at=received,
+            feedback_deadline=datetime(2026, 11, 24, 18, 0),
+            completion_deadline=received + timedelta(days=15),
         )
 
     def status(self, ticket_no: str, phone_last4: str) -> TicketStatusView | None:

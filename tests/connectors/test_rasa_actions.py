@@ -1,9 +1,11 @@
-"""The rasa-sdk actions, in a real action server process, against real HTTP servers.
+"""The rasa-sdk actions, in a real action server process, against the real govbot server.
 
 The action server runs from `.venv-rasa` (rasa-sdk 3.21.1 needs pydantic < 2.14, which our
 main environment pins higher; `make install` builds both). It calls a real govbot server
-(uvicorn in a thread over a copy of the prepared data directory) for answers, and a small
-stand-in ticket API on loopback for tickets. Requests are what a Rasa server posts to
+(the app factory under uvicorn in a thread, over a copy of the prepared data directory, with
+its own SQLite ticket database): `govbot serve` in all but the process. There is no stand-in
+ticket API: what the actions send must pass the same intake as every other door, and the
+assertions read the ticket the server stored. Requests are what a Rasa server posts to
 `/webhook`; the assertions are on the `events` and `responses` it gets back.
 """
 
@@ -15,85 +17,76 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from core.settings import PROJECT_ROOT
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.api.conftest import AGENT_TOKEN, server_settings
 from tests.utils.servers import free_port, serve_in_thread, wait_until_up
+from tickets.models import AuditEntry, Ticket
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
-TICKET_TOKEN = "ticket-token-0123456789"
 SLOTS = ("phone", "name", "location", "category", "ticket_type", "ticket_no")
 
 
 @dataclass
-class TicketApi:
-    """What the stand-in ticket API received, and how it is to answer."""
+class Govbot:
+    """The running server, and its ticket database as stored."""
 
-    mode: str = "created"  # created | 404 | 500
-    received: list[dict[str, Any]] = field(default_factory=list)
+    url: str
+    app: FastAPI
 
+    def stored(self, ticket_no: str) -> Ticket:
+        with self.app.state.desk.db.session() as session:
+            ticket = session.scalar(select(Ticket).where(Ticket.ticket_no == ticket_no))
+            assert ticket is not None, ticket_no
+            session.expunge(ticket)
+            return ticket
 
-def ticket_app(state: TicketApi) -> FastAPI:
-    app = FastAPI()
+    def audit(self, ticket_no: str) -> list[AuditEntry]:
+        with self.app.state.desk.db.session() as session:
+            ticket_id = select(Ticket.id).where(Ticket.ticket_no == ticket_no).scalar_subquery()
+            entries = list(session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id)))
+            session.expunge_all()
+            return entries
 
-    @app.post("/api/v1/tickets")
-    async def create(request: Request) -> Response:  # the contract of POST /api/v1/tickets
-        body = await request.json()
-        state.received.append({"json": body, "authorization": request.headers.get("authorization")})
-        if state.mode != "created":
-            return Response(status_code=int(state.mode), content=b'{"detail": "unavailable"}')
-        created = {"ticket_no": "GD20261123000042", "status": "registered", "feedback_deadline": "2026-11-30"}
-        return JSONResponse(created, status_code=201)
-
-    return app
+    def count(self) -> int:
+        with self.app.state.desk.db.session() as session:
+            return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
 
 
 @pytest.fixture(scope="module")
-def govbot_url(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def govbot(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Govbot]:
     data_dir = tmp_path_factory.mktemp("actions") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
-    with serve_in_thread(create_app(server_settings(data_dir))) as url:
-        yield url
+    ignore = shutil.ignore_patterns("sessions.sqlite*", "tickets.sqlite*")
+    shutil.copytree(prepared_dir, data_dir, ignore=ignore)
+    app = create_app(server_settings(data_dir))
+    with serve_in_thread(app) as url:
+        yield Govbot(url, app)
 
 
-@pytest.fixture(scope="module")
-def ticket_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
-def action_server(govbot_url: str, ticket_port: int) -> Iterator[str]:
+@contextmanager
+def running_action_server(**env: str) -> Iterator[str]:
+    """`python -m rasa_sdk --actions connectors.rasa_actions` from .venv-rasa, as `make actions`."""
     if not RASA_PYTHON.is_file():
         pytest.skip(f"{RASA_PYTHON} not found: `make install` builds the rasa-sdk environment")
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "GOVBOT_API_URL": govbot_url,
-        "GOVBOT_TICKETS_URL": f"http://127.0.0.1:{ticket_port}",
-        "GOVBOT_API_TOKEN": TICKET_TOKEN,
-        "GOVBOT_API_TIMEOUT": "30",
-    }
-    command = [
-        str(RASA_PYTHON),
-        "-m",
-        "rasa_sdk",
-        "--actions",
-        "connectors.rasa_actions",
-        "--port",
-        str(port),
-    ]
+    command = [str(RASA_PYTHON), "-m", "rasa_sdk", "--actions", "connectors.rasa_actions"]
+    command += ["--port", str(port)]
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "GOVBOT_API_TIMEOUT": "30", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -111,11 +104,11 @@ def action_server(govbot_url: str, ticket_port: int) -> Iterator[str]:
             process.kill()
 
 
-@pytest.fixture
-def ticket_api(ticket_port: int) -> Iterator[TicketApi]:
-    state = TicketApi()
-    with serve_in_thread(ticket_app(state), ticket_port):
-        yield state
+@pytest.fixture(scope="module")
+def action_server(govbot: Govbot) -> Iterator[str]:
+    """The action server configured for the real server: GOVBOT_API_URL and an agent token."""
+    with running_action_server(GOVBOT_API_URL=govbot.url, GOVBOT_API_TOKEN=AGENT_TOKEN) as url:
+        yield url
 
 
 def run_action(
@@ -196,50 +189,74 @@ def test_clarify_buttons_pick_an_option(action_server: str) -> None:
     assert buttons[1]["title"] in picked["responses"][0]["text"]
 
 
-def test_create_ticket_sends_the_slots_and_sets_ticket_no(action_server: str, ticket_api: TicketApi) -> None:
-    text = "楼下烧烤店油烟太大，晚上十点还在营业"
-    slots = {"phone": "13812345678", "name": "张先生", "location": "天河区体育西路1号"}
+def test_create_ticket_stores_a_rasa_ticket_in_the_real_server(action_server: str, govbot: Govbot) -> None:
+    text = "楼下烧烤店油烟太大，晚上十点还在营业。邻居都受不了"
+    slots = {"phone": "138 1234 5678", "name": "张先生", "location": "天河区体育西路1号"}
     result = run_action(action_server, "action_create_ticket", text, slots=slots)
-    (received,) = ticket_api.received
-    assert received["authorization"] == f"Bearer {TICKET_TOKEN}"
-    sent = received["json"]
-    assert sent["content"] == text and text.startswith(sent["title"]) and sent["title"]
-    assert {k: sent[k] for k in ("phone", "name", "location")} == slots
-    assert sent["channel"] == "rasa" and "category" not in sent
-    assert [(e["event"], e["name"], e["value"]) for e in result["events"]] == [
-        ("slot", "ticket_no", "GD20261123000042")
-    ]
-    assert "GD20261123000042" in result["responses"][0]["text"]
-    assert "2026-11-30" in result["responses"][0]["text"]
+    [(event, name, ticket_no)] = [(e["event"], e["name"], e["value"]) for e in result["events"]]
+    assert (event, name) == ("slot", "ticket_no")
+    stored = govbot.stored(ticket_no)
+    assert stored.channel == "rasa"
+    assert stored.content == text and stored.title == "楼下烧烤店油烟太大，晚上十点还在营业"
+    assert stored.phone == "13812345678" and stored.citizen_name == "张先生"
+    assert stored.location == "天河区体育西路1号" and stored.type == "求助"
+    [created] = govbot.audit(ticket_no)
+    assert created.action == "create" and created.changes["category_predicted"] is True
+    (reply,) = result["responses"]
+    assert ticket_no in reply["text"] and stored.feedback_deadline.date().isoformat() in reply["text"]
 
 
-def test_phone_can_come_from_the_latest_message(action_server: str, ticket_api: TicketApi) -> None:
+def test_slots_reach_the_ticket_and_the_phone_can_come_from_the_latest_message(
+    action_server: str, govbot: Govbot
+) -> None:
     entity = {"entity": "phone", "value": "13900001111", "start": 0, "end": 11}
-    result = run_action(action_server, "action_create_ticket", "13900001111 路灯坏了", entities=[entity])
-    assert ticket_api.received[0]["json"]["phone"] == "13900001111"
-    assert result["events"][0]["value"] == "GD20261123000042"
+    slots = {"category": "城乡建设", "ticket_type": "投诉"}
+    result = run_action(
+        action_server, "action_create_ticket", "13900001111 路灯坏了", entities=[entity], slots=slots
+    )
+    stored = govbot.stored(result["events"][0]["value"])
+    assert (stored.phone, stored.channel) == ("13900001111", "rasa")
+    assert (stored.type, stored.category1) == ("投诉", "城乡建设")
 
 
-def test_no_phone_means_no_ticket_but_a_question(action_server: str, ticket_api: TicketApi) -> None:
+def test_no_phone_means_no_ticket_but_a_question(action_server: str, govbot: Govbot) -> None:
+    before = govbot.count()
     result = run_action(action_server, "action_create_ticket", "路灯坏了很久没人修")
-    assert ticket_api.received == []
     assert result["events"] == []
     assert "电话" in result["responses"][0]["text"]
+    assert govbot.count() == before
 
 
-@pytest.mark.parametrize("mode", ["404", "500"])
-def test_ticket_api_errors_are_reported_politely_without_success_events(
-    action_server: str, ticket_api: TicketApi, mode: str
+@pytest.mark.parametrize(
+    "slots",
+    [
+        {"phone": "12345"},  # the server's contract refuses it: not a citizen's number
+        {"phone": "13812345678", "ticket_type": "闲聊"},  # not a 12345 ticket type
+        {"phone": "13812345678", "category": "火星事务"},  # not in the taxonomy
+    ],
+)
+def test_what_the_server_refuses_is_reported_politely_without_success_events(
+    action_server: str, govbot: Govbot, slots: dict[str, str]
 ) -> None:
-    ticket_api.mode = mode
-    result = run_action(action_server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
-    assert len(ticket_api.received) == 1
+    before = govbot.count()
+    result = run_action(action_server, "action_create_ticket", "噪音扰民", slots=slots)
     assert result["events"] == []
     (reply,) = result["responses"]
     assert "抱歉" in reply["text"] and "编号" not in reply["text"]
+    assert govbot.count() == before
 
 
-def test_unreachable_ticket_api_is_reported_politely(action_server: str) -> None:
-    result = run_action(action_server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
+def test_a_wrong_token_is_refused_by_the_server_and_reported_politely(govbot: Govbot) -> None:
+    before = govbot.count()
+    with running_action_server(GOVBOT_API_URL=govbot.url, GOVBOT_API_TOKEN="not-a-token") as server:
+        result = run_action(server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
+    assert result["events"] == [] and "抱歉" in result["responses"][0]["text"]
+    assert govbot.count() == before
+
+
+def test_an_unreachable_ticket_api_is_reported_politely(govbot: Govbot) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with running_action_server(GOVBOT_API_URL=govbot.url, GOVBOT_TICKETS_URL=nowhere) as server:
+        result = run_action(server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
     assert result["events"] == []
     assert "抱歉" in result["responses"][0]["text"]

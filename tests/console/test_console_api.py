@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.api.console import first_sentence
 from server.console import STATIC_DIR
 from tests.console.conftest import DEPT, OTHER_DEPT, LiveServer
+from tickets.schemas import TicketCreate, first_sentence
 
 
 def test_console_page_and_files_are_served_with_a_strict_policy(live_server: LiveServer) -> None:
@@ -76,6 +76,33 @@ def test_draft_prefills_a_ticket_from_a_transcript(live_server: LiveServer) -> N
     assert draft["urgent_keyword"] == "燃气泄漏"
 
 
+def test_a_confirmed_draft_is_what_the_ticket_door_stores(live_server: LiveServer) -> None:
+    """The console's two steps against the real server: draft, then the body console.js posts."""
+    agent = live_server.login("agent1")
+    text = "小区楼道里有燃气泄漏的味道，很危险！我的电话是13912345678，住在幸福小区3栋。请尽快派人来看看。"
+    drafted = httpx.post(f"{live_server.base_url}/api/v1/console/draft", json={"text": text}, headers=agent)
+    draft = drafted.json()
+    body = {
+        "title": draft["title"],
+        "content": draft["content"],
+        "phone": draft["phone"],
+        "location": draft["location"],
+        "category": draft["category"] or "城乡建设",
+        "type": "求助",
+        "channel": "hotline",
+        "urgent": draft["urgent_keyword"] is not None,
+        "urgent_reason": f"涉及“{draft['urgent_keyword']}”",
+    }
+    created = httpx.post(f"{live_server.base_url}/api/v1/tickets", json=body, headers=agent)
+    assert created.status_code == 201, created.text
+    receipt = created.json()
+    assert receipt["urgency"] == "urgent" and receipt["category"].startswith(body["category"].split("/")[0])
+    shown = httpx.get(f"{live_server.base_url}/api/v1/tickets/{receipt['ticket_no']}", headers=agent).json()
+    assert (shown["title"], shown["content"], shown["channel"]) == (draft["title"], text, "hotline")
+    assert shown["created_by"] == "agent1" and shown["urgent_reason"] == body["urgent_reason"]
+    assert shown["audit"][0]["action"] == "create" and shown["audit"][0]["actor"] == "agent1"
+
+
 def test_draft_skips_service_numbers_and_needs_a_login(live_server: LiveServer) -> None:
     url = f"{live_server.base_url}/api/v1/console/draft"
     body = {"text": "我打过12345了，路灯还是不亮"}
@@ -97,4 +124,6 @@ def test_draft_skips_service_numbers_and_needs_a_login(live_server: LiveServer) 
     ],
 )
 def test_first_sentence_is_the_title(text: str, title: str) -> None:
+    """The draft's title rule is the contract's: a ticket given no title gets the same one."""
     assert first_sentence(text) == title
+    assert TicketCreate(content=text, phone="13812345678").title == title

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from server.app import create_app
 from tests.api.conftest import AGENT_TOKEN, server_settings
 from tests.utils.ticketdb import BACKENDS, database_url
+from tickets.intake import TicketReceipt
 from tickets.models import Ticket
 
 DEPT = "市住房城乡建设局"
@@ -94,6 +95,47 @@ def test_create_needs_a_token_and_valid_data(api: Api) -> None:
         "/api/v1/tickets", json=body | {"category": "火星事务"}, headers=api.headers("agent")
     )
     assert unknown.status_code == 422 and "火星事务" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize("channel", ["web", "wechat", "hotline", "api", "rasa"])
+def test_every_channel_of_the_vocabulary_is_stored_as_sent(api: Api, channel: str) -> None:
+    no = api.create(channel=channel)["ticket_no"]
+    shown = api.client.get(f"/api/v1/tickets/{no}", headers=api.headers("agent")).json()
+    assert shown["channel"] == channel
+
+
+@pytest.mark.parametrize("channel", ["rest", "sms", "RASA", ""])
+def test_an_unknown_channel_is_refused_with_the_valid_names_and_nothing_stored(
+    api: Api, channel: str
+) -> None:
+    before = _count(api)
+    refused = api.client.post(
+        "/api/v1/tickets",
+        json={"content": "路灯坏了", "phone": "13812345678", "channel": channel},
+        headers=api.headers("agent"),
+    )
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == ["body", "channel"]
+    assert all(f"'{name}'" in problem["msg"] for name in ("web", "wechat", "hotline", "api", "rasa"))
+    assert _count(api) == before
+
+
+def test_the_answer_is_the_intake_receipt_and_a_missing_title_is_the_first_sentence(api: Api) -> None:
+    sent = {"content": "东门路灯不亮。已经一个星期了。", "phone": "13812345678", "channel": "rasa"}
+    response = api.client.post("/api/v1/tickets", json=sent, headers=api.headers("agent"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == set(TicketReceipt.model_fields)
+    shown = api.client.get(f"/api/v1/tickets/{body['ticket_no']}", headers=api.headers("agent")).json()
+    assert shown["title"] == "东门路灯不亮"
+    for name in ("status", "urgency", "department", "received_at", "feedback_deadline"):
+        assert shown[name] == body[name], name
+
+
+def _count(api: Api) -> int:
+    with api.app.state.desk.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
 
 
 def test_the_category_is_predicted_when_absent(api: Api) -> None:

@@ -29,7 +29,7 @@ class PlatformActor:
 class StatusReport:
     event_id: str
     ticket_no: str
-    status: str  # one of our states (tickets/states.py)
+    status: str  # one of our states (core/vocab.py)
     note: str | None = None
     department: str | None = None
     satisfaction: str | None = None
