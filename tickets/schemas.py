@@ -169,7 +169,6 @@ class TicketStatusPublic(BaseModel):
     received_at: datetime
     feedback_deadline: datetime
     completion_deadline: datetime
-    deadline_estimated: bool  # after the known official calendar: counted on weekdays only
     feedback_at: datetime | None
     completed_at: datetime | None
 
