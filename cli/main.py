@@ -27,6 +27,7 @@ from bot.evaluation import (
     retrieval_scores,
 )
 from bot.messages import UserMessage
+from cli.calendar import calendar_app, coverage_of
 from cli.context import (
     ConfigPath,
     DataDir,
@@ -59,6 +60,7 @@ app.add_typer(tickets_app, name="tickets")
 app.add_typer(users_app, name="users")
 
 app.add_typer(report_app, name="report")
+app.add_typer(calendar_app, name="calendar")
 
 
 @app.callback()
@@ -432,7 +434,9 @@ def evaluate(
 def config(data_dir: DataDir = None) -> None:
     """Show the settings in force and the active NLU pipeline."""
     settings = cli_settings(data_dir)
-    print(json.dumps(describe(settings), ensure_ascii=False, indent=1))
+    shown = describe(settings)
+    shown["calendar"] = coverage_of(settings)  # up to which day the official holidays are known
+    print(json.dumps(shown, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,6 +97,15 @@ class WorkingHours(Section):
     end: str = Field(description="End of a working period, HH:MM (local time)")
 
 
+class PublishedSchedule(Section):
+    holidays: list[str] = Field(
+        default_factory=list, description="Official days off (YYYY-MM-DD), weekends within a break too"
+    )
+    makeup_workdays: list[str] = Field(
+        default_factory=list, description="Official 调休 working days (YYYY-MM-DD) of the year"
+    )
+
+
 def _default_hours() -> list[WorkingHours]:
     return [WorkingHours(start="09:00", end="12:00"), WorkingHours(start="13:30", end="18:00")]
 
@@ -109,11 +118,29 @@ class TicketSettings(Section):
     working_weekdays: list[int] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays that are working days (1 = Mon)"
     )
+    official_calendar: bool = Field(
+        True,
+        description="Count the State Council's holidays and 调休 working days (chinesecalendar package)",
+    )
+    published_schedules: dict[int, PublishedSchedule] = Field(
+        default_factory=dict,
+        description="Year -> its official schedule as published, for years the package does not know yet "
+        "(replaces the package's schedule of that year)",
+    )
     holidays: list[str] = Field(
-        default_factory=list, description="Public holidays (YYYY-MM-DD), no work even on a weekday"
+        default_factory=list,
+        description="Local closed days (YYYY-MM-DD) on top of the official schedule: no work that day",
     )
     makeup_workdays: list[str] = Field(
-        default_factory=list, description="调休: weekend dates (YYYY-MM-DD) that are working days"
+        default_factory=list,
+        description="Local 调休 (YYYY-MM-DD) on top of the official schedule: working days even if off",
+    )
+    calendar_warn_month: int = Field(
+        11,
+        ge=1,
+        le=12,
+        description="From this month on, warn (start-up log, /readyz, govbot config) when next year's "
+        "official schedule is not known yet",
     )
     urgent_feedback_hours: float = Field(2.0, description="Urgent matters: feedback due in wall-clock hours")
     urgent_completion_hours: float = Field(

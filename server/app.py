@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_masking()
         await asyncio.to_thread(desk.migrate)
+        desk.log_calendar_coverage()
         await service.warm_up()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None

@@ -20,7 +20,7 @@ from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
 from tickets.models import AuditEntry, Ticket, TicketCounter
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketUpdate
-from tickets.sla import SlaPolicy
+from tickets.sla import SlaPolicy, set_deadlines
 
 
 def next_ticket_no(*, session: Session, day: str) -> str:
@@ -66,7 +66,6 @@ def create_ticket(
     reason = data.urgent_reason or (
         f"关键词：{keyword}" if keyword else "坐席标记紧急" if data.urgent else None
     )
-    feedback, completion = policy.deadlines(now, urgent=urgent)
     local_day = now.astimezone(policy.calendar.zone).strftime("%Y%m%d")
     ticket = Ticket(
         ticket_no=next_ticket_no(session=session, day=local_day),
@@ -85,8 +84,6 @@ def create_ticket(
         urgency="urgent" if urgent else "normal",
         urgent_reason=reason,
         received_at=now,
-        feedback_deadline=feedback,
-        completion_deadline=completion,
         status=PENDING,
         escalation_level=0,
         supervision_count=0,
@@ -95,6 +92,7 @@ def create_ticket(
         created_at=now,
         updated_at=now,
     )
+    set_deadlines(ticket, policy, urgent=urgent)
     if duplicate_window is not None:
         original = find_duplicate(
             session=session, ticket=ticket, since=now - duplicate_window, min_score=duplicate_min_score
@@ -226,9 +224,9 @@ def update_ticket(
         changes["urgency"] = [ticket.urgency, "urgent" if urgent else "normal"]
         ticket.urgency = "urgent" if urgent else "normal"
         # the deadlines follow the new urgency, still counted from when the ticket came in
-        feedback, completion = policy.deadlines(ticket.received_at, urgent=urgent)
-        changes["feedback_deadline"] = [ticket.feedback_deadline.isoformat(), feedback.isoformat()]
-        ticket.feedback_deadline, ticket.completion_deadline = feedback, completion
+        before = ticket.feedback_deadline
+        deadlines = set_deadlines(ticket, policy, urgent=urgent)
+        changes["feedback_deadline"] = [before.isoformat(), deadlines.feedback.isoformat()]
     for name, value in given.items():
         if getattr(ticket, name) != value:
             changes[name] = [getattr(ticket, name), value]

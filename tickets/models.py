@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -73,6 +74,8 @@ class Ticket(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     feedback_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     completion_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    # a deadline lies after the known official calendar and was counted on weekdays only
+    deadline_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(8), index=True)

@@ -122,6 +122,7 @@ class TicketPublic(BaseModel):
     received_at: datetime
     feedback_deadline: datetime
     completion_deadline: datetime
+    deadline_estimated: bool  # after the known official calendar: counted on weekdays only
     feedback_at: datetime | None
     completed_at: datetime | None
     satisfaction: str | None
@@ -157,6 +158,7 @@ class TicketSummary(BaseModel):
     received_at: datetime
     feedback_deadline: datetime
     completion_deadline: datetime
+    deadline_estimated: bool
     at_risk: bool
     overdue: bool
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -43,6 +43,7 @@ class TicketDesk:
         self.clock = clock
         self.db = TicketDB(url or settings.tickets_url)
         self.policy = sla.SlaPolicy.from_settings(cfg)
+        self._coverage_logged: date | None = None  # the local day the calendar's coverage was last logged
         self.router = Router(table=dict(cfg.routing), default=cfg.default_department)
         taxonomy_path = settings.resolve(cfg.taxonomy_path) if cfg.taxonomy_path else None
         self.taxonomy = Taxonomy.load(taxonomy_path, set(cfg.routing))
@@ -143,8 +144,16 @@ class TicketDesk:
         return self.db.run(job)
 
     # --- SLA ------------------------------------------------------------------------------
+    def log_calendar_coverage(self) -> None:
+        """Log up to which day holidays are known (at start-up, then with the first sweep of each day)."""
+        now = self.clock()
+        self._coverage_logged = now.astimezone(self.policy.calendar.zone).date()
+        sla.log_coverage(self.policy.calendar, now)
+
     def sweep(self, *, client: httpx.Client | None = None) -> tuple[sla.SweepReport, DeliveryReport]:
         """Flag and escalate (one transaction), then deliver pending notifications."""
+        if self._coverage_logged != self.clock().astimezone(self.policy.calendar.zone).date():
+            self.log_calendar_coverage()
         report = self.db.run(lambda s: sla.sweep(session=s, policy=self.policy, now=self.clock()))
         delivery = deliver_pending(db=self.db, webhook=self.webhook, now=self.clock, client=client)
         if report.escalated or delivery.delivered or delivery.failed:

@@ -1,12 +1,16 @@
 """SLA policy: urgency, deadlines, the at-risk / overdue sweep (督办) and on-time rates.
 
 Urgent matters (configured keywords, or marked by an agent) run on the wall clock
-(feedback within 2 hours); normal ones on the working-hours calendar. Deadlines are
-computed once, at creation, and stored. Every function takes `now`, so tests drive the clock.
+(feedback within 2 hours); normal ones on the working-hours calendar, which follows China's
+official holidays and 调休 (tickets/workcalendar.py). Deadlines are computed once, at creation,
+and stored; one that falls after the known calendar is counted on weekdays only, flagged on the
+ticket (`deadline_estimated`) and logged, and the sweeper recomputes it once the year is known.
+Every function takes `now`, so tests drive the clock.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +22,41 @@ from sqlalchemy.orm import Session
 from core.settings import TicketSettings
 from core.vocab import AWAITING_COMPLETION, AWAITING_FEEDBACK, MERGED, STATES
 from tickets.models import AuditEntry, Escalation, Notification, Ticket
-from tickets.workcalendar import WorkCalendar
+from tickets.workcalendar import Coverage, Schedule, WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+def calendar_from_settings(cfg: TicketSettings) -> WorkCalendar:
+    """The working calendar: official schedule (package, then config's published years), local days."""
+    official = Schedule.from_package() if cfg.official_calendar else Schedule.empty()
+    for year, published in sorted(cfg.published_schedules.items()):
+        official = official.with_year(year, holidays=published.holidays, workdays=published.makeup_workdays)
+    return WorkCalendar.build(
+        timezone=cfg.timezone,
+        periods=[(p.start, p.end) for p in cfg.working_hours],
+        weekdays=cfg.working_weekdays,
+        holidays=cfg.holidays,
+        makeup_days=cfg.makeup_workdays,
+        official=official,
+        warn_month=cfg.calendar_warn_month,
+    )
+
+
+def log_coverage(calendar: WorkCalendar, now: datetime) -> Coverage:
+    """Say in the log up to which day the calendar is known; a warning when the operator must act."""
+    cover = calendar.coverage(now)
+    log.info("tickets.calendar.coverage", extra=cover.as_dict())
+    if cover.warning:
+        log.warning("tickets.calendar.outdated", extra=cover.as_dict())
+    return cover
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    feedback: datetime
+    completion: datetime
+    estimated: bool  # a deadline lies after the known calendar (counted on weekdays only)
 
 
 @dataclass(frozen=True)
@@ -33,13 +71,7 @@ class SlaPolicy:
 
     @classmethod
     def from_settings(cls, cfg: TicketSettings) -> SlaPolicy:
-        calendar = WorkCalendar.build(
-            timezone=cfg.timezone,
-            periods=[(p.start, p.end) for p in cfg.working_hours],
-            weekdays=cfg.working_weekdays,
-            holidays=cfg.holidays,
-            makeup_days=cfg.makeup_workdays,
-        )
+        calendar = calendar_from_settings(cfg)
         day = calendar.day_length
         return cls(
             calendar=calendar,
@@ -55,14 +87,17 @@ class SlaPolicy:
         """The first configured urgent keyword in `text`, if any."""
         return next((word for word in self.urgent_keywords if word and word in text), None)
 
-    def deadlines(self, received_at: datetime, *, urgent: bool) -> tuple[datetime, datetime]:
-        """(feedback deadline, completion deadline) for a ticket received at `received_at`."""
+    def deadlines(self, received_at: datetime, *, urgent: bool) -> Deadlines:
+        """Feedback and completion deadlines for a ticket received at `received_at`."""
         if urgent:
-            return received_at + self.urgent_feedback, received_at + self.urgent_completion
-        return (
-            self.calendar.add(received_at, self.feedback_working).astimezone(UTC),
-            self.calendar.add(received_at, self.completion_working).astimezone(UTC),
-        )
+            return Deadlines(received_at + self.urgent_feedback, received_at + self.urgent_completion, False)
+        feedback = self.calendar.add(received_at, self.feedback_working).astimezone(UTC)
+        completion = self.calendar.add(received_at, self.completion_working).astimezone(UTC)
+        return Deadlines(feedback, completion, self.calendar.estimated(max(feedback, completion)))
+
+    def working_deadline(self, start: datetime, working_days: float) -> datetime:
+        """The moment `working_days` working days after `start` (`govbot calendar deadline`)."""
+        return self.calendar.add(start, self.calendar.day_length * working_days)
 
     def left_fraction(self, start: datetime, deadline: datetime, now: datetime, *, urgent: bool) -> float:
         """Share of the window [start, deadline] still left at `now` (0 when past)."""
@@ -73,6 +108,24 @@ class SlaPolicy:
         else:
             window, left = self.calendar.between(start, deadline), self.calendar.between(now, deadline)
         return left / window if window > timedelta() else 0.0
+
+
+def set_deadlines(ticket: Ticket, policy: SlaPolicy, *, urgent: bool) -> Deadlines:
+    """Give `ticket` its deadlines and the `deadline_estimated` flag; an estimate is logged."""
+    deadlines = policy.deadlines(ticket.received_at, urgent=urgent)
+    ticket.feedback_deadline, ticket.completion_deadline = deadlines.feedback, deadlines.completion
+    ticket.deadline_estimated = deadlines.estimated
+    if deadlines.estimated:
+        known = policy.calendar.known_until
+        log.warning(
+            "tickets.deadline.estimated",
+            extra={
+                "ticket_no": ticket.ticket_no,
+                "completion_deadline": deadlines.completion.isoformat(),
+                "calendar_known_until": known.isoformat() if known else None,
+            },
+        )
+    return deadlines
 
 
 def due(ticket: Ticket) -> tuple[str, datetime] | None:
@@ -102,6 +155,7 @@ class SweepReport:
     at_risk: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
+    recalendared: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +163,7 @@ class SweepReport:
             "at_risk": self.at_risk,
             "overdue": self.overdue,
             "escalated": self.escalated,
+            "recalendared": self.recalendared,
         }
 
 
@@ -123,6 +178,8 @@ def sweep(*, session: Session, policy: SlaPolicy, now: datetime) -> SweepReport:
     tickets = session.scalars(select(Ticket).where(Ticket.status.in_(open_states)).order_by(Ticket.id))
     for ticket in tickets:
         report.checked += 1
+        if ticket.deadline_estimated and recalendar(session=session, ticket=ticket, policy=policy, now=now):
+            report.recalendared.append(ticket.ticket_no)
         kind = assess(ticket, policy, now)
         if kind is None:
             continue
@@ -137,6 +194,26 @@ def sweep(*, session: Session, policy: SlaPolicy, now: datetime) -> SweepReport:
         _escalate(session=session, ticket=ticket, kind=kind, now=now)
         report.escalated.append(ticket.ticket_no)
     return report
+
+
+def recalendar(*, session: Session, ticket: Ticket, policy: SlaPolicy, now: datetime) -> bool:
+    """Recompute an estimated ticket's deadlines once the calendar knows their year (audited).
+
+    False, and nothing changes, while they still lie after the known calendar.
+    """
+    fresh = policy.deadlines(ticket.received_at, urgent=ticket.urgency == "urgent")
+    if fresh.estimated:
+        return False
+    changes: dict[str, Any] = {"deadline_estimated": [True, False]}
+    for name, value in (("feedback_deadline", fresh.feedback), ("completion_deadline", fresh.completion)):
+        if getattr(ticket, name) != value:
+            changes[name] = [getattr(ticket, name).isoformat(), value.isoformat()]
+    ticket.feedback_deadline, ticket.completion_deadline = fresh.feedback, fresh.completion
+    ticket.deadline_estimated = False
+    entry = AuditEntry(ticket_id=ticket.id, actor="sweeper", at=now, action="recalendar", changes=changes)
+    session.add(entry)
+    log.info("tickets.deadline.recalendared", extra={"ticket_no": ticket.ticket_no})
+    return True
 
 
 def _escalate(*, session: Session, ticket: Ticket, kind: str, now: datetime) -> None:

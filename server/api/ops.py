@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from core.settings import describe
 from server import metrics
-from server.deps import Admin, AppSettings, Service
+from server.deps import Admin, AppSettings, Desk, Service
 
 router = APIRouter(tags=["operations"])
 
@@ -20,9 +20,11 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def ready(service: Service, response: Response) -> dict[str, Any]:
-    """Knowledge base, index and models are loaded (503 until they are)."""
+async def ready(service: Service, desk: Desk, response: Response) -> dict[str, Any]:
+    """Knowledge base, index and models are loaded (503 until they are); up to which day the
+    ticket calendar knows the official holidays (a warning there does not make it unready)."""
     checks = await service.run(lambda _a: service.readiness())
+    checks["calendar"] = desk.policy.calendar.coverage(desk.clock()).as_dict()
     if not checks["ready"]:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return checks

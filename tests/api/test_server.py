@@ -110,6 +110,7 @@ def test_health_readiness_metrics_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert ready.json()["calendar"]["known_until"] == "2026-12-31"  # the official holidays known so far
     client.post("/api/v1/chat", json={"session_id": _sid(), "text": "你好"})
     metrics = client.get("/metrics").text
     assert "govbot_replies_total" in metrics and 'action="smalltalk"' in metrics

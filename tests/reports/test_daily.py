@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.vocab import CALLED_BACK, FEEDBACK, MERGED
+from core.vocab import CALLED_BACK, COMPLETED, FEEDBACK, MERGED
 from server.report_page import render_daily
 from tests.reports.conftest import SUPERVISOR, new_ticket, walk
 from tests.utils.ticketdb import FakeClock
@@ -155,3 +155,28 @@ def test_page_draws_svg_and_escapes_ticket_text(desk: TicketDesk) -> None:
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;路灯" in page
     assert "<img" not in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+
+
+def test_on_time_rates_across_national_day_follow_the_official_calendar(
+    desk: TicketDesk, clock: FakeClock
+) -> None:
+    """Received 2026-09-30 16:00: feedback due 10-08 16:00, completion 10-13 16:00 (Saturday 10-10
+    worked). Counting weekdays only, both deadlines would fall inside the break; skipping 10-10,
+    the completion at 10-13 17:00 would count as on time."""
+    clock.set_local("2026-09-30 16:00")
+    on_time, late = new_ticket(desk, "节前的工单"), new_ticket(desk, "节前的另一件工单")
+    clock.set_local("2026-10-08 15:00")  # after seven days off, before the deadline
+    walk(desk, on_time, FEEDBACK)
+    clock.set_local("2026-10-08 17:00")
+    walk(desk, late, FEEDBACK)
+    clock.set_local("2026-10-13 15:00")
+    desk.transition(on_time, TransitionRequest(to=COMPLETED), viewer=SUPERVISOR)
+    clock.set_local("2026-10-13 17:00")  # on time only if 10-10 were not a working day
+    desk.transition(late, TransitionRequest(to=COMPLETED), viewer=SUPERVISOR)
+    clock.set_local("2026-10-14 10:00")
+    sla = desk_daily_report(desk, day="2026-09-30").sla
+    assert (sla["feedback_due"], sla["feedback_on_time"], sla["on_time_feedback_rate"]) == (2, 1, 0.5)
+    assert (sla["completion_due"], sla["completion_on_time"], sla["on_time_completion_rate"]) == (2, 1, 0.5)
+    ticket = desk.show(on_time, viewer=SUPERVISOR).ticket
+    assert ticket.feedback_deadline.astimezone(ZONE).isoformat() == "2026-10-08T16:00:00+08:00"
+    assert ticket.completion_deadline.astimezone(ZONE).isoformat() == "2026-10-13T16:00:00+08:00"

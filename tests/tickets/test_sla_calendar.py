@@ -28,9 +28,10 @@ def test_a_working_day_is_the_sum_of_the_periods() -> None:
 
 
 def test_urgent_feedback_is_two_wall_clock_hours_even_on_a_saturday_night() -> None:
-    feedback, completion = policy().deadlines(local("2026-11-28 23:00"), urgent=True)
-    assert feedback == local("2026-11-29 01:00")
-    assert completion == local("2026-11-29 23:00")
+    due = policy().deadlines(local("2026-11-28 23:00"), urgent=True)
+    assert due.feedback == local("2026-11-29 01:00")
+    assert due.completion == local("2026-11-29 23:00")
+    assert due.estimated is False
 
 
 @pytest.mark.parametrize(
@@ -44,18 +45,18 @@ def test_urgent_feedback_is_two_wall_clock_hours_even_on_a_saturday_night() -> N
     ],
 )
 def test_normal_feedback_is_one_working_day(received: str, feedback: str) -> None:
-    assert policy().deadlines(local(received), urgent=False)[0] == local(feedback)
+    assert policy().deadlines(local(received), urgent=False).feedback == local(feedback)
 
 
 def test_completion_is_five_working_days_across_a_weekend() -> None:
-    assert policy().deadlines(local("2026-11-25 10:00"), urgent=False)[1] == local("2026-12-02 10:00")
+    assert policy().deadlines(local("2026-11-25 10:00"), urgent=False).completion == local("2026-12-02 10:00")
 
 
 def test_holidays_do_not_count_and_makeup_workdays_do() -> None:
     holiday = policy(holidays=["2026-11-30"])
-    assert holiday.deadlines(local("2026-11-27 17:00"), urgent=False)[0] == local("2026-12-01 17:00")
+    assert holiday.deadlines(local("2026-11-27 17:00"), urgent=False).feedback == local("2026-12-01 17:00")
     makeup = policy(makeup_workdays=["2026-11-28"])
-    assert makeup.deadlines(local("2026-11-27 17:00"), urgent=False)[0] == local("2026-11-28 17:00")
+    assert makeup.deadlines(local("2026-11-27 17:00"), urgent=False).feedback == local("2026-11-28 17:00")
 
 
 def test_working_time_between_two_moments() -> None:
@@ -67,7 +68,7 @@ def test_working_time_between_two_moments() -> None:
 def test_left_fraction_uses_the_matching_clock() -> None:
     sla = policy()
     start = local("2026-11-27 17:00")
-    deadline = sla.deadlines(start, urgent=False)[0]  # Monday 17:00, 7.5 working hours
+    deadline = sla.deadlines(start, urgent=False).feedback  # Monday 17:00, 7.5 working hours
     # Sunday: no working time has passed, so the whole window is left
     assert sla.left_fraction(start, deadline, local("2026-11-29 12:00"), urgent=False) == pytest.approx(
         6.5 / 7.5
