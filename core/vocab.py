@@ -108,6 +108,7 @@ AUDIT_LABELS: dict[str, str] = {
     "escalate": "超时督办",
     "rate": "评价",
     "platform_consent": "同意推送号码",
+    "recalendar": "按官方日历重算时限",
 }
 """Every action an audit entry records: the steps, plus what happens outside the state machine."""
 
