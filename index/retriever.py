@@ -93,11 +93,8 @@ class HybridRetriever:
             signals["dense"] = self.dense_scores(vector)
         if mode in ("hybrid", "lexical"):
             signals["lexical"] = self.bm25.scores(query_terms)
-        if mode == "fuzzy":
+        if mode in ("hybrid", "fuzzy"):
             signals["fuzzy"] = self.fuzzy.scores(search_text)
-        elif mode == "hybrid":  # names of the other retrievers' candidates only: flat cost as the KB grows
-            pool = [top_candidates(values, self.settings.candidates) for values in signals.values()]
-            signals["fuzzy"] = self.fuzzy.scores(search_text, np.concatenate(pool))
         if not signals:
             return []
         if len(signals) == 1:

@@ -147,15 +147,3 @@ def test_facet_adjustment_bonus_and_penalty() -> None:
     # the variant the question asks for always beats one it does not ask for
     assert facet_adjustment(reissue, reissue, **kw) > facet_adjustment(reissue, renew, **kw)
 
-
-def test_fuzzy_scores_only_the_given_documents() -> None:
-    """Restricted to candidates, each scored document keeps its full-scan score; others are 0."""
-    from index.fuzzy import FuzzyNames
-
-    names = [["居民身份证换领", "换身份证"], ["结婚登记"], ["机动车驾驶证补领", "补驾照"], []]
-    fuzzy = FuzzyNames(names)
-    full = fuzzy.scores("我想换身份证")
-    some = fuzzy.scores("我想换身份证", np.array([0, 0, 3]))
-    assert some[0] == full[0] > 0
-    assert some[1] == some[2] == 0 and full[2] > 0
-    assert fuzzy.scores("我想换身份证", np.array([], dtype=np.int64)).sum() == 0
