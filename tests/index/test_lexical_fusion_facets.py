@@ -146,4 +146,3 @@ def test_facet_adjustment_bonus_and_penalty() -> None:
     assert facet_adjustment(reissue, reissue, bonus=0.0, penalty=0.0) == 0
     # the variant the question asks for always beats one it does not ask for
     assert facet_adjustment(reissue, reissue, **kw) > facet_adjustment(reissue, renew, **kw)
-
