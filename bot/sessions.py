@@ -43,6 +43,9 @@ class SqliteSessionStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        # One write per turn; with WAL, NORMAL skips that write's fsync (a power cut may lose the
+        # last turns' context, never corrupt the file): it was ~17 ms of every answer.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, "
             "updated_at REAL NOT NULL)"

@@ -42,6 +42,7 @@ from cli.context import (
 )
 from cli.report import report_app
 from cli.tickets import tickets_app, users_app
+from core.runtime import apply_runtime
 from core.settings import describe
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
@@ -70,6 +71,7 @@ def main(
     """Options given here apply to every command."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     set_global_options(GlobalOptions(data_dir=data_dir, config=config))
+    apply_runtime(cli_settings().runtime)  # before the encoder and faiss load their thread pools
 
 
 def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:

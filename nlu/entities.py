@@ -1,9 +1,8 @@
-"""Rule entities: patterns for numbers and dates, spaCy's EntityRuler for names, rapidfuzz for items.
+"""Rule entities: patterns for numbers and dates, a phrase index for names, rapidfuzz for items.
 
-No trained Chinese spaCy pipeline can be installed offline, so `spacy.blank("zh")`
-with the jieba segmenter carries an EntityRuler built from the lookup tables in
-nlu.yml; numbers and dates are found by the `regex:` patterns of the same file (Rasa's
-convention, so an exported nlu.yml carries them too) and validated (ID card checksum).
+Districts and departments come from the lookup tables in nlu.yml through
+nlu.phrases.PhraseIndex (the spans spaCy's EntityRuler gave, without importing
+spaCy); numbers are found by pattern and validated (ID card checksum).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 from core.component_settings import RuleEntityExtractorOptions
 from nlu.fields import load_field_words, subject_left
 from nlu.message import Entity, ParsedMessage
+from nlu.phrases import PhraseIndex
 from nlu.validators import is_valid_id_card, is_valid_phone
 
 _CN_DIGITS = "零一二三四五六七八九十"
@@ -59,7 +59,7 @@ class RuleEntityExtractor:
         self._lookups = lookups
         self._items = items  # name or alias -> item id
         self._item_names = list(items)
-        self._nlp: Any = None
+        self._phrases: PhraseIndex | None = None
         self._field_words = [w for words in load_field_words().values() for w in words]
 
     @classmethod
@@ -68,21 +68,11 @@ class RuleEntityExtractor:
         lookups = {k: v for k, v in data.lookups.items() if k in ("district", "department")}
         return cls(options, lookups, resources.item_names(), compile_patterns(data.regexes))
 
-    def _ruler(self) -> Any:
-        if self._nlp is None:
-            import spacy
-
-            nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
-            ruler = nlp.add_pipe("entity_ruler")
-            ruler.add_patterns(  # type: ignore[attr-defined]
-                [
-                    {"label": label, "pattern": value}
-                    for label, values in self._lookups.items()
-                    for value in values
-                ]
-            )
-            self._nlp = nlp
-        return self._nlp
+    def _phrase_index(self) -> PhraseIndex:
+        """Built on first use, after the tokenizer stage has taught jieba the domain words."""
+        if self._phrases is None:
+            self._phrases = PhraseIndex(self._lookups)
+        return self._phrases
 
     def _pattern_entities(self, text: str) -> list[Entity]:
         found: list[Entity] = []
@@ -105,10 +95,9 @@ class RuleEntityExtractor:
     def _lookup_entities(self, text: str) -> list[Entity]:
         if not self._lookups or not text:
             return []
-        doc = self._ruler()(text)
         return [
-            Entity(ent.label_, ent.text, ent.start_char, ent.end_char, "EntityRuler", ent.text)
-            for ent in doc.ents
+            Entity(m.label, text[m.start : m.end], m.start, m.end, "EntityRuler", text[m.start : m.end])
+            for m in self._phrase_index().find(text)
         ]
 
     def _item_entities(self, text: str) -> list[Entity]:

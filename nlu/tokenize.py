@@ -88,6 +88,11 @@ def add_user_words(words: Iterable[str]) -> int:
     return added
 
 
+def cut(text: str) -> list[str]:
+    """jieba's default (accurate-mode) words, every character kept: the segmentation of a phrase."""
+    return list(_jieba().cut(text, cut_all=False))
+
+
 def tokenize(text: str) -> list[str]:
     """Search-mode tokens (long words plus their parts), punctuation dropped."""
     return [t for t in _jieba().lcut_for_search(text) if _WORD_CHARS.search(t)]

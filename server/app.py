@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
+from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
 from jobs.platform import PlatformLink, push_forever
 from server import console as console_page
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
     desk = TicketDesk.open(settings)
     service = AssistantService(settings, desk=SqlTicketGateway(desk))
