@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
 
@@ -20,14 +21,20 @@ def system_clock() -> datetime:
 class ManualClock:
     """A clock that moves only when told: `clock.advance(seconds=30)`. For tests and replays."""
 
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
+        return self.now
+
+    def set_local(self, text: str, timezone: str = "Asia/Shanghai") -> datetime:
+        """Set from local wall time 'YYYY-MM-DD HH:MM', as a desk in `timezone` reads it."""
+        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(timezone))
+        self.now = local.astimezone(UTC)
         return self.now
 
     def timestamp(self) -> float:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from core.clock import ManualClock
 
 PG_HOST, PG_PORT, PG_DB, PG_USERS = "127.0.0.1", 5432, "test", ("postgres", "root")
 
@@ -69,24 +69,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 BACKENDS = ("sqlite", "postgresql")
 
 
-@dataclass
-class FakeClock:
-    """A controllable clock: call it for `now`; `advance(hours=2)` moves it on."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # Mon 10:00 +08
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def set_local(self, text: str) -> None:
-        """Set from 'YYYY-MM-DD HH:MM' in Asia/Shanghai."""
-        from zoneinfo import ZoneInfo
-
-        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-        self.now = local.astimezone(UTC)
+FakeClock = ManualClock  # the suite's name for core.clock.ManualClock
 
 
 Factory = Callable[..., object]
