@@ -30,10 +30,11 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Boolean, Integer, String, exists, func, select, update
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core.clock import Clock
+from core.sqltypes import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,19 @@ T = TypeVar("T")
 COLUMNS = ("id", "created_at", "attempts", "next_attempt_at", "claim", "delivered_at", "failed", "last_error")
 DELIVERED, RETRYING, FAILED, STALE = "delivered", "retrying", "failed", "stale"
 ERROR_CHARS = 300
+
+
+class OutboxColumns:
+    """The columns the engine reads and writes. An outbox table mixes this in and adds only its
+    payload (and an `id` primary key)."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))  # the token of the worker sending it
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class RetryPolicy(BaseModel):

@@ -12,35 +12,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, stored as naive UTC, aware UTC out (SQLite keeps no zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ticket store; pass an aware one")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+from core.outbox import OutboxColumns
+from core.sqltypes import UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -126,7 +109,7 @@ class Escalation(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Notification(Base):
+class Notification(OutboxColumns, Base):
     """The webhook outbox: written with the escalation, delivered (and retried) afterwards by
     the outbox engine (core/outbox.py), whose columns it has."""
 
@@ -137,13 +120,6 @@ class Notification(Base):
     key: Mapped[str] = mapped_column(String(80), unique=True)
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claim: Mapped[str | None] = mapped_column(String(32))  # the token of the worker sending it
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class User(Base):

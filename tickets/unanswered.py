@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.sqltypes import UTCDateTime
 from nlu.validators import mask_personal
 from tickets.db import TicketDB
-from tickets.models import Base, UTCDateTime
+from tickets.models import Base
 
 log = logging.getLogger(__name__)
 MAX_CHARS = 200

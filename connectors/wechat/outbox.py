@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, func, inspect, select, text
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, func, inspect, select, text
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from connectors.wechat.api_client import ApiError
 from core.channel_settings import OutboxSettings
 from core.clock import Clock, system_clock
-from core.outbox import DELIVERED, Attempt, Claim
+from core.outbox import DELIVERED, Attempt, Claim, OutboxColumns
 from core.outbox import Outbox as Engine
 from tickets.db import make_engine
-from tickets.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class _Base(DeclarativeBase):
     pass
 
 
-class WeChatSend(_Base):
+class WeChatSend(OutboxColumns, _Base):
     """One part of one answer, with the outbox engine's columns."""
 
     __tablename__ = "wechat_sends"
@@ -53,13 +52,6 @@ class WeChatSend(_Base):
     content: Mapped[str] = mapped_column(Text)
     msg_key: Mapped[str] = mapped_column(String(200))
     part: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claim: Mapped[str | None] = mapped_column(String(32))
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 @dataclass(frozen=True)

@@ -5,38 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, Integer, String, select, text
+from sqlalchemy import Integer, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from core.clock import ManualClock
-from core.outbox import DELIVERED, FAILED, RETRYING, STALE, Attempt, Outbox, RetryPolicy, drain
+from core.outbox import DELIVERED, FAILED, RETRYING, STALE, Attempt, Outbox, OutboxColumns, RetryPolicy, drain
 from tests.utils.ticketdb import BACKENDS, database_url
 from tickets.db import make_engine
-from tickets.models import UTCDateTime
 
 
 class _Base(DeclarativeBase):
     pass
 
 
-class Row(_Base):
+class Row(OutboxColumns, _Base):
     __tablename__ = "test_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(20))
     topic: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claim: Mapped[str | None] = mapped_column(String(32))
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 @dataclass(frozen=True)

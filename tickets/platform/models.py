@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickets.models import Base, UTCDateTime
+from core.outbox import OutboxColumns
+from core.sqltypes import UTCDateTime
+from tickets.models import Base
 
 
-class PlatformOutbox(Base):
+class PlatformOutbox(OutboxColumns, Base):
     __tablename__ = "platform_outbox"
     __table_args__ = (
         Index("ix_platform_outbox_pending", "delivered_at", "next_attempt_at"),
@@ -25,13 +27,6 @@ class PlatformOutbox(Base):
     ticket_no: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claim: Mapped[str | None] = mapped_column(String(32))
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class PlatformCallback(Base):
