@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.context import cli_settings
+from core import vocab
 from tickets.errors import TicketError
 from tickets.intake import TicketRefusedError, intake, validate
 from tickets.lifecycle import TransitionRequest
@@ -67,7 +68,7 @@ def create(
     location: Annotated[str | None, typer.Option(help="Where.")] = None,
     category: Annotated[str | None, typer.Option(help="12345 category '一级/二级/三级'.")] = None,
     type: Annotated[str, typer.Option("--type", help="咨询/求助/投诉/举报/建议/表扬.")] = "求助",
-    channel: Annotated[str, typer.Option(help="web | wechat | hotline | api | rasa.")] = "hotline",
+    channel: Annotated[str, typer.Option(help=" | ".join(vocab.CHANNELS) + ".")] = "hotline",
     urgent: Annotated[bool, typer.Option(help="Mark urgent (2-hour feedback).")] = False,
     department: Annotated[str | None, typer.Option(help="Override the routing table.")] = None,
     actor: Actor = "cli",
