@@ -1,6 +1,7 @@
 """The assistant: a message goes in, is understood, decided on, answered, and a reply comes out.
 
-channel -> UserMessage -> NLU pipeline -> hybrid retrieval -> policy.decide -> BotReply
+channel -> UserMessage -> NLU pipeline -> hybrid retrieval (when the policy reads it)
+-> policy.decide -> the chosen dialogue -> BotReply
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bot.answers import answer_item
 from bot.desk import TicketGateway
 from bot.escalation import Escalation
 from bot.messages import BotReply, Option, Source, UserMessage
-from bot.policy import Calibration, Decision, PolicyConfig, decide
+from bot.policy import Calibration, Decision, PolicyConfig, decide, needs_retrieval
 from bot.resources import Resources
 from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
@@ -152,16 +153,14 @@ class Assistant:
         started = time.perf_counter()
         parsed = self.parse(message.text)
         state = self.sessions.get(message.session_id)
-        base = self._base(parsed, [])
-        reply = self.escalation.continue_conversation(parsed, state, message.channel, base)
-        if reply is None:
-            min_sources = self.settings.bot.min_sources
-            top_k = max(self.settings.index.top_k, min_sources)
-            hits = self.retrieve(parsed, top_k=top_k) if parsed.text else []
-            decision = decide(
-                parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
-            )
-            reply = self._reply(parsed, decision, hits, state, message.channel)
+        hits: list[Hit] = []
+        if needs_retrieval(parsed, state):
+            top_k = max(self.settings.index.top_k, self.settings.bot.min_sources)
+            hits = self.retrieve(parsed, top_k=top_k)
+        decision = decide(
+            parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
+        )
+        reply = self._reply(parsed, decision, hits, state, message.channel)
         if parsed.truncated:
             limit = self.pipeline.describe()[0].get("max_chars", "")
             notice = self.responses.render("utter_truncated_notice", limit=limit)
@@ -178,9 +177,9 @@ class Assistant:
         return reply
 
     @staticmethod
-    def _base(parsed: ParsedMessage, hits: list[Hit]) -> dict[str, Any]:
+    def _base(parsed: ParsedMessage, decision: Decision, hits: list[Hit]) -> dict[str, Any]:
         return {
-            "intent": parsed.intent,
+            "intent": decision.intent,
             "sources": [Source(**h.source()) for h in hits],
             "entities": [e.as_dict() for e in parsed.entities],
         }
@@ -189,7 +188,7 @@ class Assistant:
         self, parsed: ParsedMessage, decision: Decision, hits: list[Hit], state: SessionState, channel: str
     ) -> BotReply:
         render = self.responses.render
-        base = self._base(parsed, hits)
+        base = self._base(parsed, decision, hits)
         action = decision.action
         if action == "answer" and decision.item_id:
             item = self.kb.get(decision.item_id)
@@ -207,13 +206,8 @@ class Assistant:
             listing = "\n".join(f"{i}. {o.title}" for i, o in enumerate(decision.options, start=1))
             text = render("utter_clarify", count=len(decision.options)) + "\n" + listing
             return BotReply(action="clarify", reply=text, options=decision.options, **base)
-        if action == "ticket":
-            category = parsed.category or "其他"
-            parsed.category = category
-            lead = render("utter_ticket_offer", category=category)
-            return self.escalation.start_form(parsed, state, base, describes_matter=True, lead=lead)
-        if action == "ticket_status":
-            return self.escalation.status(parsed, state, base)
+        if action in ("ticket", "ticket_status"):
+            return self._ticket_dialogue(parsed, decision, state, channel, base)
         if action == "handoff":
             return BotReply(action="handoff", reply=render("utter_handoff"), **base)
         if action == "smalltalk":
@@ -222,6 +216,30 @@ class Assistant:
             decision.reason, "utter_no_answer"
         )
         return BotReply(action="fallback", reply=render(key), **base)
+
+    def _ticket_dialogue(
+        self,
+        parsed: ParsedMessage,
+        decision: Decision,
+        state: SessionState,
+        channel: str,
+        base: dict[str, Any],
+    ) -> BotReply:
+        """Run the ticket dialogue the policy chose: the form, a status lookup or a rating."""
+        escalation = self.escalation
+        if decision.reason == "form_turn":
+            return escalation.form_turn(parsed, state, channel, base)
+        if decision.reason == "form_request":
+            return escalation.start_form(parsed, state, base, describes_matter=False)
+        if decision.reason == "rating" and decision.score is not None:
+            return escalation.rate(state, decision.score, base)
+        if decision.reason == "last4" and decision.ticket_no and decision.last4:
+            return escalation.lookup(decision.ticket_no, decision.last4, state, base)
+        if decision.action == "ticket_status":
+            return escalation.status(parsed, state, base)
+        parsed.category = parsed.category or "其他"
+        lead = self.responses.render("utter_ticket_offer", category=parsed.category)
+        return escalation.start_form(parsed, state, base, describes_matter=True, lead=lead)
 
     def _remember(self, session_id: str, state: SessionState, reply: BotReply) -> None:
         state.turns += 1

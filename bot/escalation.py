@@ -1,28 +1,25 @@
 """The ticket side of the dialogue: the chat form, status by number + phone last 4, ratings.
 
-Called by the assistant before and after the decision; talks to the ticket desk
+Runs what bot.policy.decide chose (it decides nothing itself); talks to the ticket desk
 only through bot.desk.TicketGateway.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
 from bot import ticket_form
 from bot.desk import TicketGateway
 from bot.messages import BotReply
+from bot.policy import last4_in
 from bot.responses import Responses
 from bot.sessions import SessionState
 from nlu.message import ParsedMessage
 from tickets.intake import DeskUnavailableError, TicketRequest
 
 log = logging.getLogger(__name__)
-
-_LAST4 = re.compile(r"(?:尾号|后四位|后4位|末四位|末4位)?\D{0,3}(?<!\d)(\d{4})(?!\d)")
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:分|星)?\s*$")
 
 
 def _time(value: Any) -> str:
@@ -33,24 +30,6 @@ class Escalation:
     def __init__(self, responses: Responses, desk: Callable[[], TicketGateway]) -> None:
         self.responses = responses
         self._desk = desk
-
-    # --- before the decision: a form in progress, a status lookup, a rating, an accepted offer
-    def continue_conversation(
-        self, parsed: ParsedMessage, state: SessionState, channel: str, base: dict[str, Any]
-    ) -> BotReply | None:
-        if state.form is not None:
-            return self._form_turn(parsed, state, channel, base)
-        if state.rating_for and (score := _SCORE.match(parsed.text)):
-            return self._rate(state, int(score.group(1)), base)
-        if state.pending_ticket_no and not parsed.first("ticket_no"):
-            last4 = _LAST4.search(parsed.text)
-            if last4:
-                return self._lookup(state.pending_ticket_no, last4.group(1), state, base)
-        if ticket_form.wants_ticket(parsed.text) or (
-            state.offer_ticket and ticket_form.matches(parsed.text, ticket_form.YES_WORDS)
-        ):
-            return self.start_form(parsed, state, base, describes_matter=False)
-        return None
 
     # --- the form ------------------------------------------------------------------------
     def start_form(
@@ -68,9 +47,10 @@ class Escalation:
         text = self.responses.render(turn.prompt, **turn.values)
         return self._form_reply(form, turn, f"{lead}\n{text}" if lead else text, base)
 
-    def _form_turn(
+    def form_turn(
         self, parsed: ParsedMessage, state: SessionState, channel: str, base: dict[str, Any]
     ) -> BotReply:
+        """One answer to the form in progress: fill the step, ask the next, or submit."""
         form = state.form
         assert form is not None
         turn = ticket_form.advance(form, parsed)
@@ -128,15 +108,16 @@ class Escalation:
         rest = parsed.text.replace(ticket.text, " ")
         phone = parsed.first("phone")
         last4 = phone.value[-4:] if phone else None
-        if last4 is None and (found := _LAST4.search(rest)):
-            last4 = found.group(1)
+        if last4 is None:
+            last4 = last4_in(rest)
         if last4 is None:
             state.pending_ticket_no = ticket.value
             text = self.responses.render("utter_ticket_status_ask_last4", ticket_no=ticket.value)
             return BotReply(action="ticket_status", reply=text, **base)
-        return self._lookup(ticket.value, last4, state, base)
+        return self.lookup(ticket.value, last4, state, base)
 
-    def _lookup(self, ticket_no: str, last4: str, state: SessionState, base: dict[str, Any]) -> BotReply:
+    def lookup(self, ticket_no: str, last4: str, state: SessionState, base: dict[str, Any]) -> BotReply:
+        """The status of one ticket, for whoever knows its number and the phone's last four digits."""
         state.pending_ticket_no = None
         try:
             view = self._desk().status(ticket_no, last4)
@@ -159,7 +140,8 @@ class Escalation:
             text += "\n" + self.responses.render("utter_ask_rating")
         return BotReply(action="ticket_status", reply=text, ticket=view.model_dump(mode="json"), **base)
 
-    def _rate(self, state: SessionState, score: int, base: dict[str, Any]) -> BotReply:
+    def rate(self, state: SessionState, score: int, base: dict[str, Any]) -> BotReply:
+        """Record the score for the closed ticket the last lookup asked a rating for."""
         assert state.rating_for is not None
         ticket_no, _, last4 = state.rating_for.partition(":")
         state.rating_for = None

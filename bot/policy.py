@@ -1,6 +1,11 @@
-"""The decision for each message, in one readable place.
+"""Every decision the assistant takes, in one readable place, as one pure function.
 
 answer | clarify | ticket | handoff | smalltalk | fallback | ticket_status.
+`decide` reads two kinds of facts: what NLU understood (`ParsedMessage`: intent and its
+confidence, entities, fields, subject) and what the session remembers (`SessionState`: a
+form in progress, a pending clarify, status or rating question). NLU never decides and the
+ticket dialogue (bot/escalation.py) only runs what was decided here.
+
 Retrieval confidence is judged on the calibrated threshold written by
 `govbot train`, never on a guessed number: e5 similarities are compressed
 (unrelated pairs still score about 0.83).
@@ -11,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot import ticket_form
 from bot.messages import Action, Option
 from bot.sessions import SessionState
 from core.component_settings import DecisionPolicyOptions
@@ -18,6 +24,8 @@ from index.retriever import Hit
 from nlu.message import ParsedMessage
 
 SMALLTALK = ("greet", "thanks", "goodbye")
+# With a ticket number, these words ask for its progress, whatever the classifier says.
+STATUS_WORDS = ("进度", "进展", "状态", "怎么样了", "处理到", "有结果", "有回复", "查询")
 _ORDINALS = {
     "第一": 0,
     "第二": 1,
@@ -31,6 +39,8 @@ _ORDINALS = {
     "5": 4,
 }
 _FOLLOWUP_SUBJECT_MAX = 2  # a follow-up names a field but no subject of its own
+_LAST4 = re.compile(r"(?:尾号|后四位|后4位|末四位|末4位)?\D{0,3}(?<!\d)(\d{4})(?!\d)")
+_SCORE = re.compile(r"^\s*([1-5])\s*(?:分|星)?\s*$")
 
 
 @dataclass
@@ -49,11 +59,17 @@ class Calibration:
 
 @dataclass
 class Decision:
+    """What to do, why (`reason` names the rule), and what the chosen dialogue needs."""
+
     action: Action
     reason: str
     item_id: str | None = None
     options: list[Option] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
+    intent: str = ""  # the intent the rules read (NLU's, unless a rule reads the message otherwise)
+    ticket_no: str | None = None  # status lookup: the number asked about
+    last4: str | None = None  # status lookup: the phone's last four digits
+    score: int | None = None  # rating: the 1-5 satisfaction score
 
 
 PolicyConfig = DecisionPolicyOptions
@@ -91,6 +107,40 @@ def _clarify_options(hits: list[Hit], config: PolicyConfig) -> list[Option]:
     return [Option(id=h.id, title=h.title) for h in chosen]
 
 
+def last4_in(text: str) -> str | None:
+    """The phone's last four digits in a reply such as 尾号5678 (a status lookup's second factor)."""
+    found = _LAST4.search(text)
+    return found.group(1) if found else None
+
+
+def read_intent(message: ParsedMessage) -> str:
+    """NLU's intent, except that a ticket number asked about (进度, 状态...) is a status question."""
+    if message.first("ticket_no") and any(w in message.text for w in STATUS_WORDS):
+        return "ticket_status"
+    return message.intent
+
+
+def _in_dialogue(message: ParsedMessage, state: SessionState) -> Decision | None:
+    """The rules of a conversation in progress: they need no retrieval, so they come first."""
+    text = message.text
+    if state.form is not None:
+        return Decision("ticket", "form_turn")
+    if state.rating_for and (score := _SCORE.match(text)):
+        return Decision("ticket_status", "rating", score=int(score.group(1)))
+    if state.pending_ticket_no and not message.first("ticket_no") and (last4 := last4_in(text)):
+        return Decision("ticket_status", "last4", ticket_no=state.pending_ticket_no, last4=last4)
+    if ticket_form.wants_ticket(text) or (
+        state.offer_ticket and ticket_form.matches(text, ticket_form.YES_WORDS)
+    ):
+        return Decision("ticket", "form_request")
+    return None
+
+
+def needs_retrieval(message: ParsedMessage, state: SessionState) -> bool:
+    """Whether `decide` will read retrieval hits: not for empty text or a conversation in progress."""
+    return bool(message.text) and _in_dialogue(message, state) is None
+
+
 def decide(
     message: ParsedMessage,
     hits: list[Hit],
@@ -99,14 +149,34 @@ def decide(
     config: PolicyConfig,
     children: dict[str, list[Hit]] | None = None,
 ) -> Decision:
-    """The single place where the assistant decides what to do with a message."""
+    """The single place where the assistant decides what to do with a message.
+
+    Pure: the same facts, hits and calibration always give the same decision.
+    """
+    intent = read_intent(message)
+    decision = _in_dialogue(message, state) or _on_message(
+        message, intent, hits, state, calibration, config, children
+    )
+    decision.intent = intent
+    return decision
+
+
+def _on_message(
+    message: ParsedMessage,
+    intent: str,
+    hits: list[Hit],
+    state: SessionState,
+    calibration: Calibration,
+    config: PolicyConfig,
+    children: dict[str, list[Hit]] | None,
+) -> Decision:
+    """The rules for a new message, read with its retrieval hits."""
     if not message.text:
         return Decision("fallback", "empty")
     if state.last_action == "clarify" and state.options:
         chosen = _chosen_option(message.text, state.options)
         if chosen is not None:
             return Decision("answer", "clarify_choice", chosen.id, fields=message.fields)
-    intent = message.intent
     if intent == "handoff":
         return Decision("handoff", "intent")
     if intent in SMALLTALK and len(message.text) <= config.smalltalk_max_chars:

@@ -1,14 +1,15 @@
 """Session context, so that 需要什么材料？ after an answer refers to the same item.
 
 Stored in SQLite under the data directory by default; with REDIS_URL set, in
-Redis, so that several workers or machines see the same conversation.
+Redis, so that several workers or machines see the same conversation. A session expires
+`ttl_minutes` after its last write, judged by the injected clock in both stores (Redis's
+own expiry only clears the key away), so tests move time instead of sleeping.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from bot.messages import Option
 from bot.ticket_form import TicketForm
+from core.clock import Clock, system_clock
 
 
 class SessionState(BaseModel):
@@ -39,7 +41,7 @@ class SessionStore(Protocol):
 
 
 class SqliteSessionStore:
-    def __init__(self, path: Path, ttl_minutes: int) -> None:
+    def __init__(self, path: Path, ttl_minutes: int, *, clock: Clock = system_clock) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -51,17 +53,18 @@ class SqliteSessionStore:
             "updated_at REAL NOT NULL)"
         )
         self.ttl_seconds = ttl_minutes * 60
+        self.clock = clock
 
     def get(self, session_id: str) -> SessionState:
         row = self._conn.execute(
             "SELECT state, updated_at FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        if row is None or time.time() - row[1] > self.ttl_seconds:
+        if row is None or self.clock().timestamp() - row[1] > self.ttl_seconds:
             return SessionState()
         return SessionState.model_validate(json.loads(row[0]))
 
     def put(self, session_id: str, state: SessionState) -> None:
-        state.updated_at = time.time()
+        state.updated_at = self.clock().timestamp()
         with self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO sessions (id, state, updated_at) VALUES (?, ?, ?)",
@@ -77,21 +80,27 @@ class RedisSessionStore:
 
     Every write renews the TTL, so a conversation lives as long as it stays active."""
 
-    def __init__(self, url: str, ttl_minutes: int, prefix: str = "govbot:session:") -> None:
+    def __init__(
+        self, url: str, ttl_minutes: int, prefix: str = "govbot:session:", *, clock: Clock = system_clock
+    ) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
         self.ttl_seconds = ttl_minutes * 60
+        self.clock = clock
 
     def get(self, session_id: str) -> SessionState:
         raw = self._redis.get(self._prefix + session_id)
         if raw is None:
             return SessionState()
-        return SessionState.model_validate_json(raw)  # type: ignore[arg-type]
+        state = SessionState.model_validate_json(raw)  # type: ignore[arg-type]
+        if self.clock().timestamp() - state.updated_at > self.ttl_seconds:
+            return SessionState()
+        return state
 
     def put(self, session_id: str, state: SessionState) -> None:
-        state.updated_at = time.time()
+        state.updated_at = self.clock().timestamp()
         self._redis.set(self._prefix + session_id, state.model_dump_json(), ex=self.ttl_seconds)
 
     def close(self) -> None:
@@ -99,9 +108,14 @@ class RedisSessionStore:
 
 
 def open_session_store(
-    sqlite_path: Path, ttl_minutes: int, redis_url: str = "", redis_prefix: str = "govbot:"
+    sqlite_path: Path,
+    ttl_minutes: int,
+    redis_url: str = "",
+    redis_prefix: str = "govbot:",
+    *,
+    clock: Clock = system_clock,
 ) -> SessionStore:
     """Redis when a URL is configured (shared by workers), SQLite under the data dir otherwise."""
     if redis_url:
-        return RedisSessionStore(redis_url, ttl_minutes, prefix=f"{redis_prefix}session:")
-    return SqliteSessionStore(sqlite_path, ttl_minutes)
+        return RedisSessionStore(redis_url, ttl_minutes, prefix=f"{redis_prefix}session:", clock=clock)
+    return SqliteSessionStore(sqlite_path, ttl_minutes, clock=clock)

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 
 from bot.messages import BotReply, UserMessage
 from core.channel_settings import ChannelConfig
+from core.clock import Clock, system_clock
 
 OnMessage = Callable[[UserMessage], Awaitable[BotReply]]
 """What the app hands every channel: send one message in, get the reply back."""
@@ -26,12 +27,14 @@ class ChannelRuntime:
 
     Built by the app from its settings, so that channels never read settings or the
     environment themselves: where durable state may live, the shared Redis (if any),
-    and the channel's secrets, keyed by channel name.
+    the channel's secrets, keyed by channel name, and the clock that replay windows and
+    expiry are judged by (tests pass a ManualClock).
     """
 
     data_dir: Path
     redis_url: str = ""
     secrets: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock = system_clock
 
 
 class Channel(ABC):

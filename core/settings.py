@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.channel_settings import CHANNEL_MODELS, WECHAT_ENV_PREFIX, WECHAT_ENV_SUFFIXES, WeChatAppSecrets
 from core.component_settings import UNION_TAGS, ComponentOptions, PipelineList, PolicyList
 from core.config_model import ConfigError, Registry, Section, error_lines, unknown_keys
-from core.outbox import RetryPolicy
+from core.retry import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"

@@ -1,4 +1,8 @@
-"""Intent and category stages: the trained classifier plus the few rules it cannot learn."""
+"""Intent and category stages: what the trained classifiers understood, nothing decided.
+
+Rules that read the intent together with other facts (a ticket number asked about, a
+session in progress) live in bot/policy.py.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ INTENTS = (
     "goodbye",
     "out_of_scope",
 )
-_STATUS_WORDS = ("进度", "进展", "状态", "怎么样了", "处理到", "有结果", "有回复", "查询")
 
 
 class ModelMissingError(RuntimeError):
@@ -58,9 +61,7 @@ class IntentClassifier:
         prediction = self.model.predict(message.text, _vector(message, self.resources))
         message.intent_ranking = prediction.ranking
         message.intent, message.intent_confidence = prediction.label, prediction.confidence
-        if message.first("ticket_no") and any(w in message.text for w in _STATUS_WORDS):
-            message.intent, message.intent_confidence = "ticket_status", 1.0
-        elif message.intent_confidence < self.min_confidence:
+        if message.intent_confidence < self.min_confidence:  # the classifier is unsure: a question
             message.intent = "ask_service"
 
 

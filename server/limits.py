@@ -7,9 +7,9 @@ In one process the counters live in memory; with REDIS_URL set they live in Redi
 from __future__ import annotations
 
 import threading
-import time
 from typing import Protocol
 
+from core.clock import Clock, system_clock
 from core.errors import RateLimitedError as RateLimitedError  # raised here, caught by connectors
 
 WINDOW_SECONDS = 60
@@ -22,12 +22,13 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock = system_clock) -> None:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def hit(self, key: str, limit: int) -> int:
-        now = time.time()
+        now = self._clock().timestamp()
         window = int(now // WINDOW_SECONDS)
         with self._lock:
             if len(self._counts) > 100_000:  # drop old windows
@@ -38,14 +39,15 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str, prefix: str = "govbot:rate:") -> None:
+    def __init__(self, url: str, prefix: str = "govbot:rate:", *, clock: Clock = system_clock) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
+        self._clock = clock
 
     def hit(self, key: str, limit: int) -> int:
-        now = time.time()
+        now = self._clock().timestamp()
         window = int(now // WINDOW_SECONDS)
         name = f"{self._prefix}{key}:{window}"
         pipe = self._redis.pipeline()

@@ -14,7 +14,8 @@ import httpx
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.outbox import Attempt, Outbox, Report, RetryPolicy, drain
+from core.outbox import Attempt, Outbox, Report, drain
+from core.retry import RetryPolicy
 from core.signing import signed_headers
 from tickets.db import TicketDB
 from tickets.models import Notification

@@ -40,6 +40,7 @@ from connectors.wechat.messages import (
 )
 from connectors.wechat.outbox import Outbox, OutboxRow
 from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings, wechat_env_name
+from core.clock import system_clock
 from core.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class WeChatChannel(Channel):
 
     def __init__(self, settings: WeChatSettings, runtime: ChannelRuntime | None) -> None:
         self.settings = settings
+        self.clock = runtime.clock if runtime is not None else system_clock  # the replay window's "now"
         self.apps: dict[str, _App] = {}
         found: dict[str, WeChatAppSecrets] = dict(runtime.secrets.get("wechat", {})) if runtime else {}
         for app in settings.apps:
@@ -98,13 +100,15 @@ class WeChatChannel(Channel):
                 data_dir=runtime.data_dir,
                 redis_url=runtime.redis_url,
                 ttl_seconds=settings.dedupe_ttl_seconds,
+                clock=self.clock,
             )
-            self.outbox = Outbox(path, settings.outbox)
+            self.outbox = Outbox(path, settings.outbox, clock=self.clock)
             self.api = WeChatApi(
                 api_base=settings.api_base,
                 secrets={a.config.app_id: a.app_secret for a in self.apps.values() if a.app_secret},
                 tokens=TokenStore(path),
                 timeout=settings.http_timeout_seconds,
+                clock=self.clock,
             )
 
     @staticmethod
@@ -152,7 +156,7 @@ class WeChatChannel(Channel):
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if not timestamp.isdigit() or not nonce:
             raise HTTPException(400, "timestamp and nonce are required")
-        if abs(time.time() - int(timestamp)) > self.settings.timestamp_window_seconds:
+        if abs(self.clock().timestamp() - int(timestamp)) > self.settings.timestamp_window_seconds:
             raise HTTPException(401, "timestamp outside the accepted window (replayed or clock skew)")
         if not signature_matches((app.token, timestamp, nonce), query.get("signature", "")):
             raise HTTPException(401, "signature does not match")
@@ -209,12 +213,12 @@ class WeChatChannel(Channel):
             to_user=inbound.from_user,
             from_user=inbound.to_user,
             content=fit_text(text, self.settings.max_reply_bytes, self.settings.more_link),
-            create_time=int(time.time()),
+            create_time=int(self.clock().timestamp()),
         )
         if checked.encrypted:
             assert checked.app.cipher is not None
             envelope = checked.app.cipher.encrypt(xml)
-            timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
+            timestamp, nonce = str(int(self.clock().timestamp())), str(secrets.randbelow(10**9))
             xml = encrypted_reply_xml(
                 encrypt=envelope,
                 msg_signature=signature(checked.app.token, timestamp, nonce, envelope),

@@ -3,15 +3,17 @@ when it hears nothing within 5 s, and a retry must never produce a second answer
 
 A record is claimed once (SQLite INSERT OR IGNORE, or Redis SET NX) and later finished with the
 outcome that retries should repeat (the passive reply text, or "answered elsewhere").
+SQLite judges the TTL by the injected clock; Redis by its own key expiry.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Protocol
+
+from core.clock import Clock, system_clock
 
 PENDING = ""
 
@@ -37,9 +39,10 @@ class DedupeStore(Protocol):
 class SQLiteDedupe:
     """The default: a table in the data directory's wechat.sqlite (workers on one machine)."""
 
-    def __init__(self, path: Path, ttl_seconds: int) -> None:
+    def __init__(self, path: Path, ttl_seconds: int, *, clock: Clock = system_clock) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._ttl = ttl_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -50,7 +53,7 @@ class SQLiteDedupe:
         self._last_sweep = 0.0
 
     def claim(self, key: str) -> bool:
-        now = time.time()
+        now = self._clock().timestamp()
         with self._lock:
             if now - self._last_sweep > 60:
                 self._db.execute("DELETE FROM wechat_dedupe WHERE created_at < ?", (now - self._ttl,))
@@ -113,7 +116,9 @@ class RedisDedupe:
         self._redis.close()
 
 
-def make_dedupe(*, data_dir: Path, redis_url: str, ttl_seconds: int) -> SQLiteDedupe | RedisDedupe:
+def make_dedupe(
+    *, data_dir: Path, redis_url: str, ttl_seconds: int, clock: Clock = system_clock
+) -> SQLiteDedupe | RedisDedupe:
     if redis_url:
         return RedisDedupe(redis_url, ttl_seconds)
-    return SQLiteDedupe(data_dir / "wechat.sqlite", ttl_seconds)
+    return SQLiteDedupe(data_dir / "wechat.sqlite", ttl_seconds, clock=clock)

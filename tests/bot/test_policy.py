@@ -1,18 +1,30 @@
-"""policy.decide with hand-made messages, hits and session state."""
+"""policy.decide with hand-made messages, hits and session state: one table row per rule.
+
+Each row names the rule it exercises (the decision's `reason`); the rows that come in pairs
+show where a rule stops applying (a number without status words, a greeting that goes on).
+"""
 
 from __future__ import annotations
 
+import inspect
+import re
+from dataclasses import dataclass, field
+
 import pytest
 
+from bot import policy
 from bot.messages import Option
-from bot.policy import Calibration, PolicyConfig, decide
+from bot.policy import Calibration, PolicyConfig, decide, last4_in, needs_retrieval, read_intent
 from bot.sessions import SessionState
+from bot.ticket_form import TicketForm
 from index.retriever import Hit
-from nlu.message import Entity
+from nlu.message import Entity, ParsedMessage
 from tests.utils.factories import make_hit, make_message
 
 CALIBRATION = Calibration(dense_min=0.85, fuzzy_min=0.92)
 CONFIG = PolicyConfig(clarify_margin=0.04, clarify_max_options=5, smalltalk_max_chars=12)
+TICKET_NO = "20261120000012"
+ABC = [Option(id="a", title="甲事项"), Option(id="b", title="乙事项"), Option(id="c", title="丙事项")]
 
 
 def _clear_hits() -> list[Hit]:
@@ -24,154 +36,292 @@ def _clear_hits() -> list[Hit]:
     ]
 
 
-def _decide(message, hits=None, state=None, children=None):  # type: ignore[no-untyped-def]
-    return decide(message, hits or [], state or SessionState(), CALIBRATION, CONFIG, children)
+def _weak_hits() -> list[Hit]:
+    """Hits below the calibrated bounds."""
+    return [make_hit("a", 0.9, dense=0.50, fuzzy=0.30), make_hit("b", 0.2, dense=0.50, fuzzy=0.30)]
+
+
+def _close_hits() -> list[Hit]:
+    return [
+        make_hit("a", 0.800, title="甲事项", dense=0.95),
+        make_hit("b", 0.795, title="乙事项", dense=0.95),
+        make_hit("c", 0.790, title="丙事项", dense=0.95),
+        make_hit("d", 0.300, title="丁事项", dense=0.7),
+    ]
+
+
+def _faq_hits(fuzzy: float, kind: str = "faq") -> list[Hit]:
+    return [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=fuzzy, kind=kind), *_clear_hits()[1:]]
+
+
+def _ticket_no(text: str) -> list[Entity]:
+    start = text.index(TICKET_NO)
+    return [Entity("ticket_no", TICKET_NO, start, start + len(TICKET_NO), "regex", TICKET_NO)]
+
+
+def _mention(name: str) -> list[Entity]:
+    return [Entity("service_item", "best", 0, len(name), "rapidfuzz", name)]
+
+
+@dataclass
+class Case:
+    """A message, what the session remembers and what retrieval found; the decision expected."""
+
+    message: ParsedMessage
+    expected: tuple[str, str, str | None]  # action, reason (the rule), item_id
+    hits: list[Hit] = field(default_factory=_clear_hits)
+    state: SessionState = field(default_factory=SessionState)
+    children: dict[str, list[Hit]] | None = None
+    intent: str | None = None  # the intent the rules read, when it is not NLU's
+
+
+ANSWERED = SessionState(last_item_id="id-card-lost", last_action="answer")
+CLARIFYING = SessionState(last_action="clarify", options=ABC)
+IN_FORM = SessionState(form=TicketForm(step="location", description="楼下烧烤店油烟扰民很久了"))
+RATING = SessionState(rating_for=f"{TICKET_NO}:5678")
+WAITING_LAST4 = SessionState(pending_ticket_no=TICKET_NO)
+OFFERED = SessionState(last_action="fallback", offer_ticket=True)
+STATUS_TEXT = f"工单{TICKET_NO}进度怎么样"
+
+CASES: dict[str, Case] = {
+    # -- a conversation in progress: decided before (and without) retrieval
+    "form-turn": Case(make_message("幸福小区东门"), ("ticket", "form_turn", None), state=IN_FORM),
+    "form-turn-beats-handoff": Case(
+        make_message("转人工", intent="handoff"), ("ticket", "form_turn", None), state=IN_FORM
+    ),
+    "form-turn-empty-text": Case(
+        make_message("", intent="out_of_scope"), ("ticket", "form_turn", None), [], IN_FORM
+    ),
+    "rating": Case(make_message("5分"), ("ticket_status", "rating", None), state=RATING),
+    "rating-needs-a-score": Case(make_message("居住证怎么办"), ("answer", "retrieval", "best"), state=RATING),
+    "last4": Case(make_message("尾号5678"), ("ticket_status", "last4", None), state=WAITING_LAST4),
+    "last4-not-with-a-new-number": Case(
+        make_message(f"{TICKET_NO}呢", entities=_ticket_no(f"{TICKET_NO}呢")),
+        ("answer", "retrieval", "best"),
+        state=WAITING_LAST4,
+    ),
+    "form-request": Case(make_message("我要提交诉求"), ("ticket", "form_request", None)),
+    "offer-accepted": Case(make_message("好的"), ("ticket", "form_request", None), state=OFFERED),
+    "yes-without-offer": Case(make_message("好的"), ("fallback", "low_confidence", None), _weak_hits()),
+    # -- a new message
+    "empty": Case(make_message("", intent="out_of_scope"), ("fallback", "empty", None), []),
+    "clarify-choice-number": Case(
+        make_message("2", intent="out_of_scope"), ("answer", "clarify_choice", "b"), [], CLARIFYING
+    ),
+    "clarify-choice-ordinal": Case(make_message("第三个"), ("answer", "clarify_choice", "c"), [], CLARIFYING),
+    "clarify-choice-chosen": Case(make_message("选1"), ("answer", "clarify_choice", "a"), [], CLARIFYING),
+    "clarify-choice-title": Case(make_message("乙事项"), ("answer", "clarify_choice", "b"), [], CLARIFYING),
+    "choice-out-of-range": Case(
+        make_message("5"),
+        ("fallback", "low_confidence", None),
+        _weak_hits(),
+        SessionState(last_action="clarify", options=ABC[:1]),
+    ),
+    "number-without-pending-clarify": Case(
+        make_message("2"), ("fallback", "low_confidence", None), _weak_hits(), ANSWERED
+    ),
+    "handoff": Case(make_message("转人工", intent="handoff"), ("handoff", "intent", None)),
+    "smalltalk-greet": Case(make_message("你好", intent="greet"), ("smalltalk", "greet", None)),
+    "smalltalk-thanks": Case(make_message("谢谢", intent="thanks"), ("smalltalk", "thanks", None)),
+    "smalltalk-goodbye": Case(make_message("再见", intent="goodbye"), ("smalltalk", "goodbye", None)),
+    "long-greeting-is-a-question": Case(
+        make_message("你好，我想问一下补办身份证的流程是怎样的", intent="greet", fields=[]),
+        ("answer", "retrieval", "best"),
+    ),
+    "ticket-status-intent": Case(
+        make_message("我的工单到哪了", intent="ticket_status"), ("ticket_status", "intent", None)
+    ),
+    "ticket-number-and-status-words": Case(
+        make_message(STATUS_TEXT, intent="complaint", entities=_ticket_no(STATUS_TEXT)),
+        ("ticket_status", "intent", None),
+        intent="ticket_status",
+    ),
+    "ticket-number-without-status-words": Case(
+        make_message(f"工单{TICKET_NO}", intent="complaint", entities=_ticket_no(f"工单{TICKET_NO}")),
+        ("ticket", "intent", None),
+    ),
+    "status-words-without-number": Case(
+        make_message("办理进度怎么查", intent="ask_service", fields=[]), ("answer", "retrieval", "best")
+    ),
+    "complaint": Case(
+        make_message("楼下烧烤店油烟扰民", intent="complaint", category="环境保护"),
+        ("ticket", "intent", None),
+    ),
+    "complaint-worded-like-a-reviewed-faq": Case(
+        make_message("老旧小区加装电梯政府有补贴吗", intent="complaint"),
+        ("answer", "faq_match", "faq-12345-1"),
+        _faq_hits(0.97),
+    ),
+    "complaint-merely-like-a-faq": Case(
+        make_message("老旧小区加装电梯政府有补贴吗", intent="complaint"),
+        ("ticket", "intent", None),
+        _faq_hits(0.80),
+    ),
+    "complaint-like-a-guide": Case(
+        make_message("老旧小区加装电梯政府有补贴吗", intent="complaint"),
+        ("ticket", "intent", None),
+        _faq_hits(0.97, kind="guide"),
+    ),
+    "followup": Case(
+        make_message("需要什么材料", fields=["materials"]),
+        ("answer", "followup", "id-card-lost"),
+        state=ANSWERED,
+    ),
+    "followup-without-context": Case(
+        make_message("要带什么", fields=["materials"]),
+        ("clarify", "followup_without_context", None),
+        [make_hit("x", 0.3, dense=0.50, fuzzy=0.30)],
+    ),
+    "field-question-naming-an-item": Case(
+        make_message("护照要什么材料", entities=_mention("护照")),
+        ("answer", "retrieval", "best"),
+        state=ANSWERED,
+    ),
+    "field-question-naming-a-two-character-item": Case(
+        make_message("驾照在哪里办", entities=_mention("驾照")),
+        ("answer", "retrieval", "best"),
+        state=ANSWERED,
+    ),
+    "field-question-naming-a-longer-item": Case(
+        make_message("营业执照需要什么材料", entities=_mention("营业执照")),
+        ("answer", "retrieval", "best"),
+        state=ANSWERED,
+    ),
+    "low-confidence": Case(
+        make_message("量子纠缠怎么申请"), ("fallback", "low_confidence", None), _weak_hits()
+    ),
+    "no-hits": Case(make_message("随便问问"), ("fallback", "low_confidence", None), []),
+    "out-of-scope-and-nothing-found": Case(
+        make_message("今天天气怎么样", intent="out_of_scope", confidence=0.5),
+        ("fallback", "out_of_scope", None),
+        _weak_hits(),
+    ),
+    "confident-out-of-scope": Case(
+        make_message("今天天气怎么样", intent="out_of_scope", confidence=0.95),
+        ("fallback", "out_of_scope", None),
+    ),
+    "unsure-out-of-scope-with-a-confident-hit": Case(
+        make_message("今天天气怎么样", intent="out_of_scope", confidence=0.6), ("answer", "retrieval", "best")
+    ),
+    "parent-item": Case(
+        make_message("身份证"),
+        ("clarify", "parent_item", None),
+        children={"best": [make_hit(f"v{i}", 0.9, title=f"变体{i}") for i in range(7)]},
+    ),
+    "parent-with-one-variant": Case(
+        make_message("身份证"), ("answer", "retrieval", "best"), children={"best": [make_hit("v0", 0.9)]}
+    ),
+    "close-candidates": Case(make_message("办个证"), ("clarify", "close_candidates", None), _close_hits()),
+    "close-candidates-with-one-title": Case(
+        make_message("同名事项"),
+        ("answer", "retrieval", "a"),
+        [make_hit("a", 0.8, title="同名事项", dense=0.95), make_hit("b", 0.8, title="同名事项", dense=0.95)],
+    ),
+    "retrieval": Case(make_message("补办身份证", fields=[]), ("answer", "retrieval", "best")),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_every_rule(case: Case) -> None:
+    decision = decide(case.message, case.hits, case.state, CALIBRATION, CONFIG, case.children)
+    assert (decision.action, decision.reason, decision.item_id) == case.expected
+    assert decision.intent == (case.intent or case.message.intent)
+
+
+def test_every_reason_has_a_row() -> None:
+    """The table covers every rule of bot/policy.py (each rule returns its own reason)."""
+    source = inspect.getsource(policy)
+    reasons = set(re.findall(r'Decision\(\s*"\w+",\s*"(\w+)"', source))
+    reasons |= set(re.findall(r'else "(\w+)"\)', source))  # the conditional fallback reason
+    assert len(reasons) >= 15  # the regexes still find the rules
+    covered = {case.expected[1] for case in CASES.values()}
+    assert reasons <= covered, sorted(reasons - covered)
+
+
+# -- what the chosen dialogue receives --------------------------------------------------------
+
+
+def test_rating_carries_the_score() -> None:
+    decision = decide(make_message("4 星"), [], RATING, CALIBRATION, CONFIG)
+    assert (decision.action, decision.score) == ("ticket_status", 4)
+
+
+def test_last4_carries_the_ticket_and_the_digits() -> None:
+    decision = decide(make_message("手机后四位是5678"), [], WAITING_LAST4, CALIBRATION, CONFIG)
+    assert (decision.reason, decision.ticket_no, decision.last4) == ("last4", TICKET_NO, "5678")
+
+
+@pytest.mark.parametrize(("text", "last4"), [("尾号5678", "5678"), ("5678", "5678"), ("138123", None)])
+def test_last4_in(text: str, last4: str | None) -> None:
+    assert last4_in(text) == last4
+
+
+def test_answers_carry_the_fields_asked_about() -> None:
+    followup = decide(
+        make_message("需要什么材料", fields=["materials"]), _clear_hits(), ANSWERED, CALIBRATION, CONFIG
+    )
+    assert followup.fields == ["materials"]
+    chosen = decide(make_message("2", fields=["place"]), [], CLARIFYING, CALIBRATION, CONFIG)
+    assert chosen.fields == ["place"]
+
+
+def test_close_candidates_are_the_options() -> None:
+    decision = decide(make_message("办个证"), _close_hits(), SessionState(), CALIBRATION, CONFIG)
+    assert [o.id for o in decision.options] == ["a", "b", "c"]
+
+
+def test_parent_item_offers_at_most_max_options_variants() -> None:
+    variants = [make_hit(f"v{i}", 0.9, title=f"变体{i}") for i in range(7)]
+    decision = decide(
+        make_message("身份证"), _clear_hits(), SessionState(), CALIBRATION, CONFIG, {"best": variants}
+    )
+    assert [o.id for o in decision.options] == [f"v{i}" for i in range(CONFIG.clarify_max_options)]
+
+
+def test_followup_without_context_offers_nothing() -> None:
+    decision = decide(make_message("要带什么", fields=["materials"]), [], SessionState(), CALIBRATION, CONFIG)
+    assert decision.options == []
+
+
+# -- facts, retrieval and calibration ---------------------------------------------------------
+
+
+def test_read_intent_keeps_nlu_unless_a_ticket_number_is_asked_about() -> None:
+    assert read_intent(make_message("你好", intent="greet")) == "greet"
+    assert read_intent(make_message(STATUS_TEXT, intent="complaint", entities=_ticket_no(STATUS_TEXT))) == (
+        "ticket_status"
+    )
+    assert read_intent(make_message(STATUS_TEXT, intent="complaint")) == "complaint"  # no number found
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "needed"),
+    [
+        ("居住证怎么办", SessionState(), True),
+        ("", SessionState(), False),
+        ("幸福小区东门", IN_FORM, False),
+        ("5分", RATING, False),
+        ("尾号5678", WAITING_LAST4, False),
+        ("我要提交诉求", SessionState(), False),
+        ("好的", OFFERED, False),
+        ("好的", SessionState(), True),
+    ],
+    ids=["question", "empty", "form", "rating", "last4", "form-request", "offer-accepted", "plain-yes"],
+)
+def test_needs_retrieval(text: str, state: SessionState, needed: bool) -> None:
+    assert needs_retrieval(make_message(text), state) is needed
+
+
+def test_decide_leaves_its_inputs_alone() -> None:
+    """A pure function: the session state and the message come out as they went in."""
+    state = OFFERED.model_copy(deep=True)
+    message = make_message("好的")
+    before = (state.model_dump(), repr(message))
+    decide(message, _clear_hits(), state, CALIBRATION, CONFIG)
+    assert (state.model_dump(), repr(message)) == before
 
 
 def test_calibration_judges_raw_signals() -> None:
     assert CALIBRATION.confident(make_hit("a", 0.1, dense=0.85))
     assert CALIBRATION.confident(make_hit("a", 0.1, dense=0.1, fuzzy=0.95))
     assert not CALIBRATION.confident(make_hit("a", 0.99, dense=0.84, fuzzy=0.91))
-
-
-def test_empty_text_falls_back() -> None:
-    decision = _decide(make_message("", intent="out_of_scope"))
-    assert (decision.action, decision.reason) == ("fallback", "empty")
-
-
-def test_handoff() -> None:
-    assert _decide(make_message("转人工", intent="handoff"), _clear_hits()).action == "handoff"
-
-
-@pytest.mark.parametrize("intent", ["greet", "thanks", "goodbye"])
-def test_short_smalltalk(intent: str) -> None:
-    decision = _decide(make_message("你好", intent=intent), _clear_hits())
-    assert (decision.action, decision.reason) == ("smalltalk", intent)
-
-
-def test_long_greeting_is_not_smalltalk() -> None:
-    """A greeting followed by a real question is answered, not greeted."""
-    text = "你好，我想问一下补办身份证需要带什么材料"
-    decision = _decide(make_message(text, intent="greet"), _clear_hits())
-    assert decision.action != "smalltalk"
-
-
-def test_complaint_becomes_ticket() -> None:
-    message = make_message("楼下烧烤店油烟扰民", intent="complaint", category="环境保护")
-    assert _decide(message, _clear_hits()).action == "ticket"
-
-
-def test_complaint_worded_like_a_reviewed_faq_gets_its_answer() -> None:
-    message = make_message("老旧小区加装电梯政府有补贴吗", intent="complaint", category="城乡建设")
-    faq = [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=0.97, kind="faq"), *_clear_hits()[1:]]
-    decision = _decide(message, faq)
-    assert (decision.action, decision.reason, decision.item_id) == ("answer", "faq_match", "faq-12345-1")
-    near = [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=0.80, kind="faq"), *_clear_hits()[1:]]
-    assert _decide(message, near).action == "ticket"  # merely similar: still a ticket
-    guide = [make_hit("guide-1", 0.9, dense=0.9, fuzzy=0.97), *_clear_hits()[1:]]
-    assert _decide(message, guide).action == "ticket"  # guides do not answer complaints
-
-
-def test_ticket_status() -> None:
-    message = make_message("工单20261120000012到哪了", intent="ticket_status")
-    assert _decide(message, _clear_hits()).action == "ticket_status"
-
-
-def test_followup_answers_the_last_item() -> None:
-    state = SessionState(last_item_id="id-card-lost", last_action="answer")
-    message = make_message("需要什么材料", fields=["materials"])
-    decision = _decide(message, _clear_hits(), state)
-    assert (decision.action, decision.item_id) == ("answer", "id-card-lost")
-    assert decision.fields == ["materials"]
-
-
-@pytest.mark.parametrize(
-    ("text", "name"),
-    [("护照要什么材料", "护照"), ("驾照在哪里办", "驾照"), ("营业执照需要什么材料", "营业执照")],
-    ids=["passport", "driving-licence", "business-licence"],
-)
-def test_followup_naming_another_item_is_a_new_question(text: str, name: str) -> None:
-    """A field question that names an item (even a two-character one) is about that item."""
-    state = SessionState(last_item_id="id-card-lost", last_action="answer")
-    mention = Entity("service_item", "best", 0, len(name), "rapidfuzz", name)
-    message = make_message(text, entities=[mention])
-    assert message.fields
-    decision = _decide(message, _clear_hits(), state)
-    assert (decision.action, decision.item_id) == ("answer", "best")
-
-
-def test_field_question_without_context_asks_which_item() -> None:
-    decision = _decide(
-        make_message("要带什么", fields=["materials"]), [make_hit("x", 0.3, dense=0.50, fuzzy=0.30)]
-    )
-    assert decision.action == "clarify"
-    assert decision.options == []
-
-
-@pytest.mark.parametrize(("reply", "chosen"), [("2", "b"), ("第三个", "c"), ("选1", "a"), ("乙事项", "b")])
-def test_clarify_choice(reply: str, chosen: str) -> None:
-    options = [Option(id="a", title="甲事项"), Option(id="b", title="乙事项"), Option(id="c", title="丙事项")]
-    state = SessionState(last_action="clarify", options=options)
-    decision = _decide(make_message(reply, intent="out_of_scope"), [], state)
-    assert (decision.action, decision.item_id, decision.reason) == ("answer", chosen, "clarify_choice")
-
-
-def test_choice_out_of_range_is_not_a_choice() -> None:
-    state = SessionState(last_action="clarify", options=[Option(id="a", title="甲事项")])
-    decision = _decide(
-        make_message("5", intent="ask_service"), [make_hit("x", 0.2, dense=0.50, fuzzy=0.30)], state
-    )
-    assert decision.action == "fallback"
-
-
-def test_numbers_mean_nothing_without_a_pending_clarify() -> None:
-    state = SessionState(last_action="answer", options=[])
-    decision = _decide(make_message("2"), [make_hit("x", 0.2, dense=0.50, fuzzy=0.30)], state)
-    assert decision.action == "fallback"
-
-
-def test_low_confidence_falls_back() -> None:
-    hits = [make_hit("a", 0.9, dense=0.50, fuzzy=0.30), make_hit("b", 0.2, dense=0.50, fuzzy=0.30)]
-    decision = _decide(make_message("量子纠缠怎么申请"), hits)
-    assert (decision.action, decision.reason) == ("fallback", "low_confidence")
-
-
-def test_no_hits_falls_back() -> None:
-    assert _decide(make_message("随便问问"), []).action == "fallback"
-
-
-def test_confident_out_of_scope_falls_back() -> None:
-    decision = _decide(make_message("今天天气怎么样", intent="out_of_scope", confidence=0.95), _clear_hits())
-    assert (decision.action, decision.reason) == ("fallback", "out_of_scope")
-
-
-def test_confident_best_hit_is_answered() -> None:
-    decision = _decide(make_message("补办身份证", fields=[]), _clear_hits())
-    assert (decision.action, decision.item_id, decision.reason) == ("answer", "best", "retrieval")
-
-
-def test_close_candidates_are_offered() -> None:
-    hits = [
-        make_hit("a", 0.800, title="甲事项", dense=0.95),
-        make_hit("b", 0.795, title="乙事项", dense=0.95),
-        make_hit("c", 0.790, title="丙事项", dense=0.95),
-        make_hit("d", 0.300, title="丁事项", dense=0.7),
-    ]
-    decision = _decide(make_message("办个证"), hits)
-    assert decision.action == "clarify"
-    assert [o.id for o in decision.options] == ["a", "b", "c"]
-
-
-def test_close_candidates_with_one_title_are_not_a_question() -> None:
-    hits = [
-        make_hit("a", 0.8, title="同名事项", dense=0.95),
-        make_hit("b", 0.8, title="同名事项", dense=0.95),
-    ]
-    assert _decide(make_message("同名事项"), hits).action == "answer"
-
-
-def test_parent_item_offers_its_variants() -> None:
-    variants = [make_hit(f"v{i}", 0.9, title=f"变体{i}") for i in range(7)]
-    decision = _decide(make_message("身份证"), _clear_hits(), children={"best": variants})
-    assert decision.action == "clarify"
-    assert [o.id for o in decision.options] == [f"v{i}" for i in range(CONFIG.clarify_max_options)]

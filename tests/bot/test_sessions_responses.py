@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 from bot.messages import Option
 from bot.responses import RESPONSES_FILE, Responses
 from bot.sessions import SessionState, SqliteSessionStore
+from core.clock import ManualClock
 
 
 def test_session_round_trip_and_isolation(tmp_path: Path) -> None:
@@ -29,13 +29,16 @@ def test_session_round_trip_and_isolation(tmp_path: Path) -> None:
         store.close()
 
 
-def test_expired_session_is_forgotten(tmp_path: Path) -> None:
-    path = tmp_path / "sessions.sqlite"
-    store = SqliteSessionStore(path, ttl_minutes=30)
+def test_expired_session_is_forgotten_and_each_write_renews_it(tmp_path: Path) -> None:
+    clock = ManualClock()
+    store = SqliteSessionStore(tmp_path / "sessions.sqlite", ttl_minutes=30, clock=clock)
     try:
         store.put("alice", SessionState(last_item_id="id-card"))
-        with sqlite3.connect(path) as conn:
-            conn.execute("UPDATE sessions SET updated_at = updated_at - 31 * 60")
+        clock.advance(minutes=20)
+        store.put("alice", store.get("alice"))  # activity renews the session
+        clock.advance(minutes=20)
+        assert store.get("alice").last_item_id == "id-card"
+        clock.advance(minutes=10, seconds=1)
         assert store.get("alice").last_item_id is None
     finally:
         store.close()

@@ -1,9 +1,14 @@
-"""A WeChat channel on a bare FastAPI app with a fake `on_message`, and a fake WeChat API server."""
+"""A WeChat channel on a bare FastAPI app with a fake `on_message`, and a fake WeChat API server.
+
+The harness's channel keeps time by a ManualClock standing at PUSHED_AT, and `wx_query`/`wx_push`
+sign requests at that instant: the replay window never depends on how fast the tests run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,16 @@ from fastapi.testclient import TestClient
 from connectors.base import ChannelRuntime
 from connectors.wechat.channel import WeChatChannel
 from core.channel_settings import WeChatAppSecrets
-from tests.utils.wechat import AES_KEY, TOKEN, FakeOnMessage, FakeWeChatServer, fake_wechat
+from core.clock import Clock, ManualClock, system_clock
+from tests.utils.wechat import (
+    AES_KEY,
+    TOKEN,
+    FakeOnMessage,
+    FakeWeChatServer,
+    encrypted_push,
+    fake_wechat,
+    plain_query,
+)
 
 APP_SECRETS = {
     "wxplain": "secret-plain",
@@ -30,13 +44,31 @@ APPS = [
 ]
 
 
+PUSHED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the harness's "now"
+PUSH_TIME = int(PUSHED_AT.timestamp())
+
+
+def wx_query(**fields: Any) -> dict[str, str]:
+    """A signed plaintext query, timestamped at the harness's now."""
+    fields.setdefault("timestamp", PUSH_TIME)
+    return plain_query(**fields)
+
+
+def wx_push(inner: str, app_id: str, **options: Any) -> tuple[dict[str, str], str]:
+    """(query, body) of an encrypted push, timestamped at the harness's now."""
+    options.setdefault("timestamp", PUSH_TIME)
+    return encrypted_push(inner, app_id, **options)
+
+
 @pytest.fixture
 def wechat_api() -> Iterator[FakeWeChatServer]:
     with fake_wechat(APP_SECRETS) as server:
         yield server
 
 
-def make_channel(data_dir: Path, api_base: str, redis_url: str = "", **overrides: Any) -> WeChatChannel:
+def make_channel(
+    data_dir: Path, api_base: str, redis_url: str = "", clock: Clock = system_clock, **overrides: Any
+) -> WeChatChannel:
     config: dict[str, Any] = {
         "apps": APPS,
         "api_base": api_base,
@@ -50,17 +82,20 @@ def make_channel(data_dir: Path, api_base: str, redis_url: str = "", **overrides
         app_id.upper(): WeChatAppSecrets(token=TOKEN, aes_key=AES_KEY, app_secret=secret)
         for app_id, secret in APP_SECRETS.items()
     }
-    runtime = ChannelRuntime(data_dir=data_dir, redis_url=redis_url, secrets={"wechat": secrets})
+    runtime = ChannelRuntime(data_dir=data_dir, redis_url=redis_url, secrets={"wechat": secrets}, clock=clock)
     return WeChatChannel.from_config(config, runtime)
 
 
 class Harness:
-    """A channel served by TestClient (lifespan runs start/stop), with its fake bot."""
+    """A channel served by TestClient (lifespan runs start/stop), with its fake bot and clock."""
 
-    def __init__(self, channel: WeChatChannel, bot: FakeOnMessage, client: TestClient) -> None:
+    def __init__(
+        self, channel: WeChatChannel, bot: FakeOnMessage, client: TestClient, clock: ManualClock
+    ) -> None:
         self.channel = channel
         self.bot = bot
         self.client = client
+        self.clock = clock
 
     def outbox_counts(self) -> dict[str, int]:
         assert self.channel.outbox is not None
@@ -94,11 +129,12 @@ def harness(tmp_path: Path, wechat_api: FakeWeChatServer) -> Iterator[Callable[.
 
     def make(bot: FakeOnMessage | None = None, **overrides: Any) -> Harness:
         bot = bot or FakeOnMessage()
-        channel = make_channel(tmp_path / f"data-{len(clients)}", wechat_api.base, **overrides)
+        clock = ManualClock(PUSHED_AT)
+        channel = make_channel(tmp_path / f"data-{len(clients)}", wechat_api.base, clock=clock, **overrides)
         client = TestClient(serve(channel, bot))
         client.__enter__()
         clients.append(client)
-        return Harness(channel, bot, client)
+        return Harness(channel, bot, client, clock)
 
     yield make
     for client in clients:

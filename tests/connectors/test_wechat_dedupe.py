@@ -1,13 +1,16 @@
 """WeChat's retries never produce a second answer: the dedupe stores (SQLite and Redis) and
-duplicate pushes through HTTP, one after another, concurrently, and across two workers."""
+duplicate pushes through HTTP, one after another, concurrently, and across two workers.
+
+SQLite records expire by the injected clock; Redis records by the TTL Redis was given, so
+expiry is tested without waiting for either."""
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,15 +18,9 @@ from defusedxml import ElementTree as SafeET
 from fastapi.testclient import TestClient
 
 from connectors.wechat.dedupe import RedisDedupe, SQLiteDedupe
-from tests.connectors.conftest import Harness, make_channel, serve
-from tests.utils.wechat import (
-    FakeOnMessage,
-    FakeWeChatServer,
-    encrypted_push,
-    plain_query,
-    text_xml,
-    wx_decrypt,
-)
+from core.clock import ManualClock
+from tests.connectors.conftest import PUSHED_AT, Harness, make_channel, serve, wx_push, wx_query
+from tests.utils.wechat import FakeOnMessage, FakeWeChatServer, text_xml, wx_decrypt
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -45,31 +42,54 @@ if REDIS_SKIP:
 needs_redis = pytest.mark.skipif(bool(REDIS_SKIP), reason=REDIS_SKIP or "Redis reachable")
 
 
-StoreFactory = Callable[[int], SQLiteDedupe | RedisDedupe]
+Store = SQLiteDedupe | RedisDedupe
+
+
+@dataclass
+class Backend:
+    """Stores sharing one backend, as two workers would, and a way to let a record's TTL run out."""
+
+    make: Callable[[int], Store]
+    expire: Callable[[str, int], None]  # (key, ttl the store was given)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=needs_redis)])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Factory of stores sharing one backend, as two workers would."""
-    made: list[SQLiteDedupe | RedisDedupe] = []
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    made: list[Store] = []
     prefix = f"govbot:test:{uuid.uuid4().hex}:"
+    clock = ManualClock()
 
-    def make(ttl: int = 600) -> SQLiteDedupe | RedisDedupe:
-        store: SQLiteDedupe | RedisDedupe
+    def make(ttl: int = 600) -> Store:
+        store: Store
         if request.param == "sqlite":
-            store = SQLiteDedupe(tmp_path / "wechat.sqlite", ttl)
+            store = SQLiteDedupe(tmp_path / "wechat.sqlite", ttl, clock=clock)
         else:
             store = RedisDedupe(REDIS_URL, ttl, prefix=prefix)
         made.append(store)
         return store
 
-    yield make
+    def expire(key: str, ttl: int) -> None:
+        if request.param == "sqlite":
+            clock.advance(seconds=ttl - 1)
+            assert not made[0].claim(key)  # one second before the TTL runs out: still taken
+            clock.advance(seconds=2)
+            return
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            assert 0 < client.pttl(prefix + key) <= ttl * 1000  # the claim set Redis's TTL
+            assert client.pexpire(prefix + key, 0)  # and now it has run out: Redis drops the key
+        finally:
+            client.close()
+
+    yield Backend(make, expire)
     for store in made:
         store.close()
 
 
-def test_claim_once_then_outcome(stores: StoreFactory) -> None:
-    worker_a, worker_b = stores(600), stores(600)
+def test_claim_once_then_outcome(stores: Backend) -> None:
+    worker_a, worker_b = stores.make(600), stores.make(600)
     assert worker_a.claim("wx:msg:1")
     assert not worker_a.claim("wx:msg:1")
     assert not worker_b.claim("wx:msg:1")
@@ -81,8 +101,8 @@ def test_claim_once_then_outcome(stores: StoreFactory) -> None:
     assert worker_b.claim("wx:msg:2")
 
 
-def test_concurrent_claims_have_one_winner(stores: StoreFactory) -> None:
-    workers = [stores(600) for _ in range(3)]
+def test_concurrent_claims_have_one_winner(stores: Backend) -> None:
+    workers = [stores.make(600) for _ in range(3)]
     barrier = threading.Barrier(9)
 
     def claim(i: int) -> bool:
@@ -94,10 +114,11 @@ def test_concurrent_claims_have_one_winner(stores: StoreFactory) -> None:
     assert results.count(True) == 1
 
 
-def test_records_expire(stores: StoreFactory) -> None:
-    store = stores(1)
+def test_records_expire(stores: Backend) -> None:
+    store = stores.make(600)
     assert store.claim("wx:msg:old")
-    time.sleep(2.1)
+    assert not store.claim("wx:msg:old")
+    stores.expire("wx:msg:old", 600)
     assert store.claim("wx:msg:old")
 
 
@@ -110,7 +131,7 @@ def test_same_msgid_three_times_answers_once(harness: Callable[..., Harness], ba
     msg_id = str(uuid.uuid4().int % 10**18)
     contents = []
     for _ in range(3):
-        query, body = encrypted_push(text_xml(content="医保怎么转移", msg_id=msg_id), "wxsafe")
+        query, body = wx_push(text_xml(content="医保怎么转移", msg_id=msg_id), "wxsafe")
         response = h.client.post("/connectors/wechat/wxsafe", params=query, content=body.encode())
         outer = {c.tag: c.text for c in SafeET.fromstring(response.text)}
         inner, _ = wx_decrypt(outer["Encrypt"] or "")
@@ -127,7 +148,7 @@ def test_concurrent_retries_wait_for_the_first_answer(harness: Callable[..., Har
     xml = text_xml(content="不动产登记", msg_id=msg_id)
 
     def push(_: int) -> str:
-        return h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode()).text
+        return h.client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode()).text
 
     with ThreadPoolExecutor(3) as pool:
         replies = list(pool.map(push, range(3)))
@@ -139,12 +160,13 @@ def test_concurrent_retries_wait_for_the_first_answer(harness: Callable[..., Har
 def test_two_workers_sharing_the_data_dir_answer_once(tmp_path: Path, wechat_api: FakeWeChatServer) -> None:
     """Two app processes (here: two channels on one data directory) get the same push."""
     bots = [FakeOnMessage(delay=0.4), FakeOnMessage(delay=0.4)]
-    channels = [make_channel(tmp_path, wechat_api.base) for _ in bots]
+    clock = ManualClock(PUSHED_AT)
+    channels = [make_channel(tmp_path, wechat_api.base, clock=clock) for _ in bots]
     xml = text_xml(content="出生证明", msg_id="880088")
     with TestClient(serve(channels[0], bots[0])) as one, TestClient(serve(channels[1], bots[1])) as two:
 
         def push(client: TestClient) -> str:
-            return client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode()).text
+            return client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode()).text
 
         with ThreadPoolExecutor(4) as pool:
             replies = list(pool.map(push, [one, two, one, two]))
@@ -155,7 +177,7 @@ def test_two_workers_sharing_the_data_dir_answer_once(tmp_path: Path, wechat_api
 def test_events_are_deduplicated_by_sender_and_time(harness: Callable[..., Harness]) -> None:
     h = harness()
     xml = text_xml(msg_id="", MsgType="event", Event="subscribe", Content="", CreateTime="1700000000")
-    first = h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode())
-    second = h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode())
+    first = h.client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode())
+    second = h.client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode())
     assert first.status_code == second.status_code == 200
     assert h.dedupe_rows() == 1

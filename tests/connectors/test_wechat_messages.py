@@ -18,8 +18,8 @@ from connectors.wechat.messages import (
     split_text,
     text_reply_xml,
 )
-from tests.connectors.conftest import Harness
-from tests.utils.wechat import plain_query, text_xml
+from tests.connectors.conftest import Harness, wx_query
+from tests.utils.wechat import text_xml
 
 
 def test_parse_xml_and_json_alike() -> None:
@@ -88,7 +88,8 @@ def test_logs_never_carry_the_citizens_words(
     h = harness()
     with caplog.at_level(logging.DEBUG, logger="connectors.wechat"):
         xml = text_xml(content="我的电话13812345678，身份证440106199001011234", msg_id="3131")
-        h.client.post("/connectors/wechat/wxplain", params=plain_query(), content=xml.encode())
+        response = h.client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode())
+    assert response.status_code == 200
     events = [r.getMessage() for r in caplog.records if r.name.startswith("connectors.wechat")]
     assert "wechat.message.received" in events
     for record in caplog.records:

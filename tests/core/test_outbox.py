@@ -14,7 +14,8 @@ from sqlalchemy import Integer, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from core.clock import ManualClock
-from core.outbox import DELIVERED, FAILED, RETRYING, STALE, Attempt, Outbox, OutboxColumns, RetryPolicy, drain
+from core.outbox import DELIVERED, FAILED, RETRYING, STALE, Attempt, Outbox, OutboxColumns, drain
+from core.retry import RetryPolicy
 from tests.utils.ticketdb import BACKENDS, database_url
 from tickets.db import make_engine
 

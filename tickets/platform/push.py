@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.outbox import Claim, Outbox, Report, Result, RetryPolicy, drain
+from core.outbox import Claim, Outbox, Report, Result, drain
+from core.retry import RetryPolicy
 from tickets.db import TicketDB
 from tickets.models import Ticket
 from tickets.platform.models import PlatformConsent, PlatformOutbox

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from core.outbox import RetryPolicy
+from core.retry import RetryPolicy
 from core.settings import Settings
 from core.vocab import ACCEPTED, DISPATCHED
 from jobs.platform import PlatformLink
