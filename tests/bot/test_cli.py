@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from cli.main import app
-from core.settings import DEFAULT_CONFIG
+from core.settings import DEFAULT_CONFIG, load_settings
 from knowledge.store import KnowledgeStore
 from tests.utils.factories import write
 
@@ -29,7 +29,7 @@ def _run(runner: CliRunner, data_dir: Path | None, *args: str) -> Result:
 
 
 def _count(data_dir: Path) -> int:
-    kb = KnowledgeStore(data_dir / "kb.sqlite")
+    kb = KnowledgeStore(load_settings(data_dir=data_dir).kb_url)
     try:
         return kb.count()
     finally:
