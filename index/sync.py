@@ -80,6 +80,7 @@ def apply_changes(
         "dim": dim,
         "ann_kind": kind,
         "kb_version": changes.version,
+        "kb_id": changes.kb_id,
     }
     report = SyncReport(
         version=changes.version,
@@ -144,7 +145,8 @@ class IndexSync:
         try:
             local = load_index(folder)
             version = kb_version_of(local)
-            if local.manifest.get("encoder") == self.encoder_name and version is not None:
+            same_kb = local.manifest.get("kb_id") == self.kb.kb_id()
+            if local.manifest.get("encoder") == self.encoder_name and version is not None and same_kb:
                 base, since = local, version
         except IndexNotBuiltError:
             pass

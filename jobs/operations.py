@@ -108,7 +108,7 @@ def build_kb_index(
         progress=progress,
         full=full,
         known=kb.stored_vectors(resources.encoder.name),
-        manifest_extra={"kb_version": version},
+        manifest_extra={"kb_version": version, "kb_id": kb.kb_id()},
     )
     if report.fresh:
         kb.save_vectors(report.fresh)

@@ -44,6 +44,7 @@ class KBChanges:
     """What changed after a version: published items (with stored vectors) and removed ids."""
 
     version: int
+    kb_id: str  # the database's identity: versions of another database mean nothing here
     items: list[StoredItem] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
 
@@ -154,6 +155,10 @@ class KnowledgeStore:
         return saved
 
     # --- reads ---------------------------------------------------------------------------
+    def kb_id(self) -> str:
+        with self.db.read_engine.connect() as conn:
+            return str(conn.execute(select(tables.state.c.kb_id).where(tables.state.c.id == 1)).scalar_one())
+
     def version(self) -> int:
         with self.db.read_engine.connect() as conn:
             return int(
@@ -164,9 +169,9 @@ class KnowledgeStore:
         """Everything changed after `version` (0: the whole knowledge base). The version is
         read first, so a change committed meanwhile is at worst applied twice, never missed."""
         with self.db.read_engine.connect() as conn:
-            current = int(
-                conn.execute(select(tables.state.c.version).where(tables.state.c.id == 1)).scalar_one()
-            )
+            state = conn.execute(
+                select(tables.state.c.version, tables.state.c.kb_id).where(tables.state.c.id == 1)
+            ).one()
             rows = conn.execute(
                 select(
                     _items.c.id,
@@ -179,7 +184,7 @@ class KnowledgeStore:
                 .where(_items.c.version > version)
                 .order_by(_items.c.id)
             ).all()
-        changes = KBChanges(version=current)
+        changes = KBChanges(version=int(state.version), kb_id=state.kb_id)
         for row in rows:
             if not row.published:
                 changes.removed.append(row.id)

@@ -46,4 +46,5 @@ state = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("version", BigInteger, nullable=False),
+    Column("kb_id", String(32), nullable=False),  # which database: an index of another is not caught up
 )

@@ -7,6 +7,8 @@ Create Date: 2026-11-24 10:00:00
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,9 +43,10 @@ def upgrade() -> None:
         "kb_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("kb_id", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.execute("INSERT INTO kb_state (id, version) VALUES (1, 0)")
+    op.execute(f"INSERT INTO kb_state (id, version, kb_id) VALUES (1, 0, '{uuid.uuid4().hex}')")
 
 
 def downgrade() -> None:
