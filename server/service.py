@@ -141,6 +141,13 @@ class AssistantService:
             checks["kb_version"] = kb_version
             checks["index_version"] = index_version
             checks["index_current"] = index_version == kb_version
+            if self.last_sync is not None:
+                checks["last_sync"] = {
+                    "changed": self.last_sync.changed,
+                    "removed": self.last_sync.removed,
+                    "embedded": self.last_sync.embedded,
+                    "seconds": self.last_sync.seconds,
+                }
         except Exception as exc:  # reported, not raised: readiness must answer
             checks["error"] = str(exc)
         checks["ready"] = bool(checks["kb_items"]) and "error" not in checks
