@@ -114,8 +114,8 @@ class Load:
         }
 
 
-def _catalog_files(tmp: Path, records: int) -> tuple[Path, Path]:
-    lines = CATALOG.read_text(encoding="utf-8").splitlines()[:records]
+def _catalog_files(catalog: Path, tmp: Path, records: int) -> tuple[Path, Path]:
+    lines = catalog.read_text(encoding="utf-8").splitlines()[:records]
     original, renamed = tmp / "catalog.jsonl", tmp / "catalog-old.jsonl"
     original.write_text("\n".join(lines) + "\n", encoding="utf-8")
     old = []
@@ -143,17 +143,20 @@ def main() -> None:
     parser = docstring_parser(__doc__)
     parser.add_argument("--models", default=str(REPO_ROOT / "var"), help="data dir with trained models/")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--catalog", default=str(CATALOG), help="Guangdong catalog JSONL (../shared)")
     parser.add_argument("--records", type=int, default=2000, help="catalog records re-imported")
     parser.add_argument("--seconds", type=float, default=20.0, help="idle measuring window")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
-    require_shared(CATALOG)
+    catalog = Path(args.catalog)
+    if catalog == CATALOG:
+        require_shared(CATALOG)
     models = Path(args.models) / "models"
     if not (models / "calibration.json").is_file():
         sys.exit(f"no trained models in {models}: run `govbot train` (or `make run`) first")
     env_info = environment()
     tmp = Path(tempfile.mkdtemp(prefix="govbot-kb-sync-"))
-    original, renamed = _catalog_files(tmp, args.records)
+    original, renamed = _catalog_files(catalog, tmp, args.records)
     processes: list[Any] = []
     figures: dict[str, Any] = {"environment": env_info, "records": args.records, "clients": args.clients}
     with pg_schema_url() as db_url, private_redis() as (_redis, prefix):

@@ -152,7 +152,8 @@ def kb_import(
         err.print(f"… and {len(result.errors) - 50} more errors")
     merged = f", {result.merged_duplicates} duplicates merged" if result.merged_duplicates else ""
     err.print(
-        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}), "
+        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}, "
+        f"{summary.embedded} embedded), "
         f"{len(result.errors)} rejected"
     )
     if not no_index and (summary.added or summary.changed):

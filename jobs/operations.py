@@ -39,6 +39,7 @@ class ImportSummary:
     result: ImportResult
     added: int
     changed: int
+    embedded: int = 0  # vectors stored with the items in the import's transaction
 
 
 def import_knowledge(
@@ -60,7 +61,7 @@ def import_knowledge(
         changed_items = [i for i in result.items if hashes.get(i.id) != i.content_hash()]
         vectors = vectors_for(changed_items, encoder, known, batch_size)
     added, changed = kb.upsert_many(result.items, vectors)
-    return ImportSummary(result, added, changed)
+    return ImportSummary(result, added, changed, len(vectors or {}))
 
 
 def migrate_legacy_kb(settings: Settings, kb: KnowledgeStore) -> int | None:
