@@ -121,7 +121,7 @@ def _catalog_files(catalog: Path, tmp: Path, records: int) -> tuple[Path, Path]:
     old = []
     for line in lines:
         record = json.loads(line)
-        record["TASK_NAME"] = f"{record.get('TASK_NAME') or ''}（旧版）"
+        record["matter_name"] = f"{record.get('matter_name') or record.get('TASK_NAME') or ''}（旧版）"
         old.append(json.dumps(record, ensure_ascii=False))
     renamed.write_text("\n".join(old) + "\n", encoding="utf-8")
     return original, renamed
@@ -201,7 +201,12 @@ def main() -> None:
                 target = _ready(url_a)["kb_version"] + 1
                 busy_start = time.perf_counter()
                 figures["reimport_s"] = round(_govbot(env, dir_a, "kb", "import", str(original)), 1)
+                deadline = time.monotonic() + 900
                 while _ready(url_b).get("index_version", 0) < target:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"machine B did not reach version {target}: did the re-import change nothing?"
+                        )
                     time.sleep(0.2)
                 busy_end = time.perf_counter()
                 figures["b_current_after_import_s"] = round(busy_end - busy_start - figures["reimport_s"], 2)
