@@ -47,7 +47,7 @@ class Assistant:
     def __init__(self, settings: Settings, desk: TicketGateway | None = None) -> None:
         self.settings = settings
         self._desk = desk
-        self.kb = KnowledgeStore(settings.kb_path)
+        self.kb = KnowledgeStore(settings.kb_url)
         self.resources = Resources(settings, self.kb)
         self.sessions = open_session_store(
             settings.sessions_path,
@@ -112,6 +112,11 @@ class Assistant:
                 if parent_id and parent_id != record.id:
                     kids[parent_id].append(record.id)
         return dict(kids)
+
+    def use_retriever(self, retriever: HybridRetriever) -> None:
+        """Answer from `retriever` from now on (a background refresh built it; index/sync.py)."""
+        self.__dict__.pop("children", None)
+        self.__dict__["retriever"] = retriever
 
     def reload_index(self) -> None:
         """Forget the loaded index (after an incremental build); the next question loads it anew."""

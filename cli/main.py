@@ -139,7 +139,14 @@ def kb_import(
         chunk_overlap=settings.knowledge.chunk_overlap,
     )
     try:
-        summary = import_knowledge(assistant.kb, path, format, options)
+        summary = import_knowledge(
+            assistant.kb,
+            path,
+            format,
+            options,
+            encoder=None if no_index else assistant.resources.encoder,
+            batch_size=settings.index.embedder.batch_size,
+        )
     except ImportFormatError as exc:
         fail(str(exc), 2)
     result = summary.result
@@ -149,7 +156,8 @@ def kb_import(
         err.print(f"… and {len(result.errors) - 50} more errors")
     merged = f", {result.merged_duplicates} duplicates merged" if result.merged_duplicates else ""
     err.print(
-        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}), "
+        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}, "
+        f"{summary.embedded} embedded), "
         f"{len(result.errors)} rejected"
     )
     if not no_index and (summary.added or summary.changed):
@@ -166,11 +174,38 @@ def kb_import(
 @contextmanager
 def _knowledge_store(data_dir: Path | None) -> Iterator[KnowledgeStore]:
     """The knowledge base alone: reading it needs no models, index or encoder."""
-    kb = KnowledgeStore(cli_settings(data_dir).kb_path)
+    kb = KnowledgeStore(cli_settings(data_dir).kb_url)
     try:
         yield kb
     finally:
         kb.close()
+
+
+@kb_app.command("migrate")
+def kb_migrate(data_dir: DataDir = None) -> None:
+    """Move the data directory's old kb.sqlite into the shared database (the server also does
+    this at start-up); the old file is kept as kb.sqlite.migrated."""
+    from jobs.operations import migrate_legacy_kb
+
+    settings = cli_settings(data_dir)
+    with _knowledge_store(data_dir) as kb:
+        moved = migrate_legacy_kb(settings, kb)
+    if moved is None:
+        err.print(f"nothing to migrate: no {settings.kb_path}")
+    else:
+        err.print(f"migrated {moved} items from {settings.kb_path} into the shared database")
+
+
+@kb_app.command("unpublish")
+def kb_unpublish(
+    item_id: Annotated[str, typer.Argument(help="Id of the item to take out of answers.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Take an item out of every worker's answers (it stays in the database as unpublished)."""
+    with _knowledge_store(data_dir) as kb:
+        if not kb.unpublish(item_id):
+            fail(f"no published item {item_id!r}", 1)
+    err.print(f"unpublished {item_id}; every served index drops it at its next refresh")
 
 
 @kb_app.command("list")

@@ -69,6 +69,11 @@ class IndexSettings(Section):
     top_k: int = Field(10, description="Hits returned by a search")
     facet_bonus: float = Field(0.10, description="Added when a title has a facet the question asks for")
     facet_penalty: float = Field(0.10, description="Taken off for each facet the question lacks")
+    sync_poll_seconds: float = Field(
+        5.0,
+        description="A served index checks the knowledge-base version at least this often "
+        "(PostgreSQL NOTIFY wakes it at once; 0 = never refresh in the background)",
+    )
 
 
 class BotSettings(Section):
@@ -337,7 +342,13 @@ class Settings(Section):
     # Derived locations under the data directory, one place for all of them.
     @property
     def kb_path(self) -> Path:
+        """The old, per-directory knowledge base; `govbot kb migrate` moves it into kb_url."""
         return self.data_dir / "kb.sqlite"
+
+    @property
+    def kb_url(self) -> str:
+        """The knowledge base lives in the same database as the tickets."""
+        return self.tickets_url
 
     @property
     def index_dir(self) -> Path:

@@ -1,16 +1,17 @@
 """Building and updating the index from the knowledge base.
 
 Vectors are the expensive part, so they are reused for every item whose
-content hash has not changed; a one-item update embeds one passage and
-rewrites the folder, without a full rebuild.
+embedded texts have not changed (from the previous folder or from the vectors the
+knowledge base stores); a one-item update embeds one passage and rewrites the folder,
+without a full rebuild. New vectors are returned so the caller stores them in the KB.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from index.encoders import Encoder
 from index.lexical import document_terms
 from index.records import IndexRecord
 from index.store import IndexData, IndexNotBuiltError, load_index, save_index, serialize_ann
+from knowledge.vectors import StoredVector
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -34,6 +36,34 @@ class BuildReport:
     removed: int
     ann_kind: str
     seconds: float
+    fresh: dict[str, StoredVector] = field(default_factory=dict, repr=False)  # embedded now, by id
+
+
+def to_stored(encoder_name: str, record: IndexRecord, vector: np.ndarray) -> StoredVector:
+    return StoredVector(encoder_name, record.vector_key(), np.asarray(vector, dtype="<f4").tobytes())
+
+
+def from_stored(
+    stored: StoredVector | None, record: IndexRecord, encoder_name: str, dim: int
+) -> np.ndarray | None:
+    """The stored vector when it was made by this encoder from these texts, else None."""
+    if stored is None or stored.encoder != encoder_name or stored.key != record.vector_key():
+        return None
+    vector = np.frombuffer(stored.data, dtype="<f4")
+    return vector if vector.shape == (dim,) else None
+
+
+def ann_bytes_for(vectors: np.ndarray, ann_params: dict[str, Any]) -> tuple[str, bytes | None]:
+    """The faiss index kind for this many vectors, serialised (None for the flat scan)."""
+    kind = choose_index(
+        len(vectors),
+        vectors.shape[1],
+        flat_max=int(ann_params["flat_max"]),
+        hnsw_max=int(ann_params["hnsw_max"]),
+    )
+    if kind == "flat" or not len(vectors):
+        return kind, None
+    return kind, serialize_ann(build_faiss_index(vectors, kind, ann_params))
 
 
 def record_for(item: Any) -> IndexRecord:
@@ -52,7 +82,7 @@ def record_for(item: Any) -> IndexRecord:
     )
 
 
-def _embed_views(encoder: Encoder, views: list[list[str]]) -> np.ndarray:
+def embed_views(encoder: Encoder, views: list[list[str]]) -> np.ndarray:
     """One vector per item: the normalised mean of its views' embeddings."""
     flat = [text for item_views in views for text in item_views]
     encoded = encoder.encode_passages(flat)
@@ -86,15 +116,21 @@ def build_index(
     batch_size: int = 64,
     progress: Progress | None = None,
     full: bool = False,
+    known: Mapping[str, StoredVector] | None = None,
+    manifest_extra: dict[str, Any] | None = None,
 ) -> BuildReport:
-    """Write the index for `items` into `folder`; reuse unchanged vectors unless `full`."""
+    """Write the index for `items` into `folder`; reuse unchanged vectors (previous folder,
+    then `known`, the knowledge base's stored vectors) unless `full`."""
     started = time.perf_counter()
     records = [record_for(item) for item in items]
     cache = {} if full else _previous(folder, encoder)
+    known = {} if full else (known or {})
     vectors = np.zeros((len(records), encoder.dim), dtype=np.float32)
     todo: list[int] = []
     for i, record in enumerate(records):
         cached = cache.get((record.id, record.vector_key()))
+        if cached is None:
+            cached = from_stored(known.get(record.id), record, encoder.name, encoder.dim)
         if cached is not None:
             vectors[i] = cached
         else:
@@ -103,18 +139,10 @@ def build_index(
         progress(len(records) - len(todo))
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        vectors[batch] = _embed_views(encoder, [records[i].dense_views for i in batch])
+        vectors[batch] = embed_views(encoder, [records[i].dense_views for i in batch])
         if progress:
             progress(len(batch))
-    kind = choose_index(
-        len(records),
-        encoder.dim,
-        flat_max=int(ann_params["flat_max"]),
-        hnsw_max=int(ann_params["hnsw_max"]),
-    )
-    ann_bytes = None
-    if kind != "flat" and len(records):
-        ann_bytes = serialize_ann(build_faiss_index(vectors, kind, ann_params))
+    kind, ann_bytes = ann_bytes_for(vectors, ann_params)
     previous_ids = {key[0] for key in cache}
     removed = len(previous_ids - {r.id for r in records})
     manifest = {
@@ -122,6 +150,7 @@ def build_index(
         "dim": encoder.dim,
         "ann_kind": kind,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(manifest_extra or {}),
     }
     save_index(folder, IndexData(records, vectors, manifest, ann_bytes))
     return BuildReport(
@@ -131,4 +160,20 @@ def build_index(
         removed=removed,
         ann_kind=kind,
         seconds=round(time.perf_counter() - started, 2),
+        fresh={records[i].id: to_stored(encoder.name, records[i], vectors[i]) for i in todo},
     )
+
+
+def vectors_for(
+    items: Iterable[Any], encoder: Encoder, known: Mapping[str, StoredVector], batch_size: int = 64
+) -> dict[str, StoredVector]:
+    """Vectors for the items whose embedded texts have none from this encoder yet, so an
+    import stores them in its own transaction and no worker has to embed them again."""
+    records = [record_for(item) for item in items]
+    todo = [r for r in records if from_stored(known.get(r.id), r, encoder.name, encoder.dim) is None]
+    out: dict[str, StoredVector] = {}
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        for record, vector in zip(batch, embed_views(encoder, [r.dense_views for r in batch]), strict=True):
+            out[record.id] = to_stored(encoder.name, record, vector)
+    return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from knowledge.vectors import vector_key
 
 
 @dataclass
@@ -20,8 +21,7 @@ class IndexRecord:
 
     def vector_key(self) -> str:
         """What the vector depends on: only the embedded texts, not every field."""
-        text = "\n".join(self.dense_views)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        return vector_key(self.dense_views)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

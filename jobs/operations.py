@@ -23,7 +23,8 @@ from bot.training import (
     train_classifier,
 )
 from core.settings import Settings
-from index.builder import BuildReport, build_index
+from index.builder import BuildReport, build_index, vectors_for
+from index.encoders import Encoder
 from index.retriever import HybridRetriever
 from knowledge.importers import ImportOptions, ImportResult, import_path
 from knowledge.store import KnowledgeStore
@@ -38,13 +39,36 @@ class ImportSummary:
     result: ImportResult
     added: int
     changed: int
+    embedded: int = 0  # vectors stored with the items in the import's transaction
 
 
-def import_knowledge(kb: KnowledgeStore, path: Path, fmt: str, options: ImportOptions) -> ImportSummary:
-    """Import a file or folder; good records are stored in one transaction."""
+def import_knowledge(
+    kb: KnowledgeStore,
+    path: Path,
+    fmt: str,
+    options: ImportOptions,
+    *,
+    encoder: Encoder | None = None,
+    batch_size: int = 64,
+) -> ImportSummary:
+    """Import a file or folder; good records are stored in one transaction, with the vectors
+    of what changed when an `encoder` is given (so no worker re-embeds them)."""
     result = import_path(path, fmt, options)
-    added, changed = kb.upsert_many(result.items)
-    return ImportSummary(result, added, changed)
+    vectors = None
+    if encoder is not None and result.items:
+        known = kb.stored_vectors(encoder.name)
+        hashes = kb.hashes()
+        changed_items = [i for i in result.items if hashes.get(i.id) != i.content_hash()]
+        vectors = vectors_for(changed_items, encoder, known, batch_size)
+    added, changed = kb.upsert_many(result.items, vectors)
+    return ImportSummary(result, added, changed, len(vectors or {}))
+
+
+def migrate_legacy_kb(settings: Settings, kb: KnowledgeStore) -> int | None:
+    """Move the data directory's old kb.sqlite into the shared database (None: nothing to do)."""
+    from knowledge.legacy import migrate_legacy
+
+    return migrate_legacy(settings.kb_path, kb)
 
 
 def import_sample(settings: Settings, kb: KnowledgeStore) -> ImportSummary:
@@ -71,17 +95,25 @@ def build_kb_index(
     progress: Progress | None = None,
     full: bool = False,
 ) -> BuildReport:
-    """(Re)build the index; only new or changed items are embedded unless `full`."""
+    """(Re)build the index; only new or changed items are embedded unless `full` (vectors the
+    knowledge base stores are reused, and new ones stored there)."""
     add_user_words(resources.domain_words())
-    return build_index(
-        resources.kb.iter_items(),
+    kb = resources.kb
+    version = kb.version()  # read before the items: a change meanwhile is applied again, not lost
+    report = build_index(
+        kb.iter_items(),
         resources.encoder,
         settings.index_dir,
         ann_params=ann_params(settings),
         batch_size=settings.index.embedder.batch_size,
         progress=progress,
         full=full,
+        known=kb.stored_vectors(resources.encoder.name),
+        manifest_extra={"kb_version": version, "kb_id": kb.kb_id()},
     )
+    if report.fresh:
+        kb.save_vectors(report.fresh)
+    return report
 
 
 @dataclass

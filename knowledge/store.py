@@ -1,139 +1,271 @@
-"""The knowledge base on disk: one SQLite file under the data directory.
+"""The knowledge base in the shared database (SQLite by default, PostgreSQL with DATABASE_URL).
 
-Imports write all their good records in one transaction, so a failed import
-never leaves the knowledge base half-written.
+Guarantees: an import is one transaction, so a failed import changes nothing; each record keeps
+its content hash, so the index re-embeds only what changed; every change bumps the one
+knowledge-base version (and, on PostgreSQL, sends NOTIFY `govbot_kb` on commit), so every worker
+on every machine can bring its in-process index up to date (index/sync.py).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core.db import Database
+from knowledge import tables
 from knowledge.models import FAQ, PolicyChunk, ServiceGuide, item_from_dict
+from knowledge.vectors import StoredVector, vector_key
 
 Item = ServiceGuide | FAQ | PolicyChunk
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    title TEXT NOT NULL,
-    parent TEXT,
-    content_hash TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT '',
-    data TEXT NOT NULL,
-    imported_at TEXT NOT NULL DEFAULT (datetime('now'))
-);
-CREATE INDEX IF NOT EXISTS items_kind ON items(kind);
-CREATE INDEX IF NOT EXISTS items_title ON items(title);
-"""
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "kb_alembic_version"
+NOTIFY_CHANNEL = "govbot_kb"
+
+_items = tables.items
+
+
+@dataclass
+class StoredItem:
+    item: Item
+    vector: StoredVector | None
+
+
+@dataclass
+class KBChanges:
+    """What changed after a version: published items (with stored vectors) and removed ids."""
+
+    version: int
+    kb_id: str  # the database's identity: versions of another database mean nothing here
+    items: list[StoredItem] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 class KnowledgeStore:
-    """Items keyed by id; upserts replace the whole record."""
+    """Items keyed by id; upserts replace the whole record. `target` is a database URL, or a
+    Path to a SQLite file; the schema is migrated on open."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+    def __init__(self, target: str | Path, *, migrate: bool = True) -> None:
+        self.db = Database(target)
+        self.path = target  # what it was opened on, for messages
+        if migrate:
+            self.db.migrate(MIGRATIONS, VERSION_TABLE)
 
     def close(self) -> None:
-        self._conn.close()
+        self.db.dispose()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._conn:
-            yield self._conn
+    # --- writes: each one transaction that bumps the version -----------------------------
+    def _bump(self, conn: Connection) -> int:
+        conn.execute(
+            update(tables.state).where(tables.state.c.id == 1).values(version=tables.state.c.version + 1)
+        )
+        version = int(conn.execute(select(tables.state.c.version).where(tables.state.c.id == 1)).scalar_one())
+        if not self.db.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '{version}')")
+        return version
 
-    def upsert_many(self, items: Iterable[Item]) -> tuple[int, int]:
-        """Insert or replace items in one transaction; returns (added, changed)."""
+    def upsert_many(
+        self, items: Iterable[Item], vectors: Mapping[str, StoredVector] | None = None
+    ) -> tuple[int, int]:
+        """Insert or replace items in one transaction; returns (added, changed).
+
+        `vectors` (by item id) are stored with the items; an item whose embedded texts did not
+        change keeps the vector it has."""
+        vectors = vectors or {}
         added = changed = 0
-        with self._transaction() as conn:
+        now = datetime.now(UTC)
+        insert = sqlite_insert if self.db.is_sqlite else pg_insert
+        with self.db.engine.begin() as conn:
+            version: int | None = None
             for item in items:
                 digest = item.content_hash()
-                row = conn.execute("SELECT content_hash FROM items WHERE id = ?", (item.id,)).fetchone()
-                if row is not None and row[0] == digest:
+                row = conn.execute(
+                    select(_items.c.content_hash, _items.c.published, _items.c.vector_key).where(
+                        _items.c.id == item.id
+                    )
+                ).first()
+                if row is not None and row.content_hash == digest and row.published:
                     continue
-                parent = getattr(item, "parent", None)
-                conn.execute(
-                    "INSERT OR REPLACE INTO items (id, kind, title, parent, content_hash, source, "
-                    "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        item.id,
-                        item.kind,
-                        item.title,
-                        parent,
-                        digest,
-                        item.source,
-                        json.dumps(item.model_dump(mode="json"), ensure_ascii=False),
-                    ),
-                )
-                if row is None:
+                if version is None:
+                    version = self._bump(conn)
+                key = vector_key(item.dense_views())
+                values = {
+                    "kind": item.kind,
+                    "title": item.title,
+                    "parent": getattr(item, "parent", None),
+                    "content_hash": digest,
+                    "source": item.source,
+                    "data": json.dumps(item.model_dump(mode="json"), ensure_ascii=False),
+                    "imported_at": now,
+                    "version": version,
+                    "published": True,
+                }
+                given = vectors.get(item.id)
+                if given is not None and given.key == key:
+                    values |= {"vector_encoder": given.encoder, "vector_key": key, "vector": given.data}
+                elif row is None or row.vector_key != key:
+                    values |= {"vector_encoder": None, "vector_key": None, "vector": None}
+                stmt = insert(_items).values(id=item.id, **values)
+                conn.execute(stmt.on_conflict_do_update(index_elements=[_items.c.id], set_=values))
+                if row is None or not row.published:
                     added += 1
                 else:
                     changed += 1
         return added, changed
 
-    def delete(self, item_id: str) -> bool:
-        with self._transaction() as conn:
-            cur = conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
-        return cur.rowcount > 0
+    def unpublish(self, item_id: str) -> bool:
+        """Take an item out of answers everywhere; the row stays as a tombstone."""
+        with self.db.engine.begin() as conn:
+            found = conn.execute(
+                select(_items.c.id).where(_items.c.id == item_id, _items.c.published.is_(True))
+            ).first()
+            if found is None:
+                return False
+            version = self._bump(conn)
+            conn.execute(
+                update(_items).where(_items.c.id == item_id).values(published=False, version=version)
+            )
+        return True
+
+    def save_vectors(self, vectors: Mapping[str, StoredVector]) -> int:
+        """Store vectors computed after the fact (index build); only where the item still has
+        the texts they embed. Not a content change: the version stays."""
+        saved = 0
+        with self.db.engine.begin() as conn:
+            for item_id, vec in vectors.items():
+                rows = conn.execute(
+                    select(_items.c.data).where(_items.c.id == item_id, _items.c.published.is_(True))
+                ).first()
+                if rows is None or vector_key(item_from_dict(json.loads(rows.data)).dense_views()) != vec.key:
+                    continue
+                conn.execute(
+                    update(_items)
+                    .where(_items.c.id == item_id)
+                    .values(vector_encoder=vec.encoder, vector_key=vec.key, vector=vec.data)
+                )
+                saved += 1
+        return saved
+
+    # --- reads ---------------------------------------------------------------------------
+    def kb_id(self) -> str:
+        with self.db.read_engine.connect() as conn:
+            return str(conn.execute(select(tables.state.c.kb_id).where(tables.state.c.id == 1)).scalar_one())
+
+    def version(self) -> int:
+        with self.db.read_engine.connect() as conn:
+            return int(
+                conn.execute(select(tables.state.c.version).where(tables.state.c.id == 1)).scalar_one()
+            )
+
+    def changes_since(self, version: int) -> KBChanges:
+        """Everything changed after `version` (0: the whole knowledge base). The version is
+        read first, so a change committed meanwhile is at worst applied twice, never missed."""
+        with self.db.read_engine.connect() as conn:
+            state = conn.execute(
+                select(tables.state.c.version, tables.state.c.kb_id).where(tables.state.c.id == 1)
+            ).one()
+            rows = conn.execute(
+                select(
+                    _items.c.id,
+                    _items.c.data,
+                    _items.c.published,
+                    _items.c.vector_encoder,
+                    _items.c.vector_key,
+                    _items.c.vector,
+                )
+                .where(_items.c.version > version)
+                .order_by(_items.c.id)
+            ).all()
+        changes = KBChanges(version=int(state.version), kb_id=state.kb_id)
+        for row in rows:
+            if not row.published:
+                changes.removed.append(row.id)
+                continue
+            vec = None
+            if row.vector is not None and row.vector_encoder and row.vector_key:
+                vec = StoredVector(row.vector_encoder, row.vector_key, bytes(row.vector))
+            changes.items.append(StoredItem(item_from_dict(json.loads(row.data)), vec))
+        return changes
+
+    def stored_vectors(self, encoder: str) -> dict[str, StoredVector]:
+        """id -> stored vector made by `encoder`, for the published items that have one."""
+        query = select(_items.c.id, _items.c.vector_key, _items.c.vector).where(
+            _items.c.published.is_(True), _items.c.vector_encoder == encoder, _items.c.vector.is_not(None)
+        )
+        with self.db.read_engine.connect() as conn:
+            return {r.id: StoredVector(encoder, r.vector_key, bytes(r.vector)) for r in conn.execute(query)}
+
+    def _published(self):  # type: ignore[no-untyped-def]
+        return _items.c.published.is_(True)
 
     def get(self, item_id: str) -> Item | None:
-        row = self._conn.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
-        return item_from_dict(json.loads(row[0])) if row else None
+        with self.db.read_engine.connect() as conn:
+            data = conn.execute(
+                select(_items.c.data).where(_items.c.id == item_id, self._published())
+            ).scalar()
+        return item_from_dict(json.loads(data)) if data else None
 
     def find_by_title(self, title: str) -> Item | None:
-        row = self._conn.execute(
-            "SELECT data FROM items WHERE title = ? ORDER BY id LIMIT 1", (title,)
-        ).fetchone()
-        return item_from_dict(json.loads(row[0])) if row else None
+        query = select(_items.c.data).where(_items.c.title == title, self._published()).order_by(_items.c.id)
+        with self.db.read_engine.connect() as conn:
+            data = conn.execute(query.limit(1)).scalar()
+        return item_from_dict(json.loads(data)) if data else None
 
     def iter_items(self, kind: str | None = None) -> Iterator[Item]:
-        query = "SELECT data FROM items"
-        args: tuple[str, ...] = ()
+        query = select(_items.c.data).where(self._published())
         if kind:
-            query += " WHERE kind = ?"
-            args = (kind,)
-        for (data,) in self._conn.execute(query + " ORDER BY id", args).fetchall():
+            query = query.where(_items.c.kind == kind)
+        with self.db.read_engine.connect() as conn:
+            rows = conn.execute(query.order_by(_items.c.id)).scalars().all()
+        for data in rows:
             yield item_from_dict(json.loads(data))
 
     def list_rows(
         self, kind: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[tuple[str, str, str]]:
         """(id, kind, title) rows for listings, without parsing whole records."""
-        query = "SELECT id, kind, title FROM items"
-        args: list[object] = []
+        query = select(_items.c.id, _items.c.kind, _items.c.title).where(self._published())
         if kind:
-            query += " WHERE kind = ?"
-            args.append(kind)
-        query += " ORDER BY kind, id LIMIT ? OFFSET ?"
-        args += [limit, offset]
-        return [(r[0], r[1], r[2]) for r in self._conn.execute(query, args).fetchall()]
+            query = query.where(_items.c.kind == kind)
+        query = query.order_by(_items.c.kind, _items.c.id).limit(limit).offset(offset)
+        with self.db.read_engine.connect() as conn:
+            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
 
     def hashes(self) -> dict[str, str]:
         """id -> content hash, used by the index to see what changed."""
-        rows = self._conn.execute("SELECT id, content_hash FROM items").fetchall()
-        return {r[0]: r[1] for r in rows}
+        with self.db.read_engine.connect() as conn:
+            rows = conn.execute(select(_items.c.id, _items.c.content_hash).where(self._published()))
+            return {r[0]: r[1] for r in rows}
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM items").fetchone()[0])
+        with self.db.read_engine.connect() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(_items).where(self._published())).scalar_one()
+            )
 
     def stats(self) -> dict[str, object]:
-        kinds = dict(self._conn.execute("SELECT kind, count(*) FROM items GROUP BY kind"))
-        sources = Counter(r[0] for r in self._conn.execute("SELECT source FROM items").fetchall())
+        with self.db.read_engine.connect() as conn:
+            kinds = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    select(_items.c.kind, func.count()).where(self._published()).group_by(_items.c.kind)
+                )
+            }
+            sources = Counter(r[0] for r in conn.execute(select(_items.c.source).where(self._published())))
         guides = list(self.iter_items("guide"))
         filled: Counter[str] = Counter()
         for guide in guides:
-            for field in ("materials", "location", "legal_time_limit", "phone_enquiry"):
-                if getattr(guide, field):
-                    filled[field] += 1
+            for name in ("materials", "location", "legal_time_limit", "phone_enquiry"):
+                if getattr(guide, name):
+                    filled[name] += 1
         return {
             "total": self.count(),
             "by_kind": kinds,

@@ -21,6 +21,7 @@ from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
 from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
+from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
 from server import console as console_page
 from server import metrics
@@ -58,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_masking()
         await asyncio.to_thread(desk.migrate)
         desk.log_calendar_coverage()
+        await asyncio.to_thread(migrate_legacy_kb, settings, service.assistant.kb)
         await service.warm_up()
+        service.start_refresher()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
         every = settings.hotline_platform.push_interval_seconds

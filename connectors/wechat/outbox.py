@@ -26,9 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from connectors.wechat.api_client import ApiError
 from core.channel_settings import OutboxSettings
 from core.clock import Clock, system_clock
+from core.db import make_engine
 from core.outbox import DELIVERED, Attempt, Claim, OutboxColumns
 from core.outbox import Outbox as Engine
-from tickets.db import make_engine
 
 log = logging.getLogger(__name__)
 

@@ -72,35 +72,22 @@ def test_the_rasa_rest_door_files_its_tickets_under_the_rasa_channel(
 
 
 def test_ticket_database_down_keeps_the_form(copy_prepared: Callable[[], Path], tmp_path: Path) -> None:
-    settings = server_settings(copy_prepared())
-    settings.secrets.database_url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
-    app = create_app(settings)
-    app.router.lifespan_context = _no_migrate(app.router.lifespan_context)
+    """The database goes away after start-up (the knowledge base shares it, so the server
+    cannot start without it): the form survives a failed submission."""
+    from tickets.db import TicketDB
+
+    app = create_app(server_settings(copy_prepared()))
     with TestClient(app) as client:
-        session = uuid.uuid4().hex
-        _say(client, session, "楼下餐馆的油烟直接排到我家窗户，一开窗全是油烟味")
-        for text in ("白云区机场路12号", "13912345678", "跳过", "同意"):
-            _say(client, session, text)
-        failed = _say(client, session, "确认提交")
+        working = app.state.desk.db
+        app.state.desk.db = TicketDB("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+        try:
+            session = uuid.uuid4().hex
+            _say(client, session, "楼下餐馆的油烟直接排到我家窗户，一开窗全是油烟味")
+            for text in ("白云区机场路12号", "13912345678", "跳过", "同意"):
+                _say(client, session, text)
+            failed = _say(client, session, "确认提交")
+        finally:
+            app.state.desk.db = working
         assert failed["ticket"] is None
         assert failed["form"]["step"] == "confirm"
         assert "没有提交" in failed["reply"]
-
-
-def _no_migrate(lifespan):  # type: ignore[no-untyped-def]
-    """The server's start-up migrates the ticket DB; here the DB is down on purpose."""
-    import contextlib
-
-    from server.app import TicketDesk
-
-    @contextlib.asynccontextmanager
-    async def wrapped(app):  # type: ignore[no-untyped-def]
-        original = TicketDesk.migrate
-        TicketDesk.migrate = lambda self: None  # type: ignore[method-assign]
-        try:
-            async with lifespan(app) as state:
-                yield state
-        finally:
-            TicketDesk.migrate = original  # type: ignore[method-assign]
-
-    return wrapped

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from cli.main import app
-from core.settings import DEFAULT_CONFIG
+from core.settings import DEFAULT_CONFIG, load_settings
 from knowledge.store import KnowledgeStore
 from tests.utils.factories import write
 
@@ -29,7 +29,7 @@ def _run(runner: CliRunner, data_dir: Path | None, *args: str) -> Result:
 
 
 def _count(data_dir: Path) -> int:
-    kb = KnowledgeStore(data_dir / "kb.sqlite")
+    kb = KnowledgeStore(load_settings(data_dir=data_dir).kb_url)
     try:
         return kb.count()
     finally:
@@ -213,7 +213,8 @@ def test_kb_import_good_file_updates_index(
     assert result.exit_code == 0, result.output
     assert _count(data_dir) == before + 1
     assert "1 new" in result.stderr
-    assert "1 embedded" in result.stderr and f"{before} reused" in result.stderr
+    # the new item is embedded once, at import (vectors stored with it); the index reuses it
+    assert "0 changed, 1 embedded" in result.stderr and f"0 embedded, {before + 1} reused" in result.stderr
     again = _run(runner, data_dir, "ask", "命令行导入测试事项", "--json")
     assert json.loads(again.stdout)["item_id"] == "cli-1"
 

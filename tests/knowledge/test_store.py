@@ -40,8 +40,8 @@ def test_get_find_iter_and_delete(store: KnowledgeStore) -> None:
     assert [i.id for i in store.iter_items("faq")] == ["f1"]
     assert store.list_rows() == [("f1", "faq", "问题？"), ("g1", "guide", "事项一")]
     assert store.list_rows("guide", limit=1) == [("g1", "guide", "事项一")]
-    assert store.delete("g1") is True
-    assert store.delete("g1") is False
+    assert store.unpublish("g1") is True
+    assert store.unpublish("g1") is False
     assert store.count() == 1
 
 

@@ -53,3 +53,30 @@ def wait_until_up(url: str, timeout: float = 90.0, process: Any = None) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+def start_serve_process(data_dir: Any, port: int, env: dict[str, str], log_path: Any, cwd: Any) -> Any:
+    """`govbot serve` (python -m cli.main) as a subprocess in its own session, output to a log."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port", str(port)]
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process by stop_process
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    process.log_file = log  # type: ignore[attr-defined]
+    return process
+
+
+def stop_process(process: Any) -> None:
+    """SIGTERM, then SIGKILL after 20 s; closes its log."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    process.log_file.close()
