@@ -38,16 +38,26 @@ class ImportSummary:
     result: ImportResult
     added: int
     changed: int
+    removed_sample: int = 0  # bundled sample items removed because the operator's own data arrived
 
 
 def import_knowledge(kb: KnowledgeStore, path: Path, fmt: str, options: ImportOptions) -> ImportSummary:
-    """Import a file or folder; good records are stored in one transaction."""
+    """Import a file or folder; good records are stored in one transaction.
+
+    The bundled sample only stands in for an empty knowledge base: once the
+    operator's own records arrive it is removed, so fictional 示例市 content can
+    never answer a citizen next to real data.
+    """
     result = import_path(path, fmt, options)
     added, changed = kb.upsert_many(result.items)
-    return ImportSummary(result, added, changed)
+    removed = kb.remove_sample() if result.items and not options.sample else 0
+    return ImportSummary(result, added, changed, removed)
 
 
 def import_sample(settings: Settings, kb: KnowledgeStore) -> ImportSummary:
+    """Load the bundled sample, only ever into an empty knowledge base."""
+    if kb.count():
+        return ImportSummary(ImportResult(), 0, 0)
     folder = settings.resolve(settings.knowledge.sample_dir)
     options = ImportOptions(sample=True, chunk_chars=settings.knowledge.chunk_chars)
     return import_knowledge(kb, folder, "auto", options)

@@ -125,6 +125,26 @@ class KnowledgeStore:
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM items").fetchone()[0])
 
+    def sources(self) -> list[tuple[str, str, int, bool]]:
+        """(source, kind, count, sample) per source and kind: what `govbot kb sources` lists."""
+        rows = self._conn.execute(
+            "SELECT source, kind, count(*), max(coalesce(json_extract(data, '$.sample'), 0)) "
+            "FROM items GROUP BY source, kind ORDER BY source, kind"
+        ).fetchall()
+        return [(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]
+
+    def remove_source(self, source: str) -> int:
+        """Delete every item of one source in one transaction; returns how many."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM items WHERE source = ?", (source,))
+        return cur.rowcount
+
+    def remove_sample(self) -> int:
+        """Delete the bundled sample content (items marked sample); returns how many."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM items WHERE json_extract(data, '$.sample') = 1")
+        return cur.rowcount
+
     def stats(self) -> dict[str, object]:
         kinds = dict(self._conn.execute("SELECT kind, count(*) FROM items GROUP BY kind"))
         sources = Counter(r[0] for r in self._conn.execute("SELECT source FROM items").fetchall())
