@@ -109,7 +109,9 @@ def _fields_help() -> str:
     """Every importable field with its meaning, from the models' own descriptions."""
     lines = []
     for kind in IMPORTABLE:
-        fields = "; ".join(f"{f.name}{'*' if f.required else ''}: {f.description}" for f in importable_fields(kind))
+        fields = "; ".join(
+            f"{f.name}{'*' if f.required else ''}: {f.description}" for f in importable_fields(kind)
+        )
         lines.append(f"Fields of a {kind} (* required): {fields}.")
     return "\n\n".join(lines)
 
@@ -144,7 +146,8 @@ def _print_import_summary(result: ImportResult, added: int, changed: int, remove
     if result.dropped:
         dropped = ", ".join(f"{k} ({n})" for k, n in result.dropped.most_common())
         err.print(
-            f"dropped keys (not our fields; map them with --map FIELD=KEY, see `govbot kb fields`): {dropped}",
+            "dropped keys (not our fields; map them with --map FIELD=KEY, "
+            f"see `govbot kb fields`): {dropped}",
             markup=False,
             highlight=False,
         )
@@ -268,9 +271,7 @@ def kb_show(
 
 
 @kb_app.command("sources")
-def kb_sources(
-    as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None
-) -> None:
+def kb_sources(as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None) -> None:
     """List the knowledge sources: source name, kind, item count, and whether it is sample content."""
     with _knowledge_store(data_dir) as kb:
         rows = kb.sources()

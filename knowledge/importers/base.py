@@ -57,7 +57,9 @@ class ImportResult:
         kept: list[Item] = []
         for item in self.items:
             if item.id in seen:
-                self.errors.append(RecordError(file, 0, f"duplicate id {item.id!r}: the first record was kept"))
+                self.errors.append(
+                    RecordError(file, 0, f"duplicate id {item.id!r}: the first record was kept")
+                )
                 continue
             seen.add(item.id)
             kept.append(item)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.importers import ImportFormatError, ImportOptions, import_path
-from knowledge.models import IMPORTABLE, importable_fields
+from knowledge.models import FAQ, IMPORTABLE, importable_fields
 from tests.utils.factories import as_guides, make_faq, make_guide, write
 
 SUMMARY = "凡本省户籍居民因就业需要，可向户籍所在地派出所申请开具无犯罪记录证明，当场办结。"
@@ -48,7 +48,12 @@ def test_map_adds_to_identity_and_keeps_our_field_names(tmp_path: Path) -> None:
     result = import_path(path, "jsonl", options)
     assert result.errors == []
     guide = as_guides(result.items)[0]
-    assert (guide.id, guide.name, guide.body, guide.department) == ("X-1", "无犯罪记录证明", SUMMARY, "某公安局")
+    assert (guide.id, guide.name, guide.body, guide.department) == (
+        "X-1",
+        "无犯罪记录证明",
+        SUMMARY,
+        "某公安局",
+    )
     assert result.dropped == {"area": 1}  # neither ours nor mapped: dropped, and said so
     kept = result.kept_fields()
     assert {"id", "name", "body", "department"} <= set(kept) and "area" not in kept
@@ -59,7 +64,9 @@ def test_mapped_key_missing_from_every_record_is_an_error(tmp_path: Path) -> Non
     with pytest.raises(ImportFormatError, match="summary") as raised:
         import_path(path, "jsonl", ImportOptions(field_map={"body": "summary"}))
     assert "id, name" in str(raised.value)  # the keys the records do hold
-    one_has_it = _jsonl(tmp_path, [{"id": "X-1", "name": "甲"}, {"id": "X-2", "name": "乙", "summary": "说明"}])
+    one_has_it = _jsonl(
+        tmp_path, [{"id": "X-1", "name": "甲"}, {"id": "X-2", "name": "乙", "summary": "说明"}]
+    )
     result = import_path(one_has_it, "jsonl", ImportOptions(field_map={"body": "summary"}))
     assert [g.body for g in as_guides(result.items)] == [None, "说明"]
 
@@ -93,4 +100,5 @@ def test_faq_records_get_faq_fields(tmp_path: Path) -> None:
     result = import_path(_jsonl(tmp_path, [record]), "jsonl", ImportOptions(field_map={"question": "q"}))
     assert result.errors == []
     faq = result.items[0]
-    assert faq.kind == "faq" and faq.title == "问？" and getattr(faq, "body") == "甲；乙"
+    assert isinstance(faq, FAQ)
+    assert faq.title == "问？" and faq.body == "甲；乙"
