@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.messages import Citation
 from bot.responses import Responses
 from core.vocab import GUIDE_FIELD_LABELS
 from knowledge.models import FAQ, PolicyChunk, ServiceGuide
 
 # What a summary card shows when the question names no particular field.
 SUMMARY_FIELDS = (
+    "body",
     "conditions",
     "materials",
     "location",
@@ -35,10 +37,26 @@ def _format(value: str | list[str]) -> str:
 
 
 def citation(item: ServiceGuide | FAQ | PolicyChunk) -> str:
+    """The source line that ends every answer: where it comes from, in words a citizen reads.
+
+    Internal ids stay out of it (they are in `item_id` and the JSON sources); sample
+    content always says so.
+    """
     who = getattr(item, "department", None)
     parts = [p for p in (item.source, who) if p]
     note = "（示例内容）" if item.sample else ""
-    return f"来源：{' · '.join(parts) or '知识库'}{note}，编号 {item.id}"
+    return f"来源：{' · '.join(parts) or '知识库'}{note}"
+
+
+def cited(item: ServiceGuide | FAQ | PolicyChunk) -> Citation:
+    """The item behind an answer as citizens see it: its name, its source and a link."""
+    return Citation(
+        title=item.title,
+        source=item.source or None,
+        department=getattr(item, "department", None),
+        url=getattr(item, "online_url", None),
+        sample=item.sample,
+    )
 
 
 def guide_card(guide: ServiceGuide, fields: list[str]) -> dict[str, Any]:
@@ -101,8 +119,12 @@ def answer_item(
     if isinstance(item, ServiceGuide):
         return answer_guide(item, fields, responses), guide_card(item, fields)
     if isinstance(item, FAQ):
-        text = f"【{item.question}】\n{item.answer}\n{citation(item)}"
-        return text, {"id": item.id, "title": item.question, "answer": item.answer}
+        lines = [f"【{item.question}】", item.answer]
+        card = {"id": item.id, "title": item.question, "answer": item.answer}
+        if item.body:
+            lines.append(f"{GUIDE_FIELD_LABELS['body']}：{_format(item.body)}")
+            card["body"] = item.body
+        return "\n".join([*lines, citation(item)]), card
     excerpt = _format(item.text) if len(item.text) > _MAX_TEXT else item.text
     text = f"【{item.title}】\n{excerpt}\n{citation(item)}"
     return text, {"id": item.id, "title": item.title, "text": item.text}

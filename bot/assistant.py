@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from bot.answers import answer_item
+from bot.answers import answer_item, cited
 from bot.desk import TicketGateway
 from bot.escalation import Escalation
 from bot.messages import BotReply, Option, Source, UserMessage
@@ -204,7 +204,9 @@ class Assistant:
                 base["sources"] = [Source(id=item.id, title=item.title, score=1.0)] + [
                     s for s in base["sources"] if s.id != item.id
                 ]
-            return BotReply(action="answer", reply=text, item_id=item.id, card=card, **base)
+            return BotReply(
+                action="answer", reply=text, item_id=item.id, card=card, citations=[cited(item)], **base
+            )
         if action == "clarify":
             if not decision.options:
                 return BotReply(action="clarify", reply=render("utter_followup_no_context"), **base)

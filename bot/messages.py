@@ -25,6 +25,16 @@ class Source(BaseModel):
     score: float
 
 
+class Citation(BaseModel):
+    """An item that backs an answer, as citizens see it: no internal id, no score."""
+
+    title: str
+    source: str | None = None
+    department: str | None = None
+    url: str | None = None
+    sample: bool = False
+
+
 class Option(BaseModel):
     id: str
     title: str
@@ -36,7 +46,12 @@ class BotReply(BaseModel):
     action: Action
     intent: str
     reply: str
-    sources: list[Source] = Field(default_factory=list)
+    sources: list[Source] = Field(
+        default_factory=list, description="The ranked search hits, with ids and scores (agents, --json)"
+    )
+    citations: list[Citation] = Field(
+        default_factory=list, description="Only the items that back the answer, for citizens"
+    )
     options: list[Option] = Field(default_factory=list)
     category: str | None = None
     entities: list[dict[str, Any]] = Field(default_factory=list)

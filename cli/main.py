@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -46,14 +46,20 @@ from core.runtime import apply_runtime
 from core.settings import describe
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
+from knowledge.models import IMPORTABLE, importable_fields
 from knowledge.store import KnowledgeStore
+
+if TYPE_CHECKING:
+    from jobs.operations import ImportSummary
 
 app = typer.Typer(
     help="govbot: a Chinese government-service assistant (knowledge base, hybrid search, 12345 tickets).",
     no_args_is_help=True,
     add_completion=False,
 )
-kb_app = typer.Typer(help="Knowledge base: import, list, show, stats.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Knowledge base: import, fields, sources, remove, list, show, stats.", no_args_is_help=True
+)
 index_app = typer.Typer(help="The hybrid search index.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(index_app, name="index")
@@ -102,13 +108,72 @@ def prepare_all(assistant: Assistant, *, quiet: bool = False) -> None:
 
 
 # --- knowledge base ------------------------------------------------------------------------
-@kb_app.command("import")
+def _fields_help() -> str:
+    """Every importable field with its meaning, from the models' own descriptions."""
+    lines = []
+    for kind in IMPORTABLE:
+        fields = "; ".join(
+            f"{f.name}{'*' if f.required else ''}: {f.description}" for f in importable_fields(kind)
+        )
+        lines.append(f"Fields of a {kind} (* required): {fields}.")
+    return "\n\n".join(lines)
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    """--map OURS=THEIRS pairs; OURS must be one of our field names."""
+    valid = {f.name for kind in IMPORTABLE for f in importable_fields(kind)}
+    field_map: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            fail(f"--map expects OURS=THEIRS, got {pair!r}", 2)
+        ours, theirs = (part.strip() for part in pair.split("=", 1))
+        if ours not in valid:
+            fail(f"--map {pair!r}: {ours!r} is not a field; valid names: {', '.join(sorted(valid))}", 2)
+        field_map[ours] = theirs
+    return field_map
+
+
+def _print_import_summary(summary: ImportSummary) -> None:
+    result = summary.result
+    for error in result.errors[:50]:
+        err.print(f"[yellow]skipped[/yellow] {error}", markup=False, highlight=False)
+    if len(result.errors) > 50:
+        err.print(f"… and {len(result.errors) - 50} more errors")
+    merged = f", {result.merged_duplicates} duplicates merged" if result.merged_duplicates else ""
+    err.print(
+        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}, "
+        f"{summary.embedded} embedded), "
+        f"{len(result.errors)} rejected"
+    )
+    kept = result.kept_fields()
+    if kept:
+        err.print("kept fields: " + ", ".join(f"{k} ({n})" for k, n in kept.most_common()), highlight=False)
+    if result.dropped:
+        dropped = ", ".join(f"{k} ({n})" for k, n in result.dropped.most_common())
+        err.print(
+            "dropped keys (not our fields; map them with --map FIELD=KEY, "
+            f"see `govbot kb fields`): {dropped}",
+            markup=False,
+            highlight=False,
+        )
+    if summary.removed_sample:
+        err.print(
+            f"[yellow]notice:[/yellow] removed the bundled sample knowledge base ({summary.removed_sample} "
+            "items of the fictional 示例市) now that your own data is imported"
+        )
+
+
+@kb_app.command("import", epilog=_fields_help())
 def kb_import(
     path: Annotated[Path, typer.Argument(help="File or folder to import.")],
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "auto",
     map: Annotated[
         list[str] | None,
-        typer.Option("--map", help="JSONL field mapping OURS=THEIRS, e.g. name=title (repeat)."),
+        typer.Option(
+            "--map",
+            help="JSONL: read our field OURS from the record's key THEIRS, e.g. name=title (repeat). "
+            "Keys that already are field names are kept.",
+        ),
     ] = None,
     sample: Annotated[bool, typer.Option(help="Mark the records as sample content.")] = False,
     no_index: Annotated[bool, typer.Option("--no-index", help="Do not update the index.")] = False,
@@ -117,19 +182,16 @@ def kb_import(
     """Import service guides, FAQs or policy documents; bad records are listed, good ones kept.
 
     Formats: yaml (bundled guide format), md (guide with front matter, or a policy text),
-    jsonl (with --map), gd-catalog (the Guangdong service catalog), txt/html/docx/pdf (policy
-    documents, split into citable chunks). The index is updated incrementally afterwards.
+    jsonl (our field names, plus --map for others), gd-catalog (the Guangdong service catalog),
+    txt/html/docx/pdf (policy documents, split into citable chunks). The summary lists the
+    fields kept and the keys dropped. Importing your own data removes the bundled sample.
+    The index is updated incrementally afterwards.
     """
     from jobs.operations import build_kb_index, import_knowledge
 
     if format not in FORMATS:
         fail(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", 2)
-    field_map = {}
-    for pair in map or []:
-        if "=" not in pair:
-            fail(f"--map expects OURS=THEIRS, got {pair!r}", 2)
-        ours, theirs = pair.split("=", 1)
-        field_map[ours.strip()] = theirs.strip()
+    field_map = _parse_map(map or [])
     settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     options = ImportOptions(
@@ -150,17 +212,8 @@ def kb_import(
     except ImportFormatError as exc:
         fail(str(exc), 2)
     result = summary.result
-    for error in result.errors[:50]:
-        err.print(f"[yellow]skipped[/yellow] {error}")
-    if len(result.errors) > 50:
-        err.print(f"… and {len(result.errors) - 50} more errors")
-    merged = f", {result.merged_duplicates} duplicates merged" if result.merged_duplicates else ""
-    err.print(
-        f"read {len(result.items)} records ({summary.added} new, {summary.changed} changed{merged}, "
-        f"{summary.embedded} embedded), "
-        f"{len(result.errors)} rejected"
-    )
-    if not no_index and (summary.added or summary.changed):
+    _print_import_summary(summary)
+    if not no_index and (summary.added or summary.changed or summary.removed_sample):
         with progress("index update", assistant.kb.count()) as advance:
             report = build_kb_index(settings, assistant.resources, progress=advance)
         err.print(
@@ -169,6 +222,20 @@ def kb_import(
         )
     if result.errors and not result.items:
         raise typer.Exit(1)
+
+
+@kb_app.command("fields")
+def kb_fields(
+    kind: Annotated[str | None, typer.Option(help=f"Only this kind: {' | '.join(IMPORTABLE)}")] = None,
+) -> None:
+    """List every field a guide or FAQ record may hold, with its meaning (for imports and --map)."""
+    if kind is not None and kind not in IMPORTABLE:
+        fail(f"unknown kind {kind!r}; choose one of {', '.join(IMPORTABLE)}", 2)
+    table = Table("kind", "field", "shape", "required", "meaning")
+    for name in [kind] if kind else list(IMPORTABLE):
+        for f in importable_fields(name):
+            table.add_row(name, f.name, f.shape, "yes" if f.required else "", f.description)
+    out.print(table)
 
 
 @contextmanager
@@ -240,6 +307,46 @@ def kb_show(
         return
     for key, value in data.items():
         out.print(f"[bold]{key}[/bold]: {value}")
+
+
+@kb_app.command("sources")
+def kb_sources(as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDir = None) -> None:
+    """List the knowledge sources: source name, kind, item count, and whether it is sample content."""
+    with _knowledge_store(data_dir) as kb:
+        rows = kb.sources()
+    if as_json:
+        keys = ("source", "kind", "count", "sample")
+        print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], ensure_ascii=False, indent=1))
+        return
+    table = Table("source", "kind", "count", "sample")
+    for source, kind, count, sample in rows:
+        table.add_row(source or "(none)", kind, str(count), "sample" if sample else "")
+    out.print(table)
+
+
+@kb_app.command("remove")
+def kb_remove(
+    source: Annotated[str, typer.Option("--source", help="Source name, as `govbot kb sources` shows it.")],
+    no_index: Annotated[bool, typer.Option("--no-index", help="Do not update the index.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove every item of one knowledge source, then update the index."""
+    from jobs.operations import build_kb_index
+
+    settings = cli_settings(data_dir)
+    with _knowledge_store(data_dir) as kb:
+        known = sorted({row[0] for row in kb.sources()})
+        if source not in known:
+            fail(f"no source {source!r}; the sources are: {', '.join(known) or '(none)'}", 2)
+        removed = kb.remove_source(source)
+    err.print(f"removed {removed} items of {source}")
+    if not no_index:
+        assistant = Assistant(settings)
+        if assistant.kb.count():
+            report = build_kb_index(settings, assistant.resources)
+            err.print(f"index: {report.total} items, {report.removed} removed")
+        else:
+            err.print("the knowledge base is empty now: import data, then run `govbot index build`")
 
 
 @kb_app.command("stats")

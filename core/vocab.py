@@ -155,6 +155,7 @@ TICKET_FIELD_LABELS: dict[str, str] = {
 # --- knowledge items ---------------------------------------------------------------------------
 
 GUIDE_FIELD_LABELS: dict[str, str] = {
+    "body": "事项说明",
     "conditions": "申请条件",
     "materials": "申请材料",
     "steps": "办理流程",

@@ -40,6 +40,7 @@ class ImportSummary:
     added: int
     changed: int
     embedded: int = 0  # vectors stored with the items in the import's transaction
+    removed_sample: int = 0  # bundled sample items removed because the operator's own data arrived
 
 
 def import_knowledge(
@@ -52,7 +53,11 @@ def import_knowledge(
     batch_size: int = 64,
 ) -> ImportSummary:
     """Import a file or folder; good records are stored in one transaction, with the vectors
-    of what changed when an `encoder` is given (so no worker re-embeds them)."""
+    of what changed when an `encoder` is given (so no worker re-embeds them).
+
+    The bundled sample only stands in for an empty knowledge base: once the operator's own
+    records arrive it is removed, so fictional 示例市 content never answers next to real data.
+    """
     result = import_path(path, fmt, options)
     vectors = None
     if encoder is not None and result.items:
@@ -61,7 +66,8 @@ def import_knowledge(
         changed_items = [i for i in result.items if hashes.get(i.id) != i.content_hash()]
         vectors = vectors_for(changed_items, encoder, known, batch_size)
     added, changed = kb.upsert_many(result.items, vectors)
-    return ImportSummary(result, added, changed, len(vectors or {}))
+    removed = kb.remove_sample() if result.items and not options.sample else 0
+    return ImportSummary(result, added, changed, len(vectors or {}), removed)
 
 
 def migrate_legacy_kb(settings: Settings, kb: KnowledgeStore) -> int | None:
@@ -72,6 +78,9 @@ def migrate_legacy_kb(settings: Settings, kb: KnowledgeStore) -> int | None:
 
 
 def import_sample(settings: Settings, kb: KnowledgeStore) -> ImportSummary:
+    """Load the bundled sample, only ever into an empty knowledge base."""
+    if kb.count():
+        return ImportSummary(ImportResult(), 0, 0)
     folder = settings.resolve(settings.knowledge.sample_dir)
     options = ImportOptions(sample=True, chunk_chars=settings.knowledge.chunk_chars)
     return import_knowledge(kb, folder, "auto", options)

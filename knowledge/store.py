@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -250,6 +250,39 @@ class KnowledgeStore:
             return int(
                 conn.execute(select(func.count()).select_from(_items).where(self._published())).scalar_one()
             )
+
+    def sources(self) -> list[tuple[str, str, int, bool]]:
+        """(source, kind, count, sample) per source and kind: what `govbot kb sources` lists."""
+        query = (
+            select(_items.c.source, _items.c.kind, func.count(), func.min(_items.c.id))
+            .where(self._published())
+            .group_by(_items.c.source, _items.c.kind)
+            .order_by(_items.c.source, _items.c.kind)
+        )
+        with self.db.read_engine.connect() as conn:
+            groups = conn.execute(query).all()
+            firsts = {g[3] for g in groups}
+            data = dict(conn.execute(select(_items.c.id, _items.c.data).where(_items.c.id.in_(firsts))).all())
+        # a source is sample content as a whole (the bundled files), so one record tells
+        return [(g[0], g[1], int(g[2]), bool(json.loads(data[g[3]]).get("sample"))) for g in groups]
+
+    def remove_source(self, source: str) -> int:
+        """Unpublish every item of one source in one transaction (every worker drops them)."""
+        return self._unpublish_where(_items.c.source == source)
+
+    def remove_sample(self) -> int:
+        """Unpublish the bundled sample content (items marked sample); returns how many."""
+        samples = [row[0] for row in self.sources() if row[3]]
+        return self._unpublish_where(_items.c.source.in_(samples)) if samples else 0
+
+    def _unpublish_where(self, condition: ColumnElement[bool]) -> int:
+        with self.db.engine.begin() as conn:
+            ids = conn.execute(select(_items.c.id).where(condition, self._published())).scalars().all()
+            if not ids:
+                return 0
+            version = self._bump(conn)
+            conn.execute(update(_items).where(_items.c.id.in_(ids)).values(published=False, version=version))
+        return len(ids)
 
     def stats(self) -> dict[str, object]:
         with self.db.read_engine.connect() as conn:

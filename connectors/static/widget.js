@@ -232,7 +232,7 @@
     return el("p", `value ${name}`, value);
   }
 
-  // The cited source line ("来源：... 编号 ...") ends the reply text; the card holds the parts.
+  // The cited source line ("来源：...") ends the reply text; the card holds the parts.
   function citationLine(reply, card) {
     const line = reply.reply.split("\n").find((text) => text.startsWith("来源："));
     if (line) {
@@ -298,11 +298,29 @@
     return node;
   }
 
-  function renderSources(sources) {
+  // Only the items that back the answer (reply.citations): names, sources and links, never
+  // the ranked search hits (reply.sources keeps those, with ids and scores, for agents).
+  function renderSources(citations) {
     const details = el("details", "sources");
-    details.append(el("summary", "", `来源（${sources.length}）`));
+    details.append(el("summary", "", `来源（${citations.length}）`));
     const list = el("ol", "source-list");
-    sources.forEach((source) => list.append(el("li", "", source.title || source.id)));
+    citations.forEach((cited) => {
+      const entry = el("li", "source");
+      const where = [cited.source, cited.department].filter(Boolean).join(" · ");
+      if (cited.url && isHttpUrl(cited.url)) {
+        const link = el("a", "source-link", cited.title);
+        link.href = new URL(String(cited.url), document.baseURI).href;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        entry.append(link);
+      } else {
+        entry.append(el("span", "source-title", cited.title));
+      }
+      if (where) {
+        entry.append(el("span", "source-where", ` · ${where}`));
+      }
+      list.append(entry);
+    });
     details.append(list);
     return details;
   }
@@ -548,9 +566,9 @@
         ticket.addEventListener("click", () => this.ticket());
         parts.push(ticket);
       }
-      const sources = Array.isArray(reply.sources) ? reply.sources : [];
-      if (reply.action === "answer" && sources.length) {
-        parts.push(renderSources(sources));
+      const citations = Array.isArray(reply.citations) ? reply.citations : [];
+      if (reply.action === "answer" && citations.length) {
+        parts.push(renderSources(citations));
       }
       const item = this.addBot(...parts);
       item.setAttribute("data-action", String(reply.action || ""));

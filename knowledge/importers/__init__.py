@@ -77,11 +77,13 @@ def import_path(path: Path, fmt: str, options: ImportOptions) -> ImportResult:
     if chosen not in _BY_FORMAT:
         raise ImportFormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
-        return _BY_FORMAT[chosen](path, options)
+        result = _BY_FORMAT[chosen](path, options)
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise ImportFormatError(f"{path}: cannot read: {exc}") from exc
+    result.reject_duplicate_ids(str(path))
+    return result
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from server.deps import Agent, AppSettings, Service
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 
-KEY_FIELDS = ("department", "materials", "location", "office_hours", "promised_time_limit", "fees")
+KEY_FIELDS = ("body", "department", "materials", "location", "office_hours", "promised_time_limit", "fees")
 
 
 class Suggestion(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answers import answer_item, citation, guide_card
+from bot.answers import answer_item, citation, cited, guide_card
 from bot.responses import Responses
 from tests.utils.factories import make_chunk, make_faq, make_guide, rendered_variants
 
@@ -32,7 +32,7 @@ def test_guide_summary_lists_held_fields_with_labels(responses: Responses) -> No
     assert "办理地点：政务中心" in lines
     assert "收费标准：不收费" in lines
     assert lines[-1] == citation(guide)
-    assert lines[-1] == "来源：测试库 · 示例市测试局（示例内容），编号 g1"
+    assert lines[-1] == "来源：测试库 · 示例市测试局（示例内容）"
     assert "办理流程" not in text and "咨询电话" not in text  # not held, not shown
     assert card == {
         "id": "g1",
@@ -81,7 +81,8 @@ def test_guide_with_nothing_but_a_name(responses: Responses) -> None:
         responses, "utter_field_missing", item="空事项", field="办理信息", contact=""
     )
     assert any(variant in text for variant in expected)
-    assert text.endswith("编号 g1")
+    assert text.endswith("来源：知识库")
+    assert "g1" not in text  # internal ids are not for citizens
 
 
 def test_long_lists_and_texts_are_shortened(responses: Responses) -> None:
@@ -96,7 +97,7 @@ def test_long_lists_and_texts_are_shortened(responses: Responses) -> None:
 def test_faq_answer(responses: Responses) -> None:
     faq = make_faq("f1", "社保卡丢了怎么办？", "先挂失，再补卡。", source="测试库")
     text, card = answer_item(faq, ["materials"], responses)
-    assert text.splitlines() == ["【社保卡丢了怎么办？】", "先挂失，再补卡。", "来源：测试库，编号 f1"]
+    assert text.splitlines() == ["【社保卡丢了怎么办？】", "先挂失，再补卡。", "来源：测试库"]
     assert card == {"id": "f1", "title": "社保卡丢了怎么办？", "answer": "先挂失，再补卡。"}
 
 
@@ -105,11 +106,50 @@ def test_policy_chunk_answer(responses: Responses) -> None:
     text, card = answer_item(chunk, [], responses)
     assert text.startswith("【测试政策文件（第2段）】")
     assert "…" in text and card["text"] == "正" * 300
-    assert text.endswith("编号 doc-x-0002")
+    assert text.endswith("来源：知识库") and "doc-x" not in text
 
 
 def test_citation_without_source() -> None:
-    assert citation(make_faq("f1")) == "来源：知识库，编号 f1"
+    assert citation(make_faq("f1")) == "来源：知识库"
+
+
+def test_guide_body_leads_the_summary_and_the_card(responses: Responses) -> None:
+    """A catalog of name + free-text summary answers with the summary."""
+    guide = make_guide("g1", "摘要事项", body="为本市户籍居民办理某项证明，材料齐全当场办结。")
+    text, card = answer_item(guide, [], responses)
+    assert text.splitlines()[1] == "事项说明：为本市户籍居民办理某项证明，材料齐全当场办结。"
+    assert card["body"] == guide.body
+    _, only_fees = answer_item(guide, ["fees"], responses)
+    assert "事项说明" not in only_fees  # a question about one field gets that field
+
+
+def test_faq_body_follows_the_answer(responses: Responses) -> None:
+    faq = make_faq("f1", "社保卡丢了怎么办？", "先挂失，再补卡。", body="挂失后原卡停用。" * 40)
+    text, card = answer_item(faq, [], responses)
+    lines = text.splitlines()
+    assert lines[1] == "先挂失，再补卡。"
+    assert lines[2].startswith("事项说明：挂失后原卡停用。") and lines[2].endswith("…")
+    assert card["body"] == faq.body  # the card keeps the whole text
+
+
+def test_cited_names_the_item_with_its_link_and_no_id() -> None:
+    guide = make_guide(
+        "hk-macau-endorse-individual",
+        "往来港澳通行证个人旅游签注",
+        source="测试库",
+        department="示例市公安局",
+        online_url="https://example.gov.cn/hk",
+        sample=True,
+    )
+    shown = cited(guide)
+    assert shown.model_dump() == {
+        "title": "往来港澳通行证个人旅游签注",
+        "source": "测试库",
+        "department": "示例市公安局",
+        "url": "https://example.gov.cn/hk",
+        "sample": True,
+    }
+    assert cited(make_faq("f1", source="")).source is None
 
 
 def test_guide_card_only_holds_present_fields() -> None:

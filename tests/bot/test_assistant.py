@@ -51,7 +51,8 @@ def test_materials_question_is_answered_with_citation(chat: Chat, assistant: Ass
     assert len(reply.sources) >= assistant.settings.bot.min_sources >= 5
     assert reply.sources[0].id == reply.item_id
     assert "申请材料" in reply.reply
-    assert f"编号 {reply.item_id}" in reply.reply
+    assert reply.item_id not in reply.reply  # no internal id in what a citizen reads
+    assert [c.title for c in reply.citations] == [_item_title(assistant, reply.item_id)]
     assert reply.card is not None and reply.card["materials"]
     assert reply.latency_ms > 0
 

@@ -48,7 +48,9 @@ def test_ask_json(runner: CliRunner, prepared_dir: Path) -> None:
     assert set(reply) >= REPLY_KEYS
     assert reply["action"] == "answer"
     assert len(reply["sources"]) >= 5
-    assert reply["item_id"] and reply["item_id"] in reply["reply"]
+    assert reply["item_id"] and reply["item_id"] not in reply["reply"]  # ids are for agents, not citizens
+    assert reply["item_id"] == reply["sources"][0]["id"]  # the ranked list keeps them
+    assert len(reply["citations"]) == 1 and reply["citations"][0]["title"] == reply["sources"][0]["title"]
 
 
 def test_ask_plain_text(runner: CliRunner, prepared_dir: Path) -> None:
@@ -188,35 +190,80 @@ def test_kb_import_bad_options(runner: CliRunner, prepared_dir: Path, tmp_path: 
     assert result.exit_code == 2 and "OURS=THEIRS" in result.stderr
 
 
-def test_kb_import_good_file_updates_index(
+def test_kb_import_own_data_replaces_the_sample_and_updates_index(
     runner: CliRunner, copy_prepared: Callable[[], Path], tmp_path: Path
 ) -> None:
     data_dir = copy_prepared()
     before = _count(data_dir)
     line = json.dumps(
-        {"code": "cli-1", "title": "命令行导入测试事项", "dept": "示例市测试局"}, ensure_ascii=False
+        {
+            "code": "cli-1",
+            "title": "命令行导入测试事项",
+            "dept": "示例市测试局",
+            "body": "一段事项说明",
+            "x": 1,
+        },
+        ensure_ascii=False,
     )
     path = write(tmp_path / "new.jsonl", line + "\n")
-    result = _run(
-        runner,
-        data_dir,
-        "kb",
-        "import",
-        str(path),
-        "--map",
-        "id=code",
-        "--map",
-        "name=title",
-        "--map",
-        "department=dept",
-    )
+    args = ["kb", "import", str(path), "--map", "id=code", "--map", "name=title", "--map", "department=dept"]
+    result = _run(runner, data_dir, *args)
     assert result.exit_code == 0, result.output
-    assert _count(data_dir) == before + 1
-    assert "1 new" in result.stderr
-    # the new item is embedded once, at import (vectors stored with it); the index reuses it
-    assert "0 changed, 1 embedded" in result.stderr and f"0 embedded, {before + 1} reused" in result.stderr
-    again = _run(runner, data_dir, "ask", "命令行导入测试事项", "--json")
-    assert json.loads(again.stdout)["item_id"] == "cli-1"
+    said = " ".join(result.stderr.split())
+    assert "1 new" in said
+    assert "kept fields:" in said and "body (1)" in said and "department (1)" in said
+    assert "dropped keys" in said and "x (1)" in said
+    assert f"removed the bundled sample knowledge base ({before} items" in said
+    assert _count(data_dir) == 1
+    # the new item is embedded once, at import (its vector stored with it); the index reuses it
+    assert "1 new, 0 changed, 1 embedded" in said and "0 embedded, 1 reused" in said
+    again = json.loads(_run(runner, data_dir, "ask", "命令行导入测试事项", "--json").stdout)
+    assert again["item_id"] == "cli-1"
+    assert "一段事项说明" in again["reply"] and again["card"]["body"] == "一段事项说明"
+    assert "示例内容" not in again["reply"]
+
+
+def test_kb_import_map_mistakes_are_refused(
+    runner: CliRunner, copy_prepared: Callable[[], Path], tmp_path: Path
+) -> None:
+    data_dir = copy_prepared()
+    before = _count(data_dir)
+    path = write(tmp_path / "a.jsonl", json.dumps({"id": "a", "title": "甲"}, ensure_ascii=False) + "\n")
+    wrong_field = _run(runner, data_dir, "kb", "import", str(path), "--map", "nmae=title")
+    assert wrong_field.exit_code == 2
+    assert "'nmae' is not a field" in wrong_field.stderr and "name" in wrong_field.stderr
+    missing_key = _run(runner, data_dir, "kb", "import", str(path), "--map", "name=titel")
+    assert missing_key.exit_code == 2
+    assert "titel" in missing_key.stderr and "appear in no record" in " ".join(missing_key.stderr.split())
+    assert _count(data_dir) == before
+
+
+def test_kb_fields_lists_every_field_with_its_meaning(runner: CliRunner) -> None:
+    result = _run(runner, None, "kb", "fields", "--kind", "guide")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for name in ("id", "name", "body", "materials", "online_url"):
+        assert f" {name} " in text
+    assert "Free text about the item" in text and "question" not in text
+    help_text = " ".join(_run(runner, None, "kb", "import", "--help").stdout.split())
+    assert "body: Free text about the item" in help_text and "question*:" in help_text
+
+
+def test_kb_sources_and_remove(runner: CliRunner, copy_prepared: Callable[[], Path], tmp_path: Path) -> None:
+    data_dir = copy_prepared()
+    listed = json.loads(_run(runner, data_dir, "kb", "sources", "--json").stdout)
+    assert listed and all(row["sample"] for row in listed)
+    assert sum(row["count"] for row in listed) == _count(data_dir)
+    first = listed[0]["source"]
+    gone = sum(row["count"] for row in listed if row["source"] == first)
+    result = _run(runner, data_dir, "kb", "remove", "--source", first)
+    assert result.exit_code == 0, result.output
+    assert f"removed {gone} items of {first}" in result.stderr
+    assert first not in {
+        row["source"] for row in json.loads(_run(runner, data_dir, "kb", "sources", "--json").stdout)
+    }
+    unknown = _run(runner, data_dir, "kb", "remove", "--source", "没有这个来源")
+    assert unknown.exit_code == 2 and "the sources are" in unknown.stderr
 
 
 # ------------------------------------------------------------------ config and help
@@ -241,6 +288,9 @@ def test_config_prints_settings_with_pipeline(runner: CliRunner, prepared_dir: P
         (["kb", "list"], "List items"),
         (["kb", "show"], "Show one item"),
         (["kb", "stats"], "Counts by kind"),
+        (["kb", "fields"], "List every field"),
+        (["kb", "sources"], "List the knowledge sources"),
+        (["kb", "remove"], "Remove every item of one knowledge source"),
         (["index"], "search index"),
         (["index", "build"], "Build or update"),
         (["train"], "Train the intent and category classifiers"),

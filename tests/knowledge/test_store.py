@@ -85,3 +85,35 @@ def test_store_survives_reopen(tmp_path: Path) -> None:
         assert again.get("g1") is not None
     finally:
         again.close()
+
+
+def test_sources_and_remove_source(store: KnowledgeStore) -> None:
+    store.upsert_many(
+        [
+            make_guide("g1", "一", source="目录A"),
+            make_guide("g2", "二", source="目录A"),
+            make_faq("f1", source="目录A"),
+            make_guide("s1", "示例", source="sample.yml", sample=True),
+        ]
+    )
+    assert store.sources() == [
+        ("sample.yml", "guide", 1, True),
+        ("目录A", "faq", 1, False),
+        ("目录A", "guide", 2, False),
+    ]
+    assert store.remove_source("目录A") == 3
+    assert store.remove_source("目录A") == 0
+    assert [i.id for i in store.iter_items()] == ["s1"]
+
+
+def test_importing_own_data_removes_the_bundled_sample(store: KnowledgeStore, tmp_path: Path) -> None:
+    sample = write(tmp_path / "sample.yml", "guides:\n  - {id: s1, name: 示例事项}\n")
+    first = import_knowledge(store, sample, "auto", ImportOptions(sample=True))
+    assert (first.added, first.removed_sample) == (1, 0)
+    bad = write(tmp_path / "bad.yml", "guides:\n  - {id: x}\n")
+    assert import_knowledge(store, bad, "auto", ImportOptions()).removed_sample == 0  # nothing imported
+    assert store.get("s1") is not None
+    own = write(tmp_path / "own.yml", "guides:\n  - {id: g1, name: 真实事项}\n")
+    summary = import_knowledge(store, own, "auto", ImportOptions())
+    assert (summary.added, summary.removed_sample) == (1, 1)
+    assert [i.id for i in store.iter_items()] == ["g1"]

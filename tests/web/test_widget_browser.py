@@ -73,8 +73,10 @@ def test_answer_card_then_clarify_choice(browser: sync_api.Browser, live_server:
     assert materials.count() >= 2
     expect(card.locator(".govbot-w-citation")).to_contain_text("来源：")
     sources = page.locator(f"{ANSWER} details.govbot-w-sources").last
-    expect(sources.locator("summary")).to_contain_text("来源")
+    expect(sources.locator("summary")).to_have_text("来源（1）")  # only the item behind the answer
     assert sources.get_attribute("open") is None  # collapsed until asked
+    expect(sources.locator("li")).to_have_count(1)
+    assert (card.get_attribute("data-item-id") or "-") not in sources.inner_text()  # no internal id
     link = card.locator("a.govbot-w-online")
     expect(link).to_have_attribute("target", "_blank")
     assert "noopener" in (link.get_attribute("rel") or "")
