@@ -103,6 +103,29 @@ def answer_item(
     if isinstance(item, FAQ):
         text = f"【{item.question}】\n{item.answer}\n{citation(item)}"
         return text, {"id": item.id, "title": item.question, "answer": item.answer}
-    excerpt = _format(item.text) if len(item.text) > _MAX_TEXT else item.text
-    text = f"【{item.title}】\n{excerpt}\n{citation(item)}"
-    return text, {"id": item.id, "title": item.title, "text": item.text}
+    return answer_chunk(item, responses), chunk_card(item)
+
+
+def chunk_card(chunk: PolicyChunk) -> dict[str, Any]:
+    """The quoted clause as data: its document, article or section, and the full text."""
+    card: dict[str, Any] = {"id": chunk.id, "title": chunk.title, "document": chunk.doc_title}
+    for key in ("article", "heading", "source"):
+        value = getattr(chunk, key)
+        if value:
+            card[key] = value
+    card["text"] = chunk.text
+    return card
+
+
+def answer_chunk(chunk: PolicyChunk, responses: Responses) -> str:
+    """The matching article or clause quoted in full, named by document and article, with where the rest is.
+
+    Never cut: a chunk is already one article or one numbered clause (see knowledge.chunking),
+    and a clause cut before its condition or amount is the answer lost.
+    """
+    section = f"（{chunk.heading}）" if chunk.article and chunk.heading else ""
+    lines = [f"{chunk.title}{section}：", chunk.text]
+    where = chunk.source or chunk.doc_title
+    lines.append(responses.render("utter_document_rest", document=chunk.doc_name, place=chunk.place, source=where))
+    lines.append(citation(chunk))
+    return "\n".join(lines)
