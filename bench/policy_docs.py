@@ -31,7 +31,20 @@ from _common import SHARED_DIR, docstring_parser, environment, header, markdown_
 
 POLICY_DEV = SHARED_DIR / "data" / "policy_dev"
 _DOC_SUFFIXES = {".md": "md", ".txt": "txt", ".html": "html", ".htm": "html", ".docx": "docx", ".pdf": "pdf"}
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千]+")
 
@@ -84,16 +97,17 @@ def _govbot(data_dir: Path, *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def run_govbot(docs: list[Path], questions: list[str], data_dir: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def run_govbot(
+    docs: list[Path], questions: list[str], data_dir: Path
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Replies to every question, and the source file of every knowledge item."""
     for doc in docs:
         _govbot(data_dir, "kb", "import", str(doc), "--no-index")
     _govbot(data_dir, "index", "build")
     out = _govbot(data_dir, "ask", "--batch", "-", "--json", stdin="\n".join(questions) + "\n")
     replies = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    from knowledge.store import KnowledgeStore
-
     from core.settings import load_settings
+    from knowledge.store import KnowledgeStore
 
     kb = KnowledgeStore(load_settings(data_dir=data_dir).kb_path)
     try:
@@ -103,7 +117,9 @@ def run_govbot(docs: list[Path], questions: list[str], data_dir: Path) -> tuple[
     return replies, sources
 
 
-def score_govbot(rows: list[dict[str, str]], replies: list[dict[str, Any]], sources: dict[str, str]) -> dict[str, Any]:
+def score_govbot(
+    rows: list[dict[str, str]], replies: list[dict[str, Any]], sources: dict[str, str]
+) -> dict[str, Any]:
     answerable = right = clause = ooc = ooc_confident = 0
     misses = []
     for row, reply in zip(rows, replies, strict=True):
@@ -118,7 +134,14 @@ def score_govbot(rows: list[dict[str, str]], replies: list[dict[str, Any]], sour
         right += doc_ok
         clause += clause_ok
         if not (doc_ok and clause_ok):
-            misses.append({"question": row["question"], "action": reply["action"], "doc_ok": doc_ok, "clause_ok": clause_ok})
+            misses.append(
+                {
+                    "question": row["question"],
+                    "action": reply["action"],
+                    "doc_ok": doc_ok,
+                    "clause_ok": clause_ok,
+                }
+            )
     return {
         "right_doc": right / answerable,
         "clause_in_reply": clause / answerable,
@@ -152,7 +175,11 @@ def run_baseline(docs: list[Path], rows: list[dict[str, str]], window: int = 300
         top = int(scores.argmax())
         right += owners[top] == row["expected_doc"]
         clause += contains_clause(texts[top], row["key_phrase"])
-    return {"right_doc": right / answerable, "clause_in_reply": clause / answerable, "ooc_confident": f"{ooc}/{ooc}"}
+    return {
+        "right_doc": right / answerable,
+        "clause_in_reply": clause / answerable,
+        "ooc_confident": f"{ooc}/{ooc}",
+    }
 
 
 def main() -> None:
@@ -174,13 +201,26 @@ def main() -> None:
     baseline = run_baseline(docs, rows)
     print(header(f"Policy documents: {args.set.name} ({len(docs)} documents, {len(rows)} questions)", env))
     table = [
-        ("govbot (ask --batch --json)", govbot["right_doc"], govbot["clause_in_reply"], govbot["ooc_confident"]),
-        ("TF-IDF char 1-3, 300-char windows", baseline["right_doc"], baseline["clause_in_reply"], baseline["ooc_confident"]),
+        (
+            "govbot (ask --batch --json)",
+            govbot["right_doc"],
+            govbot["clause_in_reply"],
+            govbot["ooc_confident"],
+        ),
+        (
+            "TF-IDF char 1-3, 300-char windows",
+            baseline["right_doc"],
+            baseline["clause_in_reply"],
+            baseline["ooc_confident"],
+        ),
     ]
     print(markdown_table(["system", "right doc first", "clause in reply", "OOC answered confidently"], table))
     print(f"\ngovbot misses ({len(govbot['misses'])}):")
     for miss in govbot["misses"]:
-        print(f"- {miss['question']} — {miss['action']}, doc {'ok' if miss['doc_ok'] else 'wrong'}, clause {'ok' if miss['clause_ok'] else 'missing'}")
+        print(
+            f"- {miss['question']} — {miss['action']}, doc {'ok' if miss['doc_ok'] else 'wrong'}, "
+            f"clause {'ok' if miss['clause_ok'] else 'missing'}"
+        )
     write_json(args.json_out, {"env": env, "govbot": govbot, "baseline": baseline})
 
 

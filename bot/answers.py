@@ -126,6 +126,8 @@ def answer_chunk(chunk: PolicyChunk, responses: Responses) -> str:
     section = f"（{chunk.heading}）" if chunk.article and chunk.heading else ""
     lines = [f"{chunk.title}{section}：", chunk.text]
     where = chunk.source or chunk.doc_title
-    lines.append(responses.render("utter_document_rest", document=chunk.doc_name, place=chunk.place, source=where))
+    lines.append(
+        responses.render("utter_document_rest", document=chunk.doc_name, place=chunk.place, source=where)
+    )
     lines.append(citation(chunk))
     return "\n".join(lines)

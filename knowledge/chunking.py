@@ -22,13 +22,14 @@ _END_PUNCT = "。；;！!？?：:"
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Spaces that PDF text layers and web pages put between Chinese and digits ("2016 年 5 月").
-_CJK_DIGIT_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])[ \t\u00a0]+(?=[\d%])|(?<=[\d%])[ \t\u00a0]+(?=[\u4e00-\u9fff])")
+_CJK_DIGIT_SPACE = re.compile(
+    r"(?<=[\u4e00-\u9fff])[ \t\u00a0]+(?=[\d%])|(?<=[\d%])[ \t\u00a0]+(?=[\u4e00-\u9fff])"
+)
 _PAGE_FURNITURE = re.compile(
     r"^(?:[-－—–_\s]*\d{1,4}[-－—–_\s]*"  # "- 3 -", a lone page number
     r"|第\s*\d+\s*页(?:\s*[,，/]?\s*共\s*\d+\s*页)?"  # 第 3 页, 第3页 共10页
     r"|\d+\s*/\s*\d+|[Pp]age\s*\d+(?:\s*of\s*\d+)?"
     r"|[=\-_*~·—－]{3,}|[^\w\s]{1,3})$"  # separator rules, stray brackets and arrows
-
 )
 _WEB_FURNITURE = re.compile(
     r"^[\[【]?(?:首页|网站首页|返回顶部|返回首页|打印本页|打印|关闭窗口|关闭|内容纠错|我要纠错|收藏|分享到.*"
@@ -52,7 +53,9 @@ class Chunk:
 def is_furniture(line: str) -> bool:
     """Page numbers and web-page chrome: never content a citizen asks about."""
     line = line.strip().lstrip("#").strip()
-    return bool(_PAGE_FURNITURE.match(line)) or (len(line) <= _FURNITURE_MAX and bool(_WEB_FURNITURE.match(line)))
+    return bool(_PAGE_FURNITURE.match(line)) or (
+        len(line) <= _FURNITURE_MAX and bool(_WEB_FURNITURE.match(line))
+    )
 
 
 def clean_line(line: str) -> str:
@@ -224,7 +227,11 @@ def split_document(
             and len(pieces) == 1
             and last.heading == unit.heading
             and len(last.text) + len(pieces[0]) + 1 <= size
-            and (not unit.article and not last.article or len(pieces[0]) < min_chars or len(last.text) < min_chars)
+            and (
+                (not unit.article and not last.article)
+                or len(pieces[0]) < min_chars
+                or len(last.text) < min_chars
+            )
         )
         if last is not None and can_pack:
             chunks[-1] = Chunk(f"{last.text}\n{pieces[0]}", last.heading, _joined(last.article, unit.article))

@@ -63,7 +63,21 @@ def _read_html(raw: bytes) -> DocumentText:
                 hints.append(first)
     if soup.title and soup.title.string:
         hints.append(re.split(r"\s*[-_|–—]\s*", soup.title.string.strip())[0])
-    for tag in soup(["head", "title", "script", "style", "nav", "footer", "header", "noscript", "iframe", "form", "select"]):
+    for tag in soup(
+        [
+            "head",
+            "title",
+            "script",
+            "style",
+            "nav",
+            "footer",
+            "header",
+            "noscript",
+            "iframe",
+            "form",
+            "select",
+        ]
+    ):
         tag.decompose()
     blocks = soup.find_all(["ul", "ol", "dl", "div", "td", "tr", "table", "p", "span", "li"])
     for block in reversed(blocks):  # innermost first
@@ -82,11 +96,11 @@ def _read_html(raw: bytes) -> DocumentText:
             cells = [_cell_text(td) for td in tr.find_all(["td", "th"])]
             rows.append(row_text(cells))
         table.replace_with("\n\n" + "\n\n".join(r for r in rows if r) + "\n\n")
-    for level in range(1, 7):
-        for tag in soup.find_all(f"h{level}"):
-            lines = [line.strip() for line in tag.get_text("\n").split("\n") if line.strip()]
-            if lines:  # a heading's first line; what else sits in it (dates, sources) is body
-                tag.replace_with("\n\n".join([f"\n\n{'#' * level} {lines[0]}", *lines[1:], ""]))
+    for depth in range(1, 7):
+        for tag in soup.find_all(f"h{depth}"):
+            parts = [line.strip() for line in tag.get_text("\n").split("\n") if line.strip()]
+            if parts:  # a heading's first line; what else sits in it (dates, sources) is body
+                tag.replace_with("\n\n".join([f"\n\n{'#' * depth} {parts[0]}", *parts[1:], ""]))
     for tag in soup.find_all(["p", "div", "br", "li", "tr"]):
         tag.insert_before("\n\n")
     return DocumentText(soup.get_text(""), hints)
@@ -121,7 +135,9 @@ def _read_docx(path: Path) -> DocumentText:
                 parts.append(text)
         elif tag == "tbl":
             for row in Table(element, document).rows:
-                line = row_text(["\n".join(p.text.strip() for p in c.paragraphs if p.text.strip()) for c in row.cells])
+                line = row_text(
+                    ["\n".join(p.text.strip() for p in c.paragraphs if p.text.strip()) for c in row.cells]
+                )
                 if line:
                     parts.append(line)
     return DocumentText("\n\n".join(parts), [h for h in hints if h.strip()])
@@ -142,7 +158,7 @@ def _read_pdf(path: Path) -> DocumentText:
     pages = [(page.extract_text() or "").split("\n") for page in reader.pages]
     repeated = _repeated_edges(pages)
     lines = [line for page in pages for line in page if _edge_key(line) not in repeated]
-    title = str((reader.metadata or {}).get("/Title") or "").strip()
+    title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
     return DocumentText("\n".join(lines), [title] if title else [])
 
 

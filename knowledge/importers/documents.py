@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from knowledge.chunking import ARTICLE, is_furniture, paragraphs, split_document
 from knowledge.importers.base import (
-    ImportFormatError,
     ImportResult,
     RecordError,
     explain_validation,
@@ -22,7 +21,6 @@ from knowledge.importers.base import (
 from knowledge.importers.document_text import DocumentText, read_document
 from knowledge.importers.options import ImportOptions
 from knowledge.models import PolicyChunk
-
 
 _DOC_TYPE = re.compile(
     r"(条例|办法|规定|细则|通知|意见|决定|公告|通告|法|规则|指南|指引|方案|须知|规程|批复|答复|解读|标准|目录)"
@@ -42,11 +40,16 @@ def read_text(path: Path, fmt: str) -> str:
 def _plausible(title: str) -> bool:
     cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in title)
     words = len(re.findall(r"[A-Za-z]{2,}", title))
-    return (cjk >= 4 or words >= 3) and len(title) <= 80 and not _NOT_A_TITLE.search(title) and not is_furniture(title)
+    return (
+        (cjk >= 4 or words >= 3)
+        and len(title) <= 80
+        and not _NOT_A_TITLE.search(title)
+        and not is_furniture(title)
+    )
 
 
 def _title_from_text(paragraphs: list[str]) -> str | None:
-    """A "事项名称：…" line, or one that names a document type (…条例, …的通知) with the short lines it wraps from."""
+    """A "事项名称：…" line, or a line naming a document type (…条例, …的通知) and what it wraps from."""
     head = [p.lstrip("#").strip().strip("《》") for p in paragraphs[:15]]
     for line in head:
         named = _NAMED.match(line)

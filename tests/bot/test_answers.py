@@ -102,8 +102,11 @@ def test_faq_answer(responses: Responses) -> None:
 
 ARTICLE_TEXT = (
     "第四条 符合下列条件之一的，可以申请公共租赁住房：\n"
-    + "\n".join(f"（{n}）{'申请人具有本市城镇户籍，家庭人均住房使用面积15平方米(含)以下' * 3}；" for n in "一二三四")
-    + "\n（五）在京连续稳定工作一定年限，家庭收入符合规定标准，能够提供同期暂住证明、缴纳住房公积金证明或社会保险证明。"
+    + "\n".join(
+        f"（{n}）{'申请人具有本市城镇户籍，家庭人均住房使用面积15平方米(含)以下' * 3}；" for n in "一二三四"
+    )
+    + "\n（五）在京连续稳定工作一定年限，家庭收入符合规定标准，"
+    + "能够提供同期暂住证明、缴纳住房公积金证明或社会保险证明。"
 )
 
 
@@ -111,19 +114,32 @@ def test_policy_chunk_answer_quotes_the_article_in_full(responses: Responses) ->
     """The issue: answers cut at ~250 characters, before the needed clause."""
     assert len(ARTICLE_TEXT) > 400
     chunk = make_chunk(
-        "doc-x-0002", "北京市公共租赁住房管理办法", 2, text=ARTICLE_TEXT, article="第四条",
-        heading="第二章 申请条件", source="gongzufang.html",
+        "doc-x-0002",
+        "北京市公共租赁住房管理办法",
+        2,
+        text=ARTICLE_TEXT,
+        article="第四条",
+        heading="第二章 申请条件",
+        source="gongzufang.html",
     )
     text, card = answer_item(chunk, [], responses)
     lines = text.splitlines()
     assert lines[0] == "《北京市公共租赁住房管理办法》第四条（第二章 申请条件）："
     assert ARTICLE_TEXT in text and "…" not in text
     assert "社会保险证明。" in text  # the last clause, where a window would have stopped
-    assert lines[-2] == "以上为《北京市公共租赁住房管理办法》第四条原文；其他条款请查阅该文件全文（gongzufang.html）。"
+    assert (
+        lines[-2]
+        == "以上为《北京市公共租赁住房管理办法》第四条原文；其他条款请查阅该文件全文（gongzufang.html）。"
+    )
     assert lines[-1] == "来源：gongzufang.html，编号 doc-x-0002"
     assert card == {
-        "id": "doc-x-0002", "title": "《北京市公共租赁住房管理办法》第四条", "document": "北京市公共租赁住房管理办法",
-        "article": "第四条", "heading": "第二章 申请条件", "source": "gongzufang.html", "text": ARTICLE_TEXT,
+        "id": "doc-x-0002",
+        "title": "《北京市公共租赁住房管理办法》第四条",
+        "document": "北京市公共租赁住房管理办法",
+        "article": "第四条",
+        "heading": "第二章 申请条件",
+        "source": "gongzufang.html",
+        "text": ARTICLE_TEXT,
     }
 
 
@@ -132,9 +148,15 @@ def test_policy_chunk_answer_quotes_the_article_in_full(responses: Responses) ->
     [
         ({"article": "第十二条", "heading": "第三章 待遇"}, "《工伤保险条例》第十二条"),
         ({"article": "第六十九条、第七十条"}, "《工伤保险条例》第六十九条、第七十条"),
-        ({"heading": "一、职工基本医疗保险", "text": "（三）灵活就业人员可以参保。"}, "《工伤保险条例》一、职工基本医疗保险（三）"),
+        (
+            {"heading": "一、职工基本医疗保险", "text": "（三）灵活就业人员可以参保。"},
+            "《工伤保险条例》一、职工基本医疗保险（三）",
+        ),
         ({"heading": "办理条件"}, "《工伤保险条例》办理条件"),
-        ({"text": "各县、区人民政府，市政府各部门、各直属机构：现就有关事项通知如下。"}, "《工伤保险条例》“各县、区人民政府，市政府各部门、…”"),
+        (
+            {"text": "各县、区人民政府，市政府各部门、各直属机构：现就有关事项通知如下。"},
+            "《工伤保险条例》“各县、区人民政府，市政府各部门、…”",
+        ),
     ],
 )
 def test_policy_chunk_labels_are_meaningful(fields: dict, label: str) -> None:

@@ -63,7 +63,12 @@ def test_numbered_conditions_stay_with_their_article(shape: str) -> None:
     """Short condition lines (the issue's "（三）在京连续缴纳…；") are body text, never headings."""
     items = CONDITIONS[shape]
     text = "\n\n".join(
-        ["第一条 为规范公共租赁住房的申请工作，制定本办法。", "第二条 申请人应当符合下列条件：", *items, "第三条 本办法自发布之日起施行。"]
+        [
+            "第一条 为规范公共租赁住房的申请工作，制定本办法。",
+            "第二条 申请人应当符合下列条件：",
+            *items,
+            "第三条 本办法自发布之日起施行。",
+        ]
     )
     chunks = split_document(text, size=SIZE, overlap=20)
     second = next(c for c in chunks if c.article and "第二条" in c.article)
@@ -74,7 +79,9 @@ def test_numbered_conditions_stay_with_their_article(shape: str) -> None:
 @pytest.mark.parametrize("shape", sorted(CONDITIONS))
 def test_lead_line_keeps_its_items_without_articles(shape: str) -> None:
     items = CONDITIONS[shape]
-    text = "\n\n".join(["## 申请条件", "申请人应当同时符合下列条件：", *items, "## 办理时限", "受理后15个工作日内办结。"])
+    text = "\n\n".join(
+        ["## 申请条件", "申请人应当同时符合下列条件：", *items, "## 办理时限", "受理后15个工作日内办结。"]
+    )
     chunks = split_document(text, size=SIZE, overlap=20, min_chars=5)
     by_heading = {c.heading: c for c in chunks}
     assert set(by_heading) == {"申请条件", "办理时限"}
@@ -85,8 +92,12 @@ def test_lead_line_keeps_its_items_without_articles(shape: str) -> None:
 
 
 def test_sibling_items_start_their_own_chunk_when_long() -> None:
-    first = "（一）下列人员应当参加职工医保：\n\n" + "\n\n".join(f"{n}.{'用人单位的在职职工' * 4}。" for n in range(1, 4))
-    second = "（二）下列人员可以灵活就业人员身份参加：\n\n" + "\n\n".join(f"{n}.{'未在用人单位就业的人员' * 4}。" for n in range(1, 4))
+    first = "（一）下列人员应当参加职工医保：\n\n" + "\n\n".join(
+        f"{n}.{'用人单位的在职职工' * 4}。" for n in range(1, 4)
+    )
+    second = "（二）下列人员可以灵活就业人员身份参加：\n\n" + "\n\n".join(
+        f"{n}.{'未在用人单位就业的人员' * 4}。" for n in range(1, 4)
+    )
     chunks = split_document(f"一、职工医疗保险\n\n{first}\n\n{second}", size=SIZE, overlap=20)
     assert [c.text[:3] for c in chunks] == ["（一）", "（二）"]
     assert all(c.heading == "一、职工医疗保险" for c in chunks)
@@ -104,7 +115,8 @@ def test_long_article_is_split_with_its_lead_repeated() -> None:
 
 
 def test_short_fragment_is_merged_not_dropped() -> None:
-    text = "第八条 申请人对审核结果有异议的，可以在公示期内向区住房保障部门申请复核。\n\n第九条 自发布之日起施行。"
+    eighth = "第八条 申请人对审核结果有异议的，可以在公示期内向区住房保障部门申请复核。"
+    text = f"{eighth}\n\n第九条 自发布之日起施行。"
     chunks = split_document(text, size=SIZE, overlap=20, min_chars=20)
     assert len(chunks) == 1
     assert "自发布之日起施行" in chunks[0].text
@@ -121,7 +133,8 @@ def test_markdown_heading_and_hard_line_breaks() -> None:
 def test_pdf_lines_rejoin_into_paragraphs_and_spaces_around_numbers_go() -> None:
     text = (
         "一、调整职工生育津贴的计算天数\n产假：顺产的，98 天；难产的，增加 30 天；生育多胞胎的，\n"
-        "每多生育 1 个婴儿，增加 15 天。\n- 2 -\n二、提高门诊特定病种报销比例\n居民医保基金的支付比例从 55%提高到\n95%。"
+        "每多生育 1 个婴儿，增加 15 天。\n- 2 -\n二、提高门诊特定病种报销比例\n"
+        "居民医保基金的支付比例从 55%提高到\n95%。"
     )
     assert paragraphs(text) == [
         "一、调整职工生育津贴的计算天数",
@@ -135,15 +148,35 @@ def test_pdf_lines_rejoin_into_paragraphs_and_spaces_around_numbers_go() -> None
 
 @pytest.mark.parametrize(
     "line",
-    ["- 3 -", "— 12 —", "3", "第 3 页", "第3页 共10页", "3/10", "Page 2 of 9", "首页 > 工作动态 > 公告公示",
-     "打印本页", "【关闭窗口】", "信息来源：深圳市公安局", "发布时间： 2015-09-23　 来源：", "==========", "】"],
+    [
+        "- 3 -",
+        "— 12 —",
+        "3",
+        "第 3 页",
+        "第3页 共10页",
+        "3/10",
+        "Page 2 of 9",
+        "首页 > 工作动态 > 公告公示",
+        "打印本页",
+        "【关闭窗口】",
+        "信息来源：深圳市公安局",
+        "发布时间： 2015-09-23　 来源：",
+        "==========",
+        "】",
+    ],
 )
 def test_page_furniture(line: str) -> None:
     assert is_furniture(line)
 
 
 @pytest.mark.parametrize(
-    "line", ["第三条 本办法自发布之日起施行。", "（三）在京连续缴纳社会保险7年及以上；", "1. 身份证", "来源地证明及户口簿原件"]
+    "line",
+    [
+        "第三条 本办法自发布之日起施行。",
+        "（三）在京连续缴纳社会保险7年及以上；",
+        "1. 身份证",
+        "来源地证明及户口簿原件",
+    ],
 )
 def test_content_is_not_furniture(line: str) -> None:
     assert not is_furniture(line)

@@ -12,7 +12,11 @@ from knowledge.importers.documents import document_title
 from knowledge.models import PolicyChunk
 from tests.utils.factories import as_chunks, write
 
-CONDITIONS = ["（一）具有本市城镇户籍；", "（二）家庭人均住房使用面积15平方米(含)以下；", "（三）在京连续缴纳社会保险7年及以上；"]
+CONDITIONS = [
+    "（一）具有本市城镇户籍；",
+    "（二）家庭人均住房使用面积15平方米(含)以下；",
+    "（三）在京连续缴纳社会保险7年及以上；",
+]
 
 
 def _chunks(path: Path, size: int = 400) -> list[PolicyChunk]:
@@ -39,7 +43,9 @@ def test_row_text(cells: list[str], expected: str) -> None:
     assert row_text(cells) == expected
 
 
-def _docx(path: Path, *, title: str = "", paragraphs: tuple[str, ...] = (), table: list[list[str]] | None = None) -> Path:
+def _docx(
+    path: Path, *, title: str = "", paragraphs: tuple[str, ...] = (), table: list[list[str]] | None = None
+) -> Path:
     docx = pytest.importorskip("docx")
     document = docx.Document()
     document.core_properties.title = title
@@ -86,7 +92,8 @@ def test_docx_table_between_paragraphs_keeps_order_and_metadata_title(tmp_path: 
 
 GBK_PAGE = """<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">
 <title>关于印发公共租赁住房管理办法的通知-公告公示-首都之窗</title></head><body>
-<div class="top"><a href="/m">手机门户</a> <a href="/">首页</a> <a href="/a">政务公开</a> <a href="/b">办事服务</a></div>
+<div class="top"><a href="/m">手机门户</a> <a href="/">首页</a>
+<a href="/a">政务公开</a> <a href="/b">办事服务</a></div>
 <div class="crumb">首页 &gt; 工作动态 &gt; 公告公示</div>
 <table><tr><td>
   <h1>北京市公共租赁住房申请、审核及配租管理办法</h1>
@@ -128,7 +135,9 @@ def _write_pdf(path: Path, pages: list[list[str]], title: str = "") -> None:
     )
     for lines in pages:
         page = writer.add_blank_page(width=612, height=792)
-        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
         stream = DecodedStreamObject()
         shown = " ".join(f"({line}) Tj T*" for line in lines)
         stream.set_data(f"BT /F1 11 Tf 72 740 Td 14 TL {shown} ET".encode("latin-1"))
@@ -140,8 +149,14 @@ def _write_pdf(path: Path, pages: list[list[str]], title: str = "") -> None:
 
 def test_pdf_page_numbers_and_running_headers_are_removed(tmp_path: Path) -> None:
     body = [
-        ["Article 1. Applicants who have lived in the city for six months may apply.", "Article 2. The permit is issued within fifteen working days."],
-        ["Article 3. The permit is renewed every year at a service hall or online.", "Article 4. A lost permit is replaced within ten working days."],
+        [
+            "Article 1. Applicants who have lived in the city for six months may apply.",
+            "Article 2. The permit is issued within fifteen working days.",
+        ],
+        [
+            "Article 3. The permit is renewed every year at a service hall or online.",
+            "Article 4. A lost permit is replaced within ten working days.",
+        ],
         ["Article 5. These rules take effect on the day of publication."],
     ]
     pages = [["City Gazette 2016 Issue 3", *lines, f"- {n} -"] for n, lines in enumerate(body, start=1)]
@@ -161,11 +176,22 @@ def test_pdf_page_numbers_and_running_headers_are_removed(tmp_path: Path) -> Non
     ("body", "hints", "expected"),
     [
         ("# 广东省失业保险条例\n\n第一条 为了保障失业人员的基本生活，制定本条例。", [], "广东省失业保险条例"),
-        ("中华人民共和国国务院令\n\n第663号\n\n《居住证暂行条例》已经国务院常务会议通过，现予公布。", [], "居住证暂行条例"),
-        ("惠州市人民政府文件\n\n惠府〔2016〕57号\n\n关于调整惠州市社会\n\n基本医疗保险有关政策的通知\n\n各县、区人民政府：",
-         ["惠州市人民政府文件"], "关于调整惠州市社会基本医疗保险有关政策的通知"),
+        (
+            "中华人民共和国国务院令\n\n第663号\n\n《居住证暂行条例》已经国务院常务会议通过，现予公布。",
+            [],
+            "居住证暂行条例",
+        ),
+        (
+            "惠州市人民政府文件\n\n惠府〔2016〕57号\n\n关于调整惠州市社会\n\n基本医疗保险有关政策的通知\n\n各县、区人民政府：",
+            ["惠州市人民政府文件"],
+            "关于调整惠州市社会基本医疗保险有关政策的通知",
+        ),
         ("正文第一段没有标题，写得很长很长，说明了很多事情。", ["手机门户"], "stem"),
-        ("第一条 本办法所称公共租赁住房，是指政府提供政策支持的住房。", ["北京市公共租赁住房管理办法"], "北京市公共租赁住房管理办法"),
+        (
+            "第一条 本办法所称公共租赁住房，是指政府提供政策支持的住房。",
+            ["北京市公共租赁住房管理办法"],
+            "北京市公共租赁住房管理办法",
+        ),
     ],
 )
 def test_document_title(body: str, hints: list[str], expected: str) -> None:
@@ -173,7 +199,8 @@ def test_document_title(body: str, hints: list[str], expected: str) -> None:
 
 
 def test_txt_title_is_not_an_issuing_header(tmp_path: Path) -> None:
-    text = "中华人民共和国国务院令\n\n第586号\n\n工伤保险条例\n\n第一条 为了保障因工作遭受事故伤害的职工获得医疗救治，制定本条例。"
+    first = "第一条 为了保障因工作遭受事故伤害的职工获得医疗救治。"
+    text = f"中华人民共和国国务院令\n\n第586号\n\n工伤保险条例\n\n{first}"
     chunks = _chunks(write(tmp_path / "law.txt", text))
     assert chunks[0].doc_title == "工伤保险条例"
     assert chunks[-1].title == "《工伤保险条例》第一条"
