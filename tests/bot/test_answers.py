@@ -180,3 +180,25 @@ def test_citation_without_source() -> None:
 def test_guide_card_only_holds_present_fields() -> None:
     card = guide_card(make_guide("g1", "事项", fees="20元"), ["fees", "location"])
     assert card == {"id": "g1", "title": "事项", "source": "", "fees": "20元"}
+
+
+def test_close_articles_of_the_same_document_are_quoted_after_the_best(responses: Responses) -> None:
+    """Instead of a clarify between 第七条 and 第九条, which a citizen cannot judge."""
+    best = make_chunk(
+        "doc-h-0007", "户口登记条例", 7, article="第七条", text="第七条 婴儿出生后一个月以内申报出生登记。"
+    )
+    others = [
+        make_chunk(f"doc-h-{n:04d}", "户口登记条例", n, article=f"第{c}条", text=f"第{c}条 规定{c}。")
+        for n, c in ((9, "九"), (10, "十"), (11, "十一"))
+    ]
+    text, card = answer_item(best, [], responses, related=others)
+    lines = text.splitlines()
+    assert lines[:5] == [
+        "《户口登记条例》第七条：",
+        "第七条 婴儿出生后一个月以内申报出生登记。",
+        "同一文件的相关规定，第九条：",
+        "第九条 规定九。",
+        "同一文件的相关规定，第十条：",
+    ]
+    assert "第十一条" not in text  # at most MAX_RELATED
+    assert card["id"] == "doc-h-0007" and card["article"] == "第七条"
