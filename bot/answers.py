@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import Citation
@@ -23,6 +24,8 @@ SUMMARY_FIELDS = (
     "online_url",
 )
 _MAX_LIST = 8
+# Close articles of the same document quoted after the best one (more would bury it).
+MAX_RELATED = 2
 _MAX_TEXT = 220
 
 
@@ -113,9 +116,12 @@ def answer_guide(guide: ServiceGuide, fields: list[str], responses: Responses) -
 
 
 def answer_item(
-    item: ServiceGuide | FAQ | PolicyChunk, fields: list[str], responses: Responses
+    item: ServiceGuide | FAQ | PolicyChunk,
+    fields: list[str],
+    responses: Responses,
+    related: Sequence[PolicyChunk] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """Reply text and card for any item kind."""
+    """Reply text and card for any item kind; `related`: close articles of the same document."""
     if isinstance(item, ServiceGuide):
         return answer_guide(item, fields, responses), guide_card(item, fields)
     if isinstance(item, FAQ):
@@ -125,6 +131,33 @@ def answer_item(
             lines.append(f"{GUIDE_FIELD_LABELS['body']}：{_format(item.body)}")
             card["body"] = item.body
         return "\n".join([*lines, citation(item)]), card
-    excerpt = _format(item.text) if len(item.text) > _MAX_TEXT else item.text
-    text = f"【{item.title}】\n{excerpt}\n{citation(item)}"
-    return text, {"id": item.id, "title": item.title, "text": item.text}
+    return answer_chunk(item, responses, related[:MAX_RELATED]), chunk_card(item)
+
+
+def chunk_card(chunk: PolicyChunk) -> dict[str, Any]:
+    """The quoted clause as data: its document, article or section, and the full text."""
+    card: dict[str, Any] = {"id": chunk.id, "title": chunk.title, "document": chunk.doc_title}
+    for key in ("article", "heading", "source"):
+        value = getattr(chunk, key)
+        if value:
+            card[key] = value
+    card["text"] = chunk.text
+    return card
+
+
+def answer_chunk(chunk: PolicyChunk, responses: Responses, related: Sequence[PolicyChunk] = ()) -> str:
+    """The matching article or clause quoted in full, named by document and article, with where the rest is.
+
+    Never cut: a chunk is already one article or one numbered clause (see knowledge.chunking),
+    and a clause cut before its condition or amount is the answer lost.
+    """
+    section = f"（{chunk.heading}）" if chunk.article and chunk.heading else ""
+    lines = [f"{chunk.title}{section}：", chunk.text]
+    for other in related:  # near ties in one document: quoted too, rather than a clarify by number
+        lines += [responses.render("utter_document_related", place=other.place), other.text]
+    where = chunk.source or chunk.doc_title
+    lines.append(
+        responses.render("utter_document_rest", document=chunk.doc_name, place=chunk.place, source=where)
+    )
+    lines.append(citation(chunk))
+    return "\n".join(lines)

@@ -24,6 +24,7 @@ from bot.sessions import SessionState, open_session_store
 from bot.training import load_calibration
 from core.settings import Settings
 from index.retriever import Hit, HybridRetriever, Mode
+from knowledge.models import PolicyChunk
 from knowledge.store import KnowledgeStore
 from nlu.intents import ModelMissingError
 from nlu.message import ParsedMessage
@@ -181,6 +182,31 @@ class Assistant:
         )
         return reply
 
+    def _related_chunks(self, item: object, hits: list[Hit]) -> list[PolicyChunk]:
+        """Chunks of the same document scored within the policy's sibling margin of the answered one."""
+        if not isinstance(item, PolicyChunk):
+            return []
+        scores = {h.id: h.score for h in hits}
+        if item.id not in scores:
+            return []
+        floor = scores[item.id] - 3 * self.policy_config.clarify_margin
+        related = []
+        for hit in hits:
+            if hit.id == item.id or hit.kind != "chunk" or hit.score < floor:
+                continue
+            other = self.kb.get(hit.id)
+            if isinstance(other, PolicyChunk) and other.source == item.source:
+                related.append(other)
+        return related
+
+    def _one_document(self, decision: Decision) -> bool:
+        items = [self.kb.get(o.id) for o in decision.options]
+        return (
+            bool(items)
+            and all(isinstance(i, PolicyChunk) for i in items)
+            and len({i.source for i in items if isinstance(i, PolicyChunk)}) == 1
+        )
+
     @staticmethod
     def _base(parsed: ParsedMessage, decision: Decision, hits: list[Hit]) -> dict[str, Any]:
         return {
@@ -199,13 +225,22 @@ class Assistant:
             item = self.kb.get(decision.item_id)
             if item is None:  # index and knowledge base out of step: never invent
                 return BotReply(action="fallback", reply=render("utter_no_answer"), **base)
-            text, card = answer_item(item, decision.fields, self.responses)
+            text, card = answer_item(item, decision.fields, self.responses, self._related_chunks(item, hits))
             if decision.reason in ("followup", "clarify_choice"):
                 base["sources"] = [Source(id=item.id, title=item.title, score=1.0)] + [
                     s for s in base["sources"] if s.id != item.id
                 ]
             return BotReply(
                 action="answer", reply=text, item_id=item.id, card=card, citations=[cited(item)], **base
+            )
+        if action == "clarify" and self._one_document(decision):
+            # articles of one document are not choices a citizen can judge: quote the best and the close ones
+            return self._reply(
+                parsed,
+                Decision("answer", "one_document", decision.options[0].id, fields=decision.fields),
+                hits,
+                state,
+                channel,
             )
         if action == "clarify":
             if not decision.options:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import UnionType
@@ -15,6 +16,7 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+_ITEM_MARKER = re.compile(r"^[（(][一二三四五六七八九十\d]{1,3}[）)]")
 _EMPTY_MARKERS = {"", "无", "暂无", "null", "none", "-", "/"}
 _LEXICAL_TEXT = 300  # characters of each free-text field that BM25 reads: enough to name the matter
 
@@ -198,11 +200,29 @@ class PolicyChunk(_Item):
     doc_title: str = Field(min_length=1)
     chunk_no: int = Field(ge=1)
     text: str = Field(min_length=1)
-    heading: str | None = None
+    heading: str | None = Field(None, description="The chapter or section the chunk falls under")
+    article: str | None = Field(None, description="The article(s) it holds, e.g. 第十二条")
+
+    @property
+    def place(self) -> str:
+        """Where in the document: the article, else the section heading, else the opening words."""
+        if self.article:
+            return self.article
+        marker = _ITEM_MARKER.match(self.text)
+        if self.heading:
+            return f"{self.heading}{marker.group(0)}" if marker else self.heading
+        opening = self.text.split("\n", 1)[0]
+        return f"“{opening[:16]}…”" if len(opening) > 16 else f"“{opening}”"
+
+    @property
+    def doc_name(self) -> str:
+        """The document title ready to go inside 《》: a 《…》 within it becomes 〈…〉."""
+        return self.doc_title.replace("《", "〈").replace("》", "〉")
 
     @property
     def title(self) -> str:
-        return f"{self.doc_title}（第{self.chunk_no}段）"
+        """A label a citizen can choose by: 《document》第十二条."""
+        return f"《{self.doc_name}》{self.place}"
 
     def dense_views(self) -> list[str]:
         return [f"{self.doc_title} {self.heading or ''} {self.text}"[:500]]

@@ -101,12 +101,77 @@ def test_faq_answer(responses: Responses) -> None:
     assert card == {"id": "f1", "title": "社保卡丢了怎么办？", "answer": "先挂失，再补卡。"}
 
 
-def test_policy_chunk_answer(responses: Responses) -> None:
-    chunk = make_chunk("doc-x-0002", "测试政策文件", 2, text="正" * 300)
+ARTICLE_TEXT = (
+    "第四条 符合下列条件之一的，可以申请公共租赁住房：\n"
+    + "\n".join(
+        f"（{n}）{'申请人具有本市城镇户籍，家庭人均住房使用面积15平方米(含)以下' * 3}；" for n in "一二三四"
+    )
+    + "\n（五）在京连续稳定工作一定年限，家庭收入符合规定标准，"
+    + "能够提供同期暂住证明、缴纳住房公积金证明或社会保险证明。"
+)
+
+
+def test_policy_chunk_answer_quotes_the_article_in_full(responses: Responses) -> None:
+    """The issue: answers cut at ~250 characters, before the needed clause."""
+    assert len(ARTICLE_TEXT) > 400
+    chunk = make_chunk(
+        "doc-x-0002",
+        "北京市公共租赁住房管理办法",
+        2,
+        text=ARTICLE_TEXT,
+        article="第四条",
+        heading="第二章 申请条件",
+        source="gongzufang.html",
+    )
     text, card = answer_item(chunk, [], responses)
-    assert text.startswith("【测试政策文件（第2段）】")
-    assert "…" in text and card["text"] == "正" * 300
-    assert text.endswith("来源：知识库") and "doc-x" not in text
+    lines = text.splitlines()
+    assert lines[0] == "《北京市公共租赁住房管理办法》第四条（第二章 申请条件）："
+    assert ARTICLE_TEXT in text and "…" not in text
+    assert "社会保险证明。" in text  # the last clause, where a window would have stopped
+    assert (
+        lines[-2]
+        == "以上为《北京市公共租赁住房管理办法》第四条原文；其他条款请查阅该文件全文（gongzufang.html）。"
+    )
+    assert lines[-1].startswith("来源：gongzufang.html") and "doc-x" not in lines[-1]  # no internal id
+    assert card == {
+        "id": "doc-x-0002",
+        "title": "《北京市公共租赁住房管理办法》第四条",
+        "document": "北京市公共租赁住房管理办法",
+        "article": "第四条",
+        "heading": "第二章 申请条件",
+        "source": "gongzufang.html",
+        "text": ARTICLE_TEXT,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "label"),
+    [
+        ({"article": "第十二条", "heading": "第三章 待遇"}, "《工伤保险条例》第十二条"),
+        ({"article": "第六十九条、第七十条"}, "《工伤保险条例》第六十九条、第七十条"),
+        (
+            {"heading": "一、职工基本医疗保险", "text": "（三）灵活就业人员可以参保。"},
+            "《工伤保险条例》一、职工基本医疗保险（三）",
+        ),
+        ({"heading": "办理条件"}, "《工伤保险条例》办理条件"),
+        (
+            {"text": "各县、区人民政府，市政府各部门、各直属机构：现就有关事项通知如下。"},
+            "《工伤保险条例》“各县、区人民政府，市政府各部门、…”",
+        ),
+    ],
+)
+def test_policy_chunk_labels_are_meaningful(fields: dict, label: str) -> None:
+    """Clarify options and sources use item titles: never "（第8段）"."""
+    chunk = make_chunk("doc-y-0008", "工伤保险条例", 8, **fields)
+    assert chunk.title == label
+    assert "段）" not in chunk.title
+
+
+def test_nested_book_title_marks_become_angle_brackets(responses: Responses) -> None:
+    chunk = make_chunk("doc-z-0001", "关于印发《北京市公共租赁住房管理办法》的通知", 1, article="第一条")
+    assert chunk.title == "《关于印发〈北京市公共租赁住房管理办法〉的通知》第一条"
+    text, _ = answer_item(chunk, [], responses)
+    assert "以上为《关于印发〈北京市公共租赁住房管理办法〉的通知》第一条原文" in text
 
 
 def test_citation_without_source() -> None:
@@ -155,3 +220,25 @@ def test_cited_names_the_item_with_its_link_and_no_id() -> None:
 def test_guide_card_only_holds_present_fields() -> None:
     card = guide_card(make_guide("g1", "事项", fees="20元"), ["fees", "location"])
     assert card == {"id": "g1", "title": "事项", "source": "", "fees": "20元"}
+
+
+def test_close_articles_of_the_same_document_are_quoted_after_the_best(responses: Responses) -> None:
+    """Instead of a clarify between 第七条 and 第九条, which a citizen cannot judge."""
+    best = make_chunk(
+        "doc-h-0007", "户口登记条例", 7, article="第七条", text="第七条 婴儿出生后一个月以内申报出生登记。"
+    )
+    others = [
+        make_chunk(f"doc-h-{n:04d}", "户口登记条例", n, article=f"第{c}条", text=f"第{c}条 规定{c}。")
+        for n, c in ((9, "九"), (10, "十"), (11, "十一"))
+    ]
+    text, card = answer_item(best, [], responses, related=others)
+    lines = text.splitlines()
+    assert lines[:5] == [
+        "《户口登记条例》第七条：",
+        "第七条 婴儿出生后一个月以内申报出生登记。",
+        "同一文件的相关规定，第九条：",
+        "第九条 规定九。",
+        "同一文件的相关规定，第十条：",
+    ]
+    assert "第十一条" not in text  # at most MAX_RELATED
+    assert card["id"] == "doc-h-0007" and card["article"] == "第七条"

@@ -70,6 +70,10 @@ def test_every_template_renders_with_documented_placeholders(responses: Response
         "reply": "已处理",
         "score": 5,
         "other": "20261123-0001",
+        # policy-document answers (bot/answers.py)
+        "document": "工伤保险条例",
+        "place": "第十四条",
+        "source": "gongshang.md",
     }
     for name, variants in responses.templates.items():
         assert variants, name

@@ -104,4 +104,4 @@ def test_record_for_each_kind() -> None:
     faq = record_for(make_faq("f", "问题？", alt_questions=["另一问法"]))
     assert faq.names == ["问题？", "另一问法"]
     chunk = record_for(make_chunk("c"))
-    assert chunk.names == [] and chunk.kind == "chunk" and chunk.title.endswith("（第1段）")
+    assert chunk.names == [] and chunk.kind == "chunk" and chunk.title.startswith("《")
