@@ -14,10 +14,10 @@ from sqlalchemy import Integer, String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from core.clock import ManualClock
+from core.db import make_engine
 from core.outbox import DELIVERED, FAILED, RETRYING, STALE, Attempt, Outbox, OutboxColumns, drain
 from core.retry import RetryPolicy
 from tests.utils.ticketdb import BACKENDS, database_url
-from tickets.db import make_engine
 
 
 class _Base(DeclarativeBase):
