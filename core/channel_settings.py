@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from core.config_model import Section
-from core.outbox import RetryPolicy
+from core.retry import RetryPolicy
 
 
 class ChannelConfig(Section):

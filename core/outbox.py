@@ -26,14 +26,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from core.clock import Clock
+from core.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -41,46 +41,6 @@ T = TypeVar("T")
 COLUMNS = ("id", "created_at", "attempts", "next_attempt_at", "claim", "delivered_at", "failed", "last_error")
 DELIVERED, RETRYING, FAILED, STALE = "delivered", "retrying", "failed", "stale"
 ERROR_CHARS = 300
-
-
-class RetryPolicy(BaseModel):
-    """Retry settings, the same names and meanings for every outbox (each section its defaults)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backoff_base_seconds: float = Field(
-        30.0, gt=0, description="Delay after the first failed attempt; doubles with each further one"
-    )
-    backoff_max_seconds: float = Field(3600.0, gt=0, description="Longest delay between two attempts (cap)")
-    give_up_attempts: int = Field(
-        0, ge=0, description="Mark a row failed after this many failed attempts (0 = no limit)"
-    )
-    give_up_hours: float = Field(
-        0.0,
-        ge=0,
-        description="Mark a row failed when an attempt fails this long after it was queued (0 = no limit)",
-    )
-    lease_seconds: float = Field(
-        16.0,
-        gt=0,
-        description="A claimed row is hidden from other workers this long, then another may take it; "
-        "keep it above the time one send may take",
-    )
-
-    def delay(self, attempts: int) -> timedelta:
-        """Wait after the `attempts`-th failed attempt: base × 2^(attempts-1), capped."""
-        exponent = min(max(attempts - 1, 0), 62)  # 2**62 s is beyond any cap; avoids huge floats
-        return timedelta(seconds=min(self.backoff_base_seconds * 2**exponent, self.backoff_max_seconds))
-
-    def gives_up(self, *, attempts: int, age: timedelta) -> bool:
-        """True when a failed attempt is the last one (both limits 0: retried forever)."""
-        if self.give_up_attempts and attempts >= self.give_up_attempts:
-            return True
-        return bool(self.give_up_hours) and age >= timedelta(hours=self.give_up_hours)
-
-    @property
-    def lease(self) -> timedelta:
-        return timedelta(seconds=self.lease_seconds)
 
 
 class Keyed(Protocol):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from core.channel_settings import CHANNEL_MODELS, WECHAT_ENV_PREFIX, WECHAT_ENV_SUFFIXES, WeChatAppSecrets
 from core.component_settings import UNION_TAGS, ComponentOptions, PipelineList, PolicyList
 from core.config_model import ConfigError, Registry, Section, error_lines, unknown_keys
-from core.outbox import RetryPolicy
+from core.retry import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -270,6 +270,10 @@ class ActionServerSettings(BaseModel):
     )
     api_token: str = Field("", description="GOVBOT_API_TOKEN: bearer token for the ticket API")
     timeout_s: float = Field(10.0, description="GOVBOT_API_TIMEOUT: seconds per call to govbot")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="GOVBOT_TIMEZONE: the zone citizens read times in; the server's tickets.timezone",
+    )
 
     @classmethod
     def from_env(cls) -> ActionServerSettings:
@@ -279,6 +283,7 @@ class ActionServerSettings(BaseModel):
             tickets_url=os.environ.get("GOVBOT_TICKETS_URL", ""),
             api_token=os.environ.get("GOVBOT_API_TOKEN", ""),
             timeout_s=float(os.environ.get("GOVBOT_API_TIMEOUT", "") or defaults.timeout_s),
+            timezone=os.environ.get("GOVBOT_TIMEZONE", "") or defaults.timezone,
         )
 
     @property
