@@ -110,7 +110,9 @@ class Escalation:
         state.form = None
         log.info("ticket.created", extra={"ticket_no": receipt.ticket_no, "channel": channel})
         text = self.responses.render(
-            "utter_ticket_created", ticket_no=receipt.ticket_no, deadline=self._deadline(receipt.feedback_deadline)
+            "utter_ticket_created",
+            ticket_no=receipt.ticket_no,
+            deadline=self._deadline(receipt.feedback_deadline),
         )
         if receipt.duplicate_of:  # said, but never which ticket: it is another citizen's
             text += "\n" + self.responses.render("utter_ticket_possible_duplicate")

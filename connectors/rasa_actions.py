@@ -91,9 +91,10 @@ def ticket_turns(tracker: Tracker) -> list[dict[str, Any]]:
         kind = event.get("event")
         if kind == "user":
             turns.append(event)
-        elif kind == "action" and event.get("name") not in (ACTION_LISTEN, ActionCreateTicket.NAME):
-            break
-        elif kind == "slot" and event.get("name") == "ticket_no" and event.get("value"):
+            continue
+        other_action = kind == "action" and event.get("name") not in (ACTION_LISTEN, ActionCreateTicket.NAME)
+        filed = kind == "slot" and event.get("name") == "ticket_no" and bool(event.get("value"))
+        if other_action or filed:
             break
     return list(reversed(turns))
 
@@ -112,8 +113,11 @@ def contact_only(text: str) -> bool:
 def describes_matter(text: str) -> bool:
     """What the chat form accepts as a description, less turns that only give contact details."""
     compact = _PUNCT.sub("", text)
-    return len(text) >= MIN_DESCRIPTION_CHARS and bool(compact) and not wants_ticket(text) and not (
-        contact_only(text)
+    return (
+        len(text) >= MIN_DESCRIPTION_CHARS
+        and bool(compact)
+        and not wants_ticket(text)
+        and not (contact_only(text))
     )
 
 

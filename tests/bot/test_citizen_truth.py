@@ -50,7 +50,9 @@ def _connector_templates() -> dict[str, str]:
 
 def _all_templates() -> dict[str, str]:
     templates = {
-        f"{name}[{i}]": text for name, variants in Responses.load().templates.items() for i, text in enumerate(variants)
+        f"{name}[{i}]": text
+        for name, variants in Responses.load().templates.items()
+        for i, text in enumerate(variants)
     }
     return templates | _connector_templates()
 
