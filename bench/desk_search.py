@@ -6,7 +6,7 @@ What it does, for each backend:
      in --pg-url, dropped afterwards), then --tickets tickets bulk-inserted (one INSERT per
      5,000 rows) with titles and texts of ../shared/data/citizen_messages_labeled.jsonl when
      present (synthetic ones otherwise), random phones, states, departments and received times
-     spread over a year;
+     spread over a year (in arrival order, as ids are in a live desk);
   2. each kind of query --repeat times with different values, through `TicketDesk.search` (what
      `GET /api/v1/tickets/search` runs) as an agent, first page of 50: the time until the
      summaries are built, in ms.
@@ -67,8 +67,9 @@ def _rows(count: int, seed: int) -> Iterator[list[dict[str, Any]]]:
     texts = _texts(20000)
     batch: list[dict[str, Any]] = []
     per_day: dict[str, int] = {}
-    for n in range(count):
-        received = START + timedelta(seconds=rng.randrange(365 * 86400))
+    times = sorted(rng.randrange(365 * 86400) for _ in range(count))  # ids follow arrival, as live
+    for n, second in enumerate(times):
+        received = START + timedelta(seconds=second)
         title, content = texts[n % len(texts)]
         day = f"{received:%Y%m%d}"
         per_day[day] = per_day.get(day, 0) + 1

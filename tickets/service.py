@@ -149,8 +149,11 @@ class TicketDesk:
         """The desk's search; a date range is in local days (tickets.timezone)."""
         search = search.interpreted()
         zone = self.policy.calendar.zone
-        since = _local_midnight(search.date_from, zone)
-        until = _local_midnight(search.date_to + timedelta(days=1), zone) if search.date_to else None
+        first, last = search.date_from, search.date_to
+        if day := _number_day(search.ticket_no):  # a number starts with the local day it came in
+            first, last = max(first or day, day), min(last or day, day)
+        since = _local_midnight(first, zone)
+        until = _local_midnight(last + timedelta(days=1), zone) if last else None
 
         def job(s: Session) -> list[TicketSummary]:
             rows = crud.search_tickets(
@@ -215,6 +218,13 @@ class TicketDesk:
 
     def account(self, token: str) -> Account | None:
         return self.db.run(lambda s: account_for_token(session=s, token=token, now=self.clock()))
+
+
+def _number_day(ticket_no: str) -> date | None:
+    try:
+        return datetime.strptime(ticket_no[:8], "%Y%m%d").date() if len(ticket_no) >= 8 else None
+    except ValueError:
+        return None
 
 
 def _local_midnight(day: date | None, zone: tzinfo) -> datetime | None:
