@@ -39,7 +39,11 @@ def tickets(desk: TicketDesk, clock: FakeClock) -> dict[str, str]:
     noise = _create(desk, title="夜间施工噪音", content="工地凌晨两点还在打桩", phone="13900004321")
     clock.set_local("2026-11-25 09:00")
     smoke = _create(
-        desk, title="烧烤油烟扰民", content="楼下烧烤店油烟太大_100%", phone="020-83331234", category="环境保护"
+        desk,
+        title="烧烤油烟扰民",
+        content="楼下烧烤店油烟太大_100%",
+        phone="020-83331234",
+        category="环境保护",
     )
     walk_to(desk, lamp, COMPLETED)
     return {"lamp": lamp, "noise": noise, "smoke": smoke}
