@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.answers import answer_item, cited
 from bot.desk import TicketGateway
@@ -22,6 +23,7 @@ from bot.resources import Resources
 from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
 from bot.training import load_calibration
+from core.clock import Clock, system_clock
 from core.settings import Settings
 from index.retriever import Hit, HybridRetriever, Mode
 from knowledge.models import PolicyChunk
@@ -45,8 +47,11 @@ class NotPreparedError(RuntimeError):
 
 
 class Assistant:
-    def __init__(self, settings: Settings, desk: TicketGateway | None = None) -> None:
+    def __init__(
+        self, settings: Settings, desk: TicketGateway | None = None, *, clock: Clock = system_clock
+    ) -> None:
         self.settings = settings
+        self.clock = clock  # "now" for the times citizens read (今天/明天)
         self._desk = desk
         self.kb = KnowledgeStore(settings.kb_url)
         self.resources = Resources(settings, self.kb)
@@ -66,7 +71,8 @@ class Assistant:
 
     @cached_property
     def escalation(self) -> Escalation:
-        return Escalation(self.responses, self.desk)
+        zone = ZoneInfo(self.settings.tickets.timezone)
+        return Escalation(self.responses, self.desk, zone=zone, clock=lambda: self.clock())
 
     def desk(self) -> TicketGateway:
         """The ticket desk: the one given, else the SQL desk of the settings (opened on first use)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from bot import ticket_form
@@ -16,20 +17,30 @@ from bot.messages import BotReply
 from bot.policy import last4_in
 from bot.responses import Responses
 from bot.sessions import SessionState
+from core.citizen_time import citizen_deadline
+from core.clock import Clock, system_clock
 from nlu.message import ParsedMessage
 from tickets.intake import DeskUnavailableError, TicketRequest
 
 log = logging.getLogger(__name__)
 
 
-def _time(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
 class Escalation:
-    def __init__(self, responses: Responses, desk: Callable[[], TicketGateway]) -> None:
+    def __init__(
+        self,
+        responses: Responses,
+        desk: Callable[[], TicketGateway],
+        *,
+        zone: tzinfo,
+        clock: Clock = system_clock,
+    ) -> None:
         self.responses = responses
         self._desk = desk
+        self.zone = zone  # tickets.timezone: citizens read local time, never the stored UTC
+        self.clock = clock
+
+    def _deadline(self, value: datetime | None) -> str:
+        return citizen_deadline(value, zone=self.zone, now=self.clock())
 
     # --- the form ------------------------------------------------------------------------
     def start_form(
@@ -79,13 +90,14 @@ class Escalation:
         state.form = None
         log.info("ticket.created", extra={"ticket_no": receipt.ticket_no, "channel": channel})
         text = self.responses.render(
-            "utter_ticket_created", ticket_no=receipt.ticket_no, deadline=_time(receipt.feedback_deadline)
+            "utter_ticket_created",
+            ticket_no=receipt.ticket_no,
+            deadline=self._deadline(receipt.feedback_deadline),
         )
-        if receipt.duplicate_of:
-            text += "\n" + self.responses.render(
-                "utter_ticket_possible_duplicate", other=receipt.duplicate_of
-            )
-        return BotReply(action="ticket", reply=text, ticket=receipt.model_dump(mode="json"), **base)
+        if receipt.duplicate_of:  # said, but never which ticket: it is another citizen's
+            text += "\n" + self.responses.render("utter_ticket_possible_duplicate")
+        ticket = receipt.model_dump(mode="json", exclude={"duplicate_of"})
+        return BotReply(action="ticket", reply=text, ticket=ticket, **base)
 
     def _form_reply(
         self, form: ticket_form.TicketForm, turn: ticket_form.FormTurn, text: str, base: dict[str, Any]
@@ -131,7 +143,7 @@ class Escalation:
             ticket_no=view.ticket_no,
             status=view.status,
             department=view.department or "待分派",
-            feedback_deadline=_time(view.feedback_deadline),
+            feedback_deadline=self._deadline(view.feedback_deadline),
         )
         if view.reply:
             text += "\n" + self.responses.render("utter_ticket_feedback", reply=view.reply)

@@ -275,6 +275,10 @@ class ActionServerSettings(BaseModel):
     )
     api_token: str = Field("", description="GOVBOT_API_TOKEN: bearer token for the ticket API")
     timeout_s: float = Field(10.0, description="GOVBOT_API_TIMEOUT: seconds per call to govbot")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="GOVBOT_TIMEZONE: the zone citizens read times in; the server's tickets.timezone",
+    )
 
     @classmethod
     def from_env(cls) -> ActionServerSettings:
@@ -284,6 +288,7 @@ class ActionServerSettings(BaseModel):
             tickets_url=os.environ.get("GOVBOT_TICKETS_URL", ""),
             api_token=os.environ.get("GOVBOT_API_TOKEN", ""),
             timeout_s=float(os.environ.get("GOVBOT_API_TIMEOUT", "") or defaults.timeout_s),
+            timezone=os.environ.get("GOVBOT_TIMEZONE", "") or defaults.timezone,
         )
 
     @property

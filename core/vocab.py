@@ -120,6 +120,8 @@ QUEUE_LABELS: dict[str, str] = {
     "at_risk": "即将超时",
     "overdue": "已超时",
     "open": "全部在办",
+    "awaiting_callback": "待回访",
+    "closed": "已办结",
     "all": "全部",
 }
 QUEUES: tuple[str, ...] = tuple(QUEUE_LABELS)

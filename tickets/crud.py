@@ -10,16 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
-from tickets.models import AuditEntry, Ticket, TicketCounter
+from tickets.models import AuditEntry, Ticket, TicketCounter, phone_tail
 from tickets.routing import Router, Taxonomy, split_category
-from tickets.schemas import TicketCreate, TicketUpdate
+from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.sla import SlaPolicy, set_deadlines
 
 
@@ -161,34 +161,86 @@ def ticket_numbers(*, session: Session, ids: set[int]) -> dict[int, str]:
     return {row.id: row.ticket_no for row in rows}
 
 
-def list_tickets(
-    *, session: Session, viewer: Viewer, queue: str = "open", limit: int = 100, offset: int = 0
-) -> list[Ticket]:
-    """mine (handled by me), department (my department's work), at_risk, overdue, open, all."""
+def _queue_filter(query: Select[tuple[Ticket]], viewer: Viewer, queue: str) -> Select[tuple[Ticket]]:
+    """Restrict `query` to a queue (a view of the desk) as `viewer` sees it."""
     if queue not in QUEUES:
         raise InvalidTicketError(f"unknown queue {queue!r}; one of {', '.join(QUEUES)}")
-    query = select(Ticket)
     if viewer.role == "handler":
         query = query.where(Ticket.department == (viewer.department or "\x00"))
     if queue == "mine":
         if viewer.role == "handler":
-            query = query.where(Ticket.assignee == viewer.name, Ticket.status.in_(OPEN))
-        else:
-            query = query.where(Ticket.created_by == viewer.name, Ticket.status.in_(OPEN))
-    elif queue == "department":
+            return query.where(Ticket.assignee == viewer.name, Ticket.status.in_(OPEN))
+        return query.where(Ticket.created_by == viewer.name, Ticket.status.in_(OPEN))
+    if queue == "department":
         if not viewer.department:
             raise PermissionDeniedError("the department queue needs an account with a department")
-        query = query.where(
+        return query.where(
             Ticket.department == viewer.department, Ticket.status.in_((DISPATCHED, IN_PROGRESS))
         )
-    elif queue == "at_risk":
-        query = query.where(Ticket.at_risk.is_(True), Ticket.status.in_(OPEN))
-    elif queue == "overdue":
-        query = query.where(Ticket.overdue.is_(True), Ticket.status.in_(OPEN))
-    elif queue == "open":
-        query = query.where(Ticket.status.in_(OPEN))
-    order = (Ticket.feedback_deadline, Ticket.id) if queue != "all" else (Ticket.id.desc(),)
+    if queue == "at_risk":
+        return query.where(Ticket.at_risk.is_(True), Ticket.status.in_(OPEN))
+    if queue == "overdue":
+        return query.where(Ticket.overdue.is_(True), Ticket.status.in_(OPEN))
+    if queue == "open":
+        return query.where(Ticket.status.in_(OPEN))
+    if queue == "awaiting_callback":  # 办结 given, 回访 still to make
+        return query.where(Ticket.status == COMPLETED)
+    if queue == "closed":
+        return query.where(Ticket.status.in_((COMPLETED, CALLED_BACK)))
+    return query
+
+
+def list_tickets(
+    *, session: Session, viewer: Viewer, queue: str = "open", limit: int = 100, offset: int = 0
+) -> list[Ticket]:
+    """mine (handled by me), department (my department's work), at_risk, overdue, open,
+    awaiting_callback (已办结, 回访 to make), closed (已办结 and 已回访), all."""
+    query = _queue_filter(select(Ticket), viewer, queue)
+    newest_first = queue in ("all", "closed", "awaiting_callback")
+    order = (Ticket.id.desc(),) if newest_first else (Ticket.feedback_deadline, Ticket.id)
     return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+
+
+def search_tickets(
+    *,
+    session: Session,
+    viewer: Viewer,
+    search: TicketSearch,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Ticket]:
+    """The desk's search: every given criterion must hold (newest first, within what `viewer`
+    may see). `since`/`until` bound `received_at` (until exclusive)."""
+    query = _queue_filter(select(Ticket), viewer, search.queue or "all")
+    if re.fullmatch(r"\d{8}-\d{4}", search.ticket_no):
+        query = query.where(Ticket.ticket_no == search.ticket_no)  # the unique index
+    elif search.ticket_no:
+        query = query.where(Ticket.ticket_no.startswith(search.ticket_no, autoescape=True))
+    if search.phone:
+        if len(search.phone) >= 4:  # ix_tickets_phone_tail first, then the whole suffix
+            query = query.where(phone_tail(Ticket.phone) == search.phone[-4:])
+        query = query.where(Ticket.phone.endswith(search.phone, autoescape=True))
+    for word in search.words.split():
+        query = query.where(
+            or_(
+                Ticket.title.contains(word, autoescape=True),
+                Ticket.content.contains(word, autoescape=True),
+                Ticket.location.contains(word, autoescape=True),
+            )
+        )
+    if since is not None:
+        query = query.where(Ticket.received_at >= since)
+    if until is not None:
+        query = query.where(Ticket.received_at < until)
+    if search.department:
+        query = query.where(Ticket.department == search.department)
+    if search.status:
+        query = query.where(Ticket.status.in_(search.status))
+    # newest first by id (the order tickets came in): a backward walk of the primary key that
+    # stops at the page, where ordering by received_at made SQLite visit every row through its index
+    return list(session.scalars(query.order_by(Ticket.id.desc()).limit(limit).offset(offset)))
 
 
 def update_ticket(

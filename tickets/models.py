@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +73,14 @@ class Ticket(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def phone_tail(phone: Any) -> Any:
+    """The phone's last four digits as SQL (the expression ix_tickets_phone_tail indexes)."""
+    return func.substr(phone, func.length(phone) - 3)
+
+
+Index("ix_tickets_phone_tail", phone_tail(Ticket.phone))
 
 
 class AuditEntry(Base):

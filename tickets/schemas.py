@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.vocab import Channel, Satisfaction, TicketType
+from core.vocab import STATES, Channel, Satisfaction, TicketType
 from nlu.validators import is_valid_phone
 from tickets.lifecycle import Viewer, is_assigned_handler
 from tickets.models import Ticket
@@ -161,6 +161,47 @@ class TicketSummary(BaseModel):
     deadline_estimated: bool
     at_risk: bool
     overdue: bool
+
+
+class TicketSearch(BaseModel):
+    """The desk's search: each given criterion must hold. `q` is what an agent types in one box:
+    a ticket number (or its start), a phone's last digits, or words; it fills the field it reads
+    as (see `interpreted`)."""
+
+    q: str = Field("", max_length=100, description="ticket number, phone digits or words")
+    ticket_no: str = Field("", max_length=20, description="a ticket number or its beginning")
+    phone: str = Field("", pattern=r"^\d{0,20}$", description="the phone's last digits (4 or more)")
+    words: str = Field("", max_length=100, description="words in title, content or place (all of them)")
+    date_from: date | None = Field(None, description="received on or after this local day")
+    date_to: date | None = Field(None, description="received on or before this local day")
+    department: str = Field("", max_length=64)
+    status: list[str] = Field(default_factory=list, description="any of these states")
+    queue: str = Field(
+        "",
+        description="a view: mine, department, at_risk, overdue, open, "
+        "awaiting_callback (待回访), closed (已办结), all",
+    )
+
+    @field_validator("status")
+    @classmethod
+    def _known_states(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - set(STATES)
+        if unknown:
+            raise ValueError(f"unknown state {sorted(unknown)}; one of {', '.join(STATES)}")
+        return value
+
+    def interpreted(self) -> TicketSearch:
+        """`q` moved to the field it reads as: 20261202-0042 / 20261202 → number, 4-11 digits →
+        phone suffix, anything else → words."""
+        text = self.q.strip()
+        if not text:
+            return self
+        if re.fullmatch(r"\d{8}-\d{0,4}|\d{8}|\d{12}", text):
+            number = f"{text[:8]}-{text[8:]}" if len(text) == 12 else text
+            return self.model_copy(update={"q": "", "ticket_no": number})
+        if re.fullmatch(r"\d{4,11}", text):
+            return self.model_copy(update={"q": "", "phone": text})
+        return self.model_copy(update={"q": "", "words": f"{self.words} {text}".strip()})
 
 
 class StatusQuery(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import httpx
@@ -22,7 +22,14 @@ from tickets.models import AuditEntry, Ticket
 from tickets.notify import DeliveryReport, Webhook, deliver_pending
 from tickets.platform import recorder
 from tickets.routing import Router, Taxonomy
-from tickets.schemas import TicketCreate, TicketPublic, TicketStatusPublic, TicketSummary, TicketUpdate
+from tickets.schemas import (
+    TicketCreate,
+    TicketPublic,
+    TicketSearch,
+    TicketStatusPublic,
+    TicketSummary,
+    TicketUpdate,
+)
 from tickets.users import Account, account_for_token, authenticate, create_user, issue_token
 
 log = logging.getLogger(__name__)
@@ -136,6 +143,26 @@ class TicketDesk:
 
         return self.db.run(job)
 
+    def search(
+        self, search: TicketSearch, *, viewer: Viewer, limit: int = 50, offset: int = 0
+    ) -> list[TicketSummary]:
+        """The desk's search; a date range is in local days (tickets.timezone)."""
+        search = search.interpreted()
+        zone = self.policy.calendar.zone
+        first, last = search.date_from, search.date_to
+        if day := _number_day(search.ticket_no):  # a number starts with the local day it came in
+            first, last = max(first or day, day), min(last or day, day)
+        since = _local_midnight(first, zone)
+        until = _local_midnight(last + timedelta(days=1), zone) if last else None
+
+        def job(s: Session) -> list[TicketSummary]:
+            rows = crud.search_tickets(
+                session=s, viewer=viewer, search=search, since=since, until=until, limit=limit, offset=offset
+            )
+            return [TicketSummary.model_validate(t, from_attributes=True) for t in rows]
+
+        return self.db.run(job)
+
     def citizen_status(self, ticket_no: str, phone_last4: str) -> TicketStatusPublic:
         def job(s: Session) -> TicketStatusPublic:
             ticket = crud.status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
@@ -191,6 +218,17 @@ class TicketDesk:
 
     def account(self, token: str) -> Account | None:
         return self.db.run(lambda s: account_for_token(session=s, token=token, now=self.clock()))
+
+
+def _number_day(ticket_no: str) -> date | None:
+    try:
+        return datetime.strptime(ticket_no[:8], "%Y%m%d").date() if len(ticket_no) >= 8 else None
+    except ValueError:
+        return None
+
+
+def _local_midnight(day: date | None, zone: tzinfo) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _audit_dict(entry: AuditEntry) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Data functions raise domain errors; `ticket_error_response` maps them.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query, Request, status
@@ -30,6 +31,7 @@ from tickets.schemas import (
     StatusQuery,
     TicketCreate,
     TicketPublic,
+    TicketSearch,
     TicketStatusPublic,
     TicketSummary,
     TicketUpdate,
@@ -78,12 +80,27 @@ async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent:
 def list_tickets(
     desk: Desk,
     principal: CurrentPrincipal,
-    queue: str = Query("open", description="mine | department | at_risk | overdue | open | all"),
+    queue: str = Query(
+        "open", description="mine | department | at_risk | overdue | open | awaiting_callback | closed | all"
+    ),
     limit: int = Query(100, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> list[TicketSummary]:
     """A work queue; handlers only ever see their department's tickets."""
     return desk.queue(viewer=principal, queue=queue, limit=limit, offset=offset)
+
+
+@router.get("/search", response_model=list[TicketSummary])
+def search_tickets(
+    desk: Desk,
+    principal: CurrentPrincipal,
+    search: Annotated[TicketSearch, Query()],
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> list[TicketSummary]:
+    """Find tickets by number, phone's last digits, words, local date range, department, state
+    or view (`q` reads as whichever it looks like); newest first, within what you may see."""
+    return desk.search(search, viewer=principal, limit=limit, offset=offset)
 
 
 @router.post("/status", response_model=TicketStatusPublic)

@@ -62,14 +62,13 @@ def test_every_template_renders_with_documented_placeholders(responses: Response
         "url": "https://x",
         # the ticket form, status and rating (bot/escalation.py)
         "summary": "诉求内容：…",
-        "deadline": "2026-11-24 18:00",
+        "deadline": "明天18:00前",
         "min": 8,
         "status": "已交办",
         "department": "市城市管理局",
-        "feedback_deadline": "2026-11-24 18:00",
+        "feedback_deadline": "11月24日18:00前",
         "reply": "已处理",
         "score": 5,
-        "other": "20261123-0001",
         # policy-document answers (bot/answers.py)
         "document": "工伤保险条例",
         "place": "第十四条",

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -30,11 +31,13 @@ from sqlalchemy import func, select
 from core.settings import PROJECT_ROOT
 from server.app import create_app
 from tests.api.conftest import AGENT_TOKEN, server_settings
+from tests.utils.citizen_text import citizen_problems
 from tests.utils.servers import free_port, serve_in_thread, wait_until_up
 from tickets.models import AuditEntry, Ticket
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 SLOTS = ("phone", "name", "location", "category", "ticket_type", "ticket_no")
+NOISE = "楼上装修噪音扰民，每天早上七点就开始"  # a matter the chat form would accept
 
 
 @dataclass
@@ -119,10 +122,13 @@ def run_action(
     sender: str | None = None,
     slots: dict[str, Any] | None = None,
     entities: list[dict[str, Any]] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    declared: tuple[str, ...] = SLOTS,
 ) -> dict[str, Any]:
-    """POST what a Rasa server sends to its action endpoint; the action server's JSON reply."""
+    """POST what a Rasa server sends to its action endpoint; the action server's JSON reply.
+    `history`: the tracker's earlier events (see `turn`), `declared`: the domain's slots."""
     sender = sender or f"rasa-{uuid.uuid4().hex}"
-    all_slots = {name: None for name in SLOTS} | (slots or {})
+    all_slots = {name: None for name in declared} | (slots or {})
     latest = {
         "text": text,
         "intent": {"name": "ask_service", "confidence": 0.9},
@@ -144,6 +150,8 @@ def run_action(
             "followup_action": None,
             "paused": False,
             "events": [
+                {"event": "action", "timestamp": now - 100, "name": "action_session_start"},
+                *(history or []),
                 {"event": "action", "timestamp": now - 1, "name": "action_listen"},
                 {"event": "user", "timestamp": now, "text": text, "parse_data": latest},
             ],
@@ -156,7 +164,7 @@ def run_action(
             "version": "3.1",
             "intents": ["ask_service", "complaint"],
             "entities": ["phone"],
-            "slots": {name: {"type": "text", "mappings": [{"type": "custom"}]} for name in SLOTS},
+            "slots": {name: {"type": "text", "mappings": [{"type": "custom"}]} for name in declared},
             "responses": {},
             "actions": ["action_answer_from_kb", "action_create_ticket"],
             "forms": {},
@@ -166,6 +174,21 @@ def run_action(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def turn(text: str, answered_by: str, reply: str = "", **slots: Any) -> list[dict[str, Any]]:
+    """The events of one earlier turn: the citizen's text, the action that answered it (with
+    what it said and the slots it set), then listening again."""
+    parse = {"text": text, "intent": {"name": "complaint", "confidence": 0.9}, "entities": []}
+    events: list[dict[str, Any]] = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": parse},
+        {"event": "action", "name": answered_by},
+    ]
+    if reply:
+        events.append({"event": "bot", "text": reply})
+    events += [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+    return events
 
 
 def test_answer_from_kb_utters_govbot_reply_and_keeps_the_conversation(action_server: str) -> None:
@@ -203,7 +226,9 @@ def test_create_ticket_stores_a_rasa_ticket_in_the_real_server(action_server: st
     [created] = govbot.audit(ticket_no)
     assert created.action == "create" and created.changes["category_predicted"] is True
     (reply,) = result["responses"]
-    assert ticket_no in reply["text"] and stored.feedback_deadline.date().isoformat() in reply["text"]
+    local = stored.feedback_deadline.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert ticket_no in reply["text"] and f"{local:%H:%M}前" in reply["text"]  # Beijing time, in words
+    assert citizen_problems(reply["text"]) == [], reply["text"]
 
 
 def test_slots_reach_the_ticket_and_the_phone_can_come_from_the_latest_message(
@@ -223,7 +248,7 @@ def test_no_phone_means_no_ticket_but_a_question(action_server: str, govbot: Gov
     before = govbot.count()
     result = run_action(action_server, "action_create_ticket", "路灯坏了很久没人修")
     assert result["events"] == []
-    assert "电话" in result["responses"][0]["text"]
+    assert "手机号码" in result["responses"][0]["text"]  # the chat form's own question
     assert govbot.count() == before
 
 
@@ -239,7 +264,7 @@ def test_what_the_server_refuses_is_reported_politely_without_success_events(
     action_server: str, govbot: Govbot, slots: dict[str, str]
 ) -> None:
     before = govbot.count()
-    result = run_action(action_server, "action_create_ticket", "噪音扰民", slots=slots)
+    result = run_action(action_server, "action_create_ticket", NOISE, slots=slots)
     assert result["events"] == []
     (reply,) = result["responses"]
     assert "抱歉" in reply["text"] and "编号" not in reply["text"]
@@ -249,7 +274,7 @@ def test_what_the_server_refuses_is_reported_politely_without_success_events(
 def test_a_wrong_token_is_refused_by_the_server_and_reported_politely(govbot: Govbot) -> None:
     before = govbot.count()
     with running_action_server(GOVBOT_API_URL=govbot.url, GOVBOT_API_TOKEN="not-a-token") as server:
-        result = run_action(server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
+        result = run_action(server, "action_create_ticket", NOISE, slots={"phone": "13812345678"})
     assert result["events"] == [] and "抱歉" in result["responses"][0]["text"]
     assert govbot.count() == before
 
@@ -257,6 +282,65 @@ def test_a_wrong_token_is_refused_by_the_server_and_reported_politely(govbot: Go
 def test_an_unreachable_ticket_api_is_reported_politely(govbot: Govbot) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with running_action_server(GOVBOT_API_URL=govbot.url, GOVBOT_TICKETS_URL=nowhere) as server:
-        result = run_action(server, "action_create_ticket", "噪音扰民", slots={"phone": "13812345678"})
+        result = run_action(server, "action_create_ticket", NOISE, slots={"phone": "13812345678"})
     assert result["events"] == []
     assert "抱歉" in result["responses"][0]["text"]
+
+
+COMPLAINT = "楼下烧烤店油烟太大，晚上十点还在营业，邻居都受不了"
+
+
+def test_the_phone_in_a_later_turn_files_the_earlier_complaint(action_server: str, govbot: Govbot) -> None:
+    """The complaint, then "我的电话是…": the ticket holds the complaint, routed by its matter."""
+    sender = f"rasa-{uuid.uuid4().hex}"
+    history = turn("普通护照首次申领怎么办", "action_answer_from_kb", "普通护照……")  # an earlier question
+    asked = run_action(action_server, "action_create_ticket", COMPLAINT, sender=sender, history=history)
+    assert asked["events"] == []  # nothing filed, nothing claimed
+    (question,) = asked["responses"]
+    assert "手机号码" in question["text"]  # the chat form's own question
+    history += turn(COMPLAINT, "action_create_ticket", question["text"])
+    before = govbot.count()
+    result = run_action(
+        action_server, "action_create_ticket", "我的电话是138 1234 5678", sender=sender, history=history
+    )
+    [(event, name, ticket_no)] = [(e["event"], e["name"], e["value"]) for e in result["events"]]
+    assert (event, name) == ("slot", "ticket_no") and govbot.count() == before + 1
+    stored = govbot.stored(ticket_no)
+    assert stored.content == COMPLAINT and stored.phone == "13812345678"
+    assert "护照" not in stored.content and "电话" not in stored.title
+    assert (stored.category1, stored.department) == ("环境保护", "市生态环境局"), (
+        stored.category1,
+        stored.department,
+    )
+
+
+def test_a_declared_complaint_slot_carries_the_complaint(action_server: str, govbot: Govbot) -> None:
+    declared = (*SLOTS, "complaint")
+    asked = run_action(action_server, "action_create_ticket", COMPLAINT, declared=declared)
+    assert asked["events"] == [{"event": "slot", "name": "complaint", "value": COMPLAINT, "timestamp": None}]
+    # the history is gone (another action in between), the slot still has the complaint
+    history = turn("营业执照怎么办", "action_answer_from_kb", "营业执照……")
+    result = run_action(
+        action_server,
+        "action_create_ticket",
+        "13812345678",
+        slots={"complaint": COMPLAINT},
+        declared=declared,
+        history=history,
+    )
+    ticket_no = next(e["value"] for e in result["events"] if e["name"] == "ticket_no")
+    assert govbot.stored(ticket_no).content == COMPLAINT
+    assert {"event": "slot", "name": "complaint", "value": None, "timestamp": None} in result["events"]
+
+
+def test_only_a_request_for_the_form_asks_for_the_matter_first(action_server: str, govbot: Govbot) -> None:
+    before = govbot.count()
+    result = run_action(action_server, "action_create_ticket", "我要投诉", slots={"phone": "13812345678"})
+    assert result["events"] == [] and govbot.count() == before
+    assert "描述" in result["responses"][0]["text"]
+
+
+def test_a_wrong_number_is_asked_again(action_server: str, govbot: Govbot) -> None:
+    history = turn(COMPLAINT, "action_create_ticket", "请留下您的手机号码")
+    result = run_action(action_server, "action_create_ticket", "电话是12345678", history=history)
+    assert result["events"] == [] and "格式不正确" in result["responses"][0]["text"]

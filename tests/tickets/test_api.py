@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,25 @@ def test_transitions_over_http(api: Api) -> None:
         api.client.get("/api/v1/tickets", params={"queue": "bogus"}, headers=api.headers("agent")).status_code
         == 422
     )
+
+
+def test_search_over_http(api: Api) -> None:
+    """Number, phone suffix and words through the one box; a state filter; only what you may see."""
+    marker = f"标记{uuid.uuid4().hex[:8]}"  # the fixture is shared: a word only this ticket has
+    no = api.create(content=f"幸福小区东门口的路灯坏了（{marker}）", phone="13822224444")["ticket_no"]
+
+    def search(who: str = "agent", **params: object) -> httpx.Response:
+        return api.client.get("/api/v1/tickets/search", params=params, headers=api.headers(who))
+
+    for box in (no, no.replace("-", ""), marker):
+        found = search(q=box)
+        assert found.status_code == 200 and no in [t["ticket_no"] for t in found.json()], box
+    assert no in [t["ticket_no"] for t in search(phone="4444", status=["待受理"]).json()]
+    assert no not in [t["ticket_no"] for t in search(q=marker, status=["已办结"]).json()]
+    assert search(q=marker, who="handler2").json() == []  # routed to another department
+    assert search(status=["不存在"]).status_code == 422
+    assert search(queue="bogus").status_code == 422
+    assert api.client.get("/api/v1/tickets/search", params={"q": no}).status_code == 401
 
 
 def test_edit_before_dispatch(api: Api) -> None:
