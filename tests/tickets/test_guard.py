@@ -26,7 +26,9 @@ def _tickets(desk: TicketDesk) -> int:
         return int(s.scalar(select(func.count()).select_from(Ticket)) or 0)
 
 
-def test_wrong_last4_answers_lock_the_ticket_number_for_every_client(desk: TicketDesk, clock: FakeClock) -> None:
+def test_wrong_last4_answers_lock_the_ticket_number_for_every_client(
+    desk: TicketDesk, clock: FakeClock
+) -> None:
     ticket = desk.create(ticket_data(phone="13812345678"), actor="a")
     limit = desk.settings.tickets.status_max_misses
     for n in range(limit):
@@ -102,7 +104,9 @@ def test_departments_outside_the_routing_table_are_refused_and_nothing_is_stored
     ticket = desk.create(ticket_data(), actor="a")
     desk.transition(ticket.ticket_no, TransitionRequest(to="已受理"), viewer=AGENT)
     with pytest.raises(InvalidTicketError):
-        desk.transition(ticket.ticket_no, TransitionRequest(to="已交办", department="不存在的局"), viewer=AGENT)
+        desk.transition(
+            ticket.ticket_no, TransitionRequest(to="已交办", department="不存在的局"), viewer=AGENT
+        )
     with pytest.raises(InvalidTicketError):
         desk.add_user("carol", PASSWORD, role="handler", department="不存在的局")
 
