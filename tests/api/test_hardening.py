@@ -147,7 +147,8 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
     assert receipt.status_code == 201 and receipt.json()["department"] == DEPT
     number = receipt.json()["ticket_no"]
     checked = 0
-    for endpoint in _endpoints(served.app):
+    logout_last = sorted(_endpoints(served.app), key=lambda e: e.path.endswith("/logout"))
+    for endpoint in logout_last:
         action, method = _action(endpoint), endpoint.method
         if action is None:
             continue
@@ -175,6 +176,11 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
                 assert response.status_code in expected, (method, path, who, response.status_code)
             checked += 1
     assert checked >= 5 * 12
+    for name in ("sup", "own", "other"):  # the walk logged them out: the old tokens are dead
+        assert client.get("/api/v1/auth/me", headers=served.auth(name)).status_code == 401
+        login = client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+        caller = served.callers[name]
+        served.callers[name] = Caller(caller.role, caller.department, login.json()["access_token"])
 
 
 def test_a_handler_cannot_create_edit_or_reroute(served: Served) -> None:
