@@ -19,10 +19,21 @@ from bot.responses import Responses
 from bot.sessions import SessionState
 from core.citizen_time import citizen_deadline
 from core.clock import Clock, system_clock
+from core.errors import RateLimitedError
 from nlu.message import ParsedMessage
-from tickets.intake import DeskUnavailableError, TicketRequest
+from tickets.intake import DeskUnavailableError, TicketRefusedError, TicketRequest
 
 log = logging.getLogger(__name__)
+
+# The contract's fields (tickets.schemas.TicketCreate) and the form step that collects each:
+# a field the contract refuses is asked again, so the form never gets stuck.
+_FIELD_STEPS: dict[str, tuple[ticket_form.Step, str]] = {
+    "title": ("description", "诉求内容"),
+    "content": ("description", "诉求内容"),
+    "location": ("location", "事发地点"),
+    "phone": ("phone", "联系电话"),
+    "name": ("name", "姓名"),
+}
 
 
 class Escalation:
@@ -80,9 +91,12 @@ class Escalation:
             category=form.category,
             ticket_type=form.ticket_type,
             channel=channel,
+            session_key=f"{channel}:form:{form.form_id}",
         )
         try:
             receipt = self._desk().create(request)
+        except TicketRefusedError as exc:
+            return self._ask_again(form, state, exc, base)
         except DeskUnavailableError as exc:
             log.warning("ticket.create.failed", extra={"error": str(exc)})
             text = self.responses.render("utter_form_desk_down")
@@ -98,6 +112,28 @@ class Escalation:
             text += "\n" + self.responses.render("utter_ticket_possible_duplicate")
         ticket = receipt.model_dump(mode="json", exclude={"duplicate_of"})
         return BotReply(action="ticket", reply=text, ticket=ticket, **base)
+
+    def _ask_again(
+        self, form: ticket_form.TicketForm, state: SessionState, exc: TicketRefusedError, base: dict[str, Any]
+    ) -> BotReply:
+        """The contract refused a field: empty its slot and ask for it again (or, for a field the
+        citizen cannot change, close the form rather than refuse every 确认提交)."""
+        field, _, reason = exc.problems[0].partition(": ")
+        target = _FIELD_STEPS.get(field.split(".")[0])
+        log.info("ticket.form.refused", extra={"field": field})
+        if target is None:
+            state.form = None
+            return BotReply(action="ticket", reply=self.responses.render("utter_handoff"), **base)
+        step, label = target
+        setattr(form, "description" if step == "description" else step, "")
+        if step == "name":
+            form.name_asked = False
+        form.step = step
+        text = self.responses.render("utter_form_field_invalid", field=label, reason=reason)
+        turn = ticket_form.ask(form)
+        return self._form_reply(
+            form, turn, text + "\n" + self.responses.render(turn.prompt, **turn.values), base
+        )
 
     def _form_reply(
         self, form: ticket_form.TicketForm, turn: ticket_form.FormTurn, text: str, base: dict[str, Any]
@@ -135,6 +171,10 @@ class Escalation:
             view = self._desk().status(ticket_no, last4)
         except DeskUnavailableError:
             return BotReply(action="ticket_status", reply=self.responses.render("utter_desk_down"), **base)
+        except RateLimitedError as exc:  # too many misses for this number, from any session
+            minutes = max(1, -(-exc.retry_after // 60))
+            text = self.responses.render("utter_ticket_status_locked", ticket_no=ticket_no, minutes=minutes)
+            return BotReply(action="ticket_status", reply=text, **base)
         if view is None:
             text = self.responses.render("utter_ticket_status_not_found", ticket_no=ticket_no)
             return BotReply(action="ticket_status", reply=text, **base)

@@ -4,6 +4,8 @@ Stored in SQLite under the data directory by default; with REDIS_URL set, in
 Redis, so that several workers or machines see the same conversation. A session expires
 `ttl_minutes` after its last write, judged by the injected clock in both stores (Redis's
 own expiry only clears the key away), so tests move time instead of sleeping.
+While Redis cannot be reached, conversations live in this process's memory (a warning and
+`govbot_degraded_total`), so the chat keeps answering; they go back to Redis when it returns.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pydantic import BaseModel, Field
 
 from bot.messages import Option
 from bot.ticket_form import TicketForm
+from core import degraded
 from core.clock import Clock, system_clock
+
+REDIS_RETRY_SECONDS = 5  # after a failure, skip Redis this long (no connect timeout per message)
 
 
 class SessionState(BaseModel):
@@ -75,6 +80,36 @@ class SqliteSessionStore:
         self._conn.close()
 
 
+class MemorySessionStore:
+    """This process's memory: only the fallback while Redis is down (bounded, oldest dropped)."""
+
+    MAX_SESSIONS = 10_000
+
+    def __init__(self, ttl_minutes: int, *, clock: Clock = system_clock) -> None:
+        self.ttl_seconds = ttl_minutes * 60
+        self.clock = clock
+        self._states: dict[str, str] = {}
+
+    def get(self, session_id: str) -> SessionState:
+        raw = self._states.get(session_id)
+        if raw is None:
+            return SessionState()
+        state = SessionState.model_validate_json(raw)
+        return state if self.clock().timestamp() - state.updated_at <= self.ttl_seconds else SessionState()
+
+    def put(self, session_id: str, state: SessionState) -> None:
+        self._states.pop(session_id, None)
+        if len(self._states) >= self.MAX_SESSIONS:
+            self._states.pop(next(iter(self._states)))
+        self._states[session_id] = state.model_dump_json()
+
+    def drop(self, session_id: str) -> None:
+        self._states.pop(session_id, None)
+
+    def close(self) -> None:
+        self._states.clear()
+
+
 class RedisSessionStore:
     """Sessions in Redis under `<prefix><id>` (`govbot:session:<id>`), expiring after the TTL.
 
@@ -85,23 +120,46 @@ class RedisSessionStore:
     ) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
         self._prefix = prefix
         self.ttl_seconds = ttl_minutes * 60
         self.clock = clock
+        self.fallback = MemorySessionStore(ttl_minutes, clock=clock)
+        self._down_until = 0.0
+
+    def _down(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._down_until = self.clock().timestamp() + REDIS_RETRY_SECONDS
+        degraded.report("redis", "sessions", exc)
 
     def get(self, session_id: str) -> SessionState:
-        raw = self._redis.get(self._prefix + session_id)
+        if self.clock().timestamp() < self._down_until:
+            self._down(None)
+            return self.fallback.get(session_id)
+        try:
+            raw = self._redis.get(self._prefix + session_id)
+        except self._errors as exc:
+            self._down(exc)
+            return self.fallback.get(session_id)
         if raw is None:
-            return SessionState()
+            return self.fallback.get(session_id)  # a conversation held in memory during an outage
         state = SessionState.model_validate_json(raw)  # type: ignore[arg-type]
         if self.clock().timestamp() - state.updated_at > self.ttl_seconds:
             return SessionState()
         return state
 
     def put(self, session_id: str, state: SessionState) -> None:
-        state.updated_at = self.clock().timestamp()
-        self._redis.set(self._prefix + session_id, state.model_dump_json(), ex=self.ttl_seconds)
+        now = self.clock().timestamp()
+        state.updated_at = now
+        if now >= self._down_until:
+            try:
+                self._redis.set(self._prefix + session_id, state.model_dump_json(), ex=self.ttl_seconds)
+                self.fallback.drop(session_id)
+                return
+            except self._errors as exc:
+                self._down(exc)
+        self.fallback.put(session_id, state)
 
     def close(self) -> None:
         self._redis.close()

@@ -9,10 +9,11 @@ the session and calls the ticket desk when the citizen confirms.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from nlu.message import ParsedMessage
 from nlu.validators import is_valid_phone, mask_personal
@@ -51,6 +52,7 @@ _REQUEST_WORDS = re.compile(
 class TicketForm(BaseModel):
     """The slots collected so far; stored in the session between turns."""
 
+    form_id: str = Field(default_factory=lambda: secrets.token_hex(8))  # the submission's idempotency key
     step: Step = "description"
     description: str = ""
     location: str = ""

@@ -513,6 +513,9 @@ def serve(
         port=port or settings.server.port,
         workers=n_workers,
         log_level="info",
+        # only the configured proxies may set the client address (uvicorn trusts loopback by default)
+        forwarded_allow_ips=",".join(settings.server.forwarded_allow_ips) or "",
+        proxy_headers=bool(settings.server.forwarded_allow_ips),
     )
 
 

@@ -201,6 +201,14 @@ def add_user(
         typer.echo(f"user {username} added ({role}{', ' + department if department else ''})")
 
 
+@users_app.command("disable")
+def disable_user(username: str) -> None:
+    """Disable a staff account: it can no longer log in, and its tokens stop working at once."""
+    with open_desk() as desk:
+        revoked = desk.disable_user(username)
+        typer.echo(f"user {username} disabled ({revoked} token(s) revoked)")
+
+
 # --- the external 12345 platform ------------------------------------------------------------
 @tickets_app.command("push")
 def push() -> None:

@@ -9,6 +9,7 @@ message carrying the answer card as Rasa's `custom` payload.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from typing import Any
@@ -38,9 +39,17 @@ class RestRequest(BaseModel):
         if value is None:
             return None
         text = str(value)
-        if not 1 <= len(text) <= _SENDER_MAX:
-            raise ValueError(f"sender must be 1 to {_SENDER_MAX} characters")
+        if not text:
+            raise ValueError("sender may not be empty")
         return text
+
+
+def _sender_key(sender: str) -> str:
+    """Rasa's sender ids are free text; a long one keys the session by its SHA-256, so a reply
+    (and Rasa's call) never fails on its length."""
+    if len(sender) <= _SENDER_MAX:
+        return sender
+    return "sha256-" + hashlib.sha256(sender.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def button_payload(index: int, title: str) -> str:
@@ -98,7 +107,7 @@ class RasaRestChannel(Channel):
             sender = DEFAULT_SENDER if request.sender is None else str(request.sender)
             message = UserMessage(
                 text=request.message,
-                session_id=session_key(self.name(), sender),
+                session_id=session_key(self.name(), _sender_key(sender)),
                 channel=self.name(),
                 message_id=uuid.uuid4().hex,
                 metadata=request.metadata or {},

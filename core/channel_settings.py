@@ -46,6 +46,12 @@ class WeChatApp(Section):
         "safe",
         description="Message encryption mode set in the WeChat console: plain, compat or safe (AES)",
     )
+    passive_only: bool = Field(
+        False,
+        description="Run an official account without its AppSecret: passive replies only, and an answer "
+        "later than reply_budget_seconds is dropped (logged wechat.reply.dropped); without this, a "
+        "missing AppSecret stops start-up",
+    )
 
 
 class OutboxSettings(Section):

@@ -95,6 +95,19 @@ class ServerSettings(Section):
     redis_prefix: str = Field(
         "govbot:", description="Prefix of every Redis key (sessions, rate limits) when REDIS_URL is set"
     )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For is trusted (passed to uvicorn); empty: none, not even "
+        "loopback, so a client address cannot be forged",
+    )
+    trusted_upstreams: list[str] = Field(
+        default_factory=list,
+        description="Addresses that relay many end users (the Rasa host, WeChat's servers): no per-address "
+        "limit for them; their messages are limited per session (end user) instead",
+    )
+    retry_after_seconds: int = Field(
+        30, description="Retry-After of the 503 answered while the ticket database is unreachable"
+    )
 
 
 class WorkingHours(Section):
@@ -181,6 +194,20 @@ class TicketSettings(Section):
     login_token_hours: int = Field(12, description="Lifetime of a token issued by /api/v1/auth/login")
     status_rate_per_ip: int = Field(
         10, description="Citizen status look-ups per client address per minute (guards the last-4 check)"
+    )
+    status_max_misses: int = Field(
+        5,
+        description="Wrong last-4 answers per ticket number, and per client, before status look-ups "
+        "are locked (counted across sessions and workers)",
+    )
+    status_lockout_minutes: int = Field(
+        60, description="How long a ticket number or client stays locked after too many misses"
+    )
+    login_max_failures: int = Field(
+        5, description="Failed log-ins per username before it is locked (the lock doubles each time)"
+    )
+    login_lockout_seconds: int = Field(
+        60, description="First login lock; each further failure while counted doubles it (capped at a day)"
     )
     duplicate_window_days: int = Field(
         7, description="Open tickets received within this many days are checked for duplicates"

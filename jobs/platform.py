@@ -79,6 +79,7 @@ class PlatformLink:
         if state is None:
             known = ", ".join(sorted(self.cfg.status_map))
             raise InvalidTicketError(f"unknown platform status {callback.status!r}; one of {known}")
+        self.desk.check_department(callback.department)  # 422 for a department outside the routing table
         report = StatusReport(
             event_id=callback.event_id,
             ticket_no=callback.ticket_no,

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
@@ -114,6 +115,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}
         )
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_down(_request: Request, exc: Exception) -> JSONResponse:
+        """The ticket database cannot be reached: 503 with Retry-After, never a 500."""
+        log.warning("tickets.db.unavailable", extra={"error": type(exc).__name__})
+        wait = str(settings.server.retry_after_seconds)
+        return JSONResponse(
+            {"detail": "the ticket database is unavailable; retry later"},
+            status_code=503,
+            headers={"Retry-After": wait},
+        )
+
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
     app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
 
@@ -131,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.server.max_body_bytes,
         limiter=limiter,
         per_ip=settings.server.rate_per_ip,
+        trusted_upstreams=frozenset(settings.server.trusted_upstreams),
     )
     if settings.server.cors_origins:
         app.add_middleware(

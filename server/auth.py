@@ -1,7 +1,7 @@
 """Who is calling the agent and admin APIs, and what they may do.
 
-API tokens come from GOVBOT_API_TOKENS ('token:role,token:role'); roles are ordered
-so that a supervisor may do what an agent may. Tokens are compared in constant time.
+API tokens come from GOVBOT_API_TOKENS ('token:role,token:role'); what each role may do is
+core/permissions.py's matrix (roles are not ranked). Tokens are compared in constant time.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ class Principal:
     name: str
     role: str
     department: str | None = None
-
-    def allows(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
 
 
 class TokenTable:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from core import permissions
 from core.settings import Settings
 from server.auth import Principal, TokenTable
 from server.service import AssistantService
@@ -43,6 +43,10 @@ def _principal(
     tokens: TokenTable = request.app.state.tokens
     principal = tokens.lookup(credentials.credentials) if credentials else None
     if principal is None and credentials and credentials.credentials:
+        if len(credentials.credentials) > 200 or not credentials.credentials.isascii():
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "malformed token", {"WWW-Authenticate": "Bearer"}
+            )
         account = _desk(request).account(credentials.credentials)
         if account is not None:
             principal = Principal(name=account.name, role=account.role, department=account.department)
@@ -58,18 +62,30 @@ def _principal(
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
-def require_role(role: str) -> Callable[[Principal], Principal]:
-    """Dependency: the caller must hold `role` or a more trusted one (403 otherwise)."""
+class require:
+    """Dependency: the caller's role may do `action` (core/permissions.py), 403 otherwise.
+    The action stays readable on the dependency, so a test can walk every route's action."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.allows(role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+    def __init__(self, action: str) -> None:
+        permissions.scope("admin", action)  # an unknown action fails at import, not at request
+        self.action = action
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if permissions.scope(principal.role, self.action) is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {principal.role} may not do {self.action}")
         return principal
 
-    return check
 
-
-Agent = Annotated[Principal, Depends(require_role("agent"))]
-Handler = Annotated[Principal, Depends(require_role("handler"))]
-Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
+# One alias per action of core.permissions.MATRIX: an endpoint's signature names what it does.
+CanCreateTicket = Annotated[Principal, Depends(require("ticket.create"))]
+CanUpdateTicket = Annotated[Principal, Depends(require("ticket.update"))]
+CanReadTicket = Annotated[Principal, Depends(require("ticket.read"))]
+CanListTickets = Annotated[Principal, Depends(require("ticket.list"))]
+CanMoveTicket = Annotated[Principal, Depends(require("ticket.transition"))]
+CanPromote = Annotated[Principal, Depends(require("ticket.promote"))]
+CanSuggest = Annotated[Principal, Depends(require("agent.suggest"))]
+CanDraft = Annotated[Principal, Depends(require("console.draft"))]
+CanSeeConsole = Annotated[Principal, Depends(require("console.meta"))]
+CanReadReports = Annotated[Principal, Depends(require("report.read"))]
+CanReadSettings = Annotated[Principal, Depends(require("settings.read"))]
+Staff = Annotated[Principal, Depends(require("account.self"))]

@@ -1,7 +1,10 @@
-"""Request hygiene in front of every route: body size limit and per-address rate limit.
+"""Request hygiene in front of every route: body size limit, per-address rate limit, and
+strict JSON (server/inputs.py).
 
 Pure ASGI middleware, so an oversized body is refused while it streams in, before any
-route reads it.
+route reads it. Trusted upstreams (the Rasa host, WeChat's servers: `server.trusted_upstreams`)
+relay many end users from one address; they skip the per-address limit, and their users are
+limited per session by the message callback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import metrics
+from server.inputs import BadInputError, check_json
 from server.limits import RateLimiter
 
 EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -35,11 +39,20 @@ class _BodyTooLargeError(Exception):
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, limiter: RateLimiter, per_ip: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        limiter: RateLimiter,
+        per_ip: int,
+        trusted_upstreams: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limiter = limiter
         self.per_ip = per_ip
+        self.trusted_upstreams = trusted_upstreams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
@@ -51,7 +64,7 @@ class RequestGuard:
             await _refuse(send, 413, f"request body over {self.max_body_bytes} bytes")
             return
         client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self.limiter.hit(f"ip:{client}", self.per_ip)
+        wait = 0 if client in self.trusted_upstreams else self.limiter.hit(f"ip:{client}", self.per_ip)
         if wait:
             metrics.RATE_LIMITED.labels("ip").inc()
             await _refuse(
@@ -61,6 +74,46 @@ class RequestGuard:
                 [(b"retry-after", str(wait).encode())],
             )
             return
+        if b"json" in headers.get(b"content-type", b"") and scope.get("method") in ("POST", "PUT", "PATCH"):
+            await self._strict_json(scope, receive, send)
+            return
+        await self._streamed(scope, receive, send)
+
+    async def _strict_json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the whole (bounded) body, check it, and hand the route the same bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await _refuse(send, 413, f"request body over {self.max_body_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            check_json(body)
+        except BadInputError as exc:
+            metrics.REFUSED_INPUT.inc()
+            await _refuse(send, 400, f"invalid JSON body: {exc}")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect, as a server would
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
         started = False
 

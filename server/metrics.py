@@ -20,6 +20,7 @@ LATENCY = Histogram(
     "Time to answer one chat message",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+REFUSED_INPUT = Counter("govbot_refused_input_total", "JSON bodies refused at the boundary (400)")
 RATE_LIMITED = Counter("govbot_rate_limited_total", "Requests refused by a rate limit", ["scope"])
 
 

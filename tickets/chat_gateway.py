@@ -4,6 +4,7 @@ look-ups by number + last four phone digits, and records a citizen's rating afte
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +40,11 @@ def ticket_fields(request: TicketRequest) -> dict[str, Any]:
     }
 
 
+def _intake_key(session_key: str | None) -> str | None:
+    """A fixed-length key for `intake_keys` (the session key itself may be long)."""
+    return hashlib.sha256(session_key.encode()).hexdigest() if session_key else None
+
+
 class SqlTicketGateway:
     def __init__(self, desk: TicketDesk) -> None:
         self.desk = desk
@@ -53,13 +59,20 @@ class SqlTicketGateway:
         """The chat door of `intake`; TicketRefusedError passes through (the server answers 422)."""
         try:
             return intake(
-                self.desk, ticket_fields(request), actor=request.creator, predicted_category=request.category
+                self.desk,
+                ticket_fields(request),
+                actor=request.creator,
+                predicted_category=request.category,
+                intake_key=_intake_key(request.session_key),
             )
         except SQLAlchemyError as exc:
             raise DeskUnavailableError(f"ticket database: {type(exc).__name__}") from exc
 
     def status(self, ticket_no: str, phone_last4: str) -> TicketStatusView | None:
-        try:
+        """The view for a right number + last 4, None for a wrong one; RateLimitedError while the
+        ticket number is locked out after repeated misses (counted across sessions and workers)."""
+
+        def lookup() -> TicketStatusView:
             with self.desk.db.session() as s:
                 ticket = status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
                 return TicketStatusView(
@@ -72,6 +85,9 @@ class SqlTicketGateway:
                     closed=ticket.status in (vocab.COMPLETED, vocab.CALLED_BACK),
                     rated=ticket.satisfaction is not None,
                 )
+
+        try:
+            return self.desk.guard_status(ticket_no, None, lookup)
         except TicketNotFoundError:
             return None
         except SQLAlchemyError as exc:

@@ -36,6 +36,9 @@ class TicketRequest(BaseModel):
     ticket_type: str = "投诉"
     channel: str = Field("web", description="The conversation's channel (the door it came through)")
     creator: str = "bot"
+    session_key: str | None = Field(
+        None, description="Session and form: a retried submission with this key gets the first ticket"
+    )
 
 
 class TicketReceipt(BaseModel):
@@ -95,14 +98,19 @@ def intake(
     *,
     actor: str,
     predicted_category: str | None = None,
+    intake_key: str | None = None,
 ) -> TicketReceipt:
     """Validate, create (audited in the same transaction by crud), and answer with the receipt.
 
     `predicted_category` is the engine's guess, used only when `data` names no category and
-    marked as predicted in the audit entry. Raises TicketRefusedError (or InvalidTicketError
-    for a category outside the taxonomy) and lets database errors through to the door.
+    marked as predicted in the audit entry. With `intake_key`, a retry (after a crash, a lost
+    reply) answers with the receipt of the ticket the first call stored. Raises
+    TicketRefusedError (or InvalidTicketError for a category outside the taxonomy or a
+    department outside the routing table) and lets database errors through to the door.
     """
-    ticket = desk.create(validate(data), actor=actor, predicted_category=predicted_category)
+    ticket = desk.create(
+        validate(data), actor=actor, predicted_category=predicted_category, intake_key=intake_key
+    )
     duplicate = None
     if ticket.duplicate_of_id:
         with desk.db.session() as session:

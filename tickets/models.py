@@ -151,3 +151,25 @@ class LoginToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuardStrike(Base):
+    """A failure counter (wrong status answers, failed log-ins) when there is no Redis:
+    `count` failures since the window began; the key is locked while `locked_until` is ahead."""
+
+    __tablename__ = "guard_strikes"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_ends: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class IntakeKey(Base):
+    """The ticket a submission created, by its idempotency key (the chat form's id): a retry
+    after a crash gets the same ticket instead of a second one."""
+
+    __tablename__ = "intake_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.clock import Clock, system_clock
+from core.errors import RateLimitedError
 from core.settings import Settings
 from tickets import crud, sla
 from tickets.db import TicketDB
+from tickets.errors import AuthenticationError, InvalidTicketError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer
-from tickets.models import AuditEntry, Ticket
+from tickets.lockout import Lockout, open_strike_store
+from tickets.models import AuditEntry, IntakeKey, Ticket
 from tickets.notify import DeliveryReport, Webhook, deliver_pending
 from tickets.platform import recorder
 from tickets.routing import Router, Taxonomy
@@ -30,9 +35,18 @@ from tickets.schemas import (
     TicketSummary,
     TicketUpdate,
 )
-from tickets.users import Account, account_for_token, authenticate, create_user, issue_token
+from tickets.users import (
+    Account,
+    account_for_token,
+    authenticate,
+    create_user,
+    disable_user,
+    issue_token,
+    revoke_token,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,22 @@ class TicketDesk:
             retry=cfg.webhook_retry,
             timeout=cfg.webhook_timeout_seconds,
         )
+        strikes = open_strike_store(
+            self.db, lambda: self.clock(), settings.secrets.redis_url, settings.server.redis_prefix
+        )
+        self.status_lockout = Lockout(strikes, cfg.status_max_misses, cfg.status_lockout_minutes * 60)
+        self.login_lockout = Lockout(strikes, cfg.login_max_failures, cfg.login_lockout_seconds, backoff=True)
+        # argon2 is slow on purpose: its own small pool, so bad log-ins never starve other requests
+        self.password_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="govbot-argon2")
+
+    def departments(self) -> set[str]:
+        """Every department a ticket may go to: the routing table's targets and the default."""
+        return {*self.router.table.values(), self.router.default}
+
+    def check_department(self, department: str | None) -> None:
+        """InvalidTicketError (422) for a department the routing table does not know."""
+        if department is not None and department not in self.departments():
+            raise InvalidTicketError(f"unknown department {department!r}: not in tickets.routing")
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock, url: str | None = None) -> TicketDesk:
@@ -72,15 +102,36 @@ class TicketDesk:
     def migrate(self) -> None:
         self.db.migrate()
 
+    def ping(self) -> None:
+        """One round trip to the ticket database (raises when it cannot be reached)."""
+        with self.db.session() as s:
+            s.execute(text("SELECT 1"))
+
     def close(self) -> None:
+        self.password_pool.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
 
     # --- tickets -------------------------------------------------------------------------
-    def create(self, data: TicketCreate, *, actor: str, predicted_category: str | None = None) -> Ticket:
+    def create(
+        self,
+        data: TicketCreate,
+        *,
+        actor: str,
+        predicted_category: str | None = None,
+        intake_key: str | None = None,
+    ) -> Ticket:
+        """Create (audited); with `intake_key`, a second call with the same key returns the
+        ticket of the first (checked and recorded in the same transaction)."""
+        self.check_department(data.department)
         cfg = self.settings.tickets
         window = timedelta(days=cfg.duplicate_window_days) if cfg.duplicate_window_days > 0 else None
-        ticket = self.db.run(
-            lambda s: crud.create_ticket(
+
+        def job(s: Session) -> Ticket:
+            if intake_key is not None and (known := s.get(IntakeKey, intake_key)) is not None:
+                existing = s.get(Ticket, known.ticket_id)
+                assert existing is not None
+                return existing
+            ticket = crud.create_ticket(
                 session=s,
                 data=data,
                 actor=actor,
@@ -91,9 +142,13 @@ class TicketDesk:
                 predicted_category=predicted_category,
                 duplicate_window=window,
                 duplicate_min_score=cfg.duplicate_min_score,
-            ),
-            retry_integrity=True,
-        )
+            )
+            if intake_key is not None:
+                s.add(IntakeKey(key=intake_key, ticket_id=ticket.id))
+                s.flush()
+            return ticket
+
+        ticket = self.db.run(job, retry_integrity=True)
         log.info("tickets.created", extra={"ticket_no": ticket.ticket_no, "urgency": ticket.urgency})
         return ticket
 
@@ -110,6 +165,8 @@ class TicketDesk:
         return self.db.run(job)
 
     def transition(self, ticket_no: str, request: TransitionRequest, *, viewer: Viewer) -> TicketPublic:
+        self.check_department(request.department)
+
         def job(s: Session) -> TicketPublic:
             ticket = crud.move_ticket(
                 session=s, ticket_no=ticket_no, request=request, viewer=viewer, now=self.clock()
@@ -163,12 +220,30 @@ class TicketDesk:
 
         return self.db.run(job)
 
-    def citizen_status(self, ticket_no: str, phone_last4: str) -> TicketStatusPublic:
+    def citizen_status(
+        self, ticket_no: str, phone_last4: str, *, client: str | None = None
+    ) -> TicketStatusPublic:
         def job(s: Session) -> TicketStatusPublic:
             ticket = crud.status_for_citizen(session=s, ticket_no=ticket_no, phone_last4=phone_last4)
             return TicketStatusPublic.model_validate(ticket, from_attributes=True)
 
-        return self.db.run(job)
+        return self.guard_status(ticket_no, client, lambda: self.db.run(job))
+
+    def guard_status(self, ticket_no: str, client: str | None, lookup: Callable[[], T]) -> T:
+        """Run a citizen's look-up unless the ticket number or the client is locked out
+        (RateLimitedError); a wrong number or last-4 answer (TicketNotFoundError) counts as a
+        miss against both, whatever session or worker it came through."""
+        keys = [f"status:ticket:{ticket_no.strip().upper()}"]
+        if client:
+            keys.append(f"status:client:{client}")
+        if wait := self.status_lockout.locked_for(*keys):
+            raise RateLimitedError("ticket number", wait)
+        try:
+            return lookup()
+        except TicketNotFoundError:
+            if self.status_lockout.fail(*keys):
+                log.warning("tickets.status.locked", extra={"ticket_no": ticket_no, "client": client})
+            raise
 
     # --- SLA ------------------------------------------------------------------------------
     def log_calendar_coverage(self) -> None:
@@ -195,6 +270,7 @@ class TicketDesk:
 
     # --- users ----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, *, role: str, department: str | None) -> None:
+        self.check_department(department)
         self.db.run(
             lambda s: create_user(
                 session=s,
@@ -207,17 +283,37 @@ class TicketDesk:
         )
 
     def login(self, username: str, password: str) -> tuple[str, datetime, Account]:
+        """A token for a right password; a locked username gets RateLimitedError without any
+        password check, and each failure past the limit doubles the lock."""
         hours = timedelta(hours=self.settings.tickets.login_token_hours)
+        key = f"login:{username.casefold()}"
+        if wait := self.login_lockout.locked_for(key):
+            raise RateLimitedError("account", wait)
 
         def job(s: Session) -> tuple[str, datetime, Account]:
             user = authenticate(session=s, username=username, password=password)
             token, expires = issue_token(session=s, user=user, now=self.clock(), lifetime=hours)
             return token, expires, Account(user.username, user.role, user.department)
 
-        return self.db.run(job)
+        try:
+            granted = self.db.run(job)
+        except AuthenticationError:
+            if wait := self.login_lockout.fail(key):
+                log.warning("auth.login.locked", extra={"username": username, "seconds": wait})
+            raise
+        self.login_lockout.succeed(key)
+        return granted
 
     def account(self, token: str) -> Account | None:
         return self.db.run(lambda s: account_for_token(session=s, token=token, now=self.clock()))
+
+    def logout(self, token: str) -> bool:
+        """Revoke one login token (true when it existed)."""
+        return self.db.run(lambda s: revoke_token(session=s, token=token))
+
+    def disable_user(self, username: str) -> int:
+        """Deactivate an account and revoke its tokens; how many tokens were revoked."""
+        return self.db.run(lambda s: disable_user(session=s, username=username))
 
 
 def _number_day(ticket_no: str) -> date | None:

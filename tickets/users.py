@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.vocab import ROLES
-from tickets.errors import AuthenticationError, DuplicateUserError, InvalidTicketError
+from tickets.errors import AuthenticationError, DuplicateUserError, InvalidTicketError, TicketNotFoundError
 from tickets.models import LoginToken, User
 
 _DUMMY_HASH: str | None = None
@@ -101,3 +101,19 @@ def account_for_token(*, session: Session, token: str, now: datetime) -> Account
         .where(LoginToken.token_hash == _digest(token), LoginToken.expires_at > now, User.active.is_(True))
     ).first()
     return Account(name=row.username, role=row.role, department=row.department) if row else None
+
+
+def revoke_token(*, session: Session, token: str) -> bool:
+    """Delete one login token (logout); true when it existed."""
+    result = session.execute(delete(LoginToken).where(LoginToken.token_hash == _digest(token)))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def disable_user(*, session: Session, username: str) -> int:
+    """Deactivate an account and delete its tokens at once; the number of tokens revoked."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise TicketNotFoundError(f"no user {username!r}")
+    user.active = False
+    result = session.execute(delete(LoginToken).where(LoginToken.user_id == user.id))
+    return int(getattr(result, "rowcount", 0))

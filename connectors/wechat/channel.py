@@ -122,8 +122,14 @@ class WeChatChannel(Channel):
         if app.kind == "mini_program" and not found.app_secret:
             env = wechat_env_name(app.app_id, "app_secret")
             raise ValueError(f"wechat mini-program {app.app_id}: set {env}")
+        if not found.app_secret and not app.passive_only:
+            env = wechat_env_name(app.app_id, "app_secret")
+            raise ValueError(
+                f"wechat app {app.app_id}: set {env} (late answers go through the customer-service "
+                "API), or set passive_only: true for this app to accept that late answers are dropped"
+            )
         if not found.app_secret:
-            log.warning("wechat.config.no_secret", extra={"app_id": app.app_id})
+            log.warning(f"wechat.config.passive_only app_id={app.app_id}: late answers will be dropped")
         cipher = WeChatCipher(found.aes_key, app.app_id) if found.aes_key else None
         return _App(config=app, token=found.token, cipher=cipher, app_secret=found.app_secret)
 
@@ -294,6 +300,10 @@ class WeChatChannel(Channel):
                 await run(self.dedupe.finish, key, json.dumps({"reply": reply}))
                 return self._passive(checked, reply)
             log.info("wechat.reply.late", extra={"app_id": checked.app.config.app_id})
+            if not checked.app.app_secret:  # passive_only: nothing can deliver it now; say so loudly
+                log.warning("wechat.reply.dropped", extra={"app_id": checked.app.config.app_id})
+                await run(self.dedupe.finish, key, json.dumps({"reply": None}))
+                return PlainTextResponse(SUCCESS)
         await run(self.dedupe.finish, key, json.dumps({"reply": None}))
         self._spawn(self._queue_when_ready(checked, key, answer))
         return PlainTextResponse(SUCCESS)

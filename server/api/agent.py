@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from bot.assistant import Assistant
 from knowledge.models import FAQ, ServiceGuide
-from server.deps import Agent, AppSettings, Service
+from server.deps import AppSettings, CanSuggest, Service
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
 
@@ -53,7 +53,7 @@ def suggest(assistant: Assistant, query: str, k: int) -> Suggestions:
 async def suggest_answers(
     service: Service,
     settings: AppSettings,
-    _agent: Agent,
+    _agent: CanSuggest,
     q: str = Query(min_length=1, max_length=4000, description="The question or a call transcript"),
     k: int = Query(5, ge=1, description="How many suggestions"),
 ) -> Suggestions:

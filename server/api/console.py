@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from nlu.message import ParsedMessage
-from server.deps import Agent, CurrentPrincipal, Desk, Service
+from server.deps import CanDraft, CanSeeConsole, Desk, Service
 from tickets.schemas import first_sentence, normalize_phone
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
@@ -64,7 +64,7 @@ def draft_from(parsed: ParsedMessage, text: str, *, urgent_keyword: str | None) 
 
 
 @router.get("/meta", response_model=ConsoleMeta)
-def console_meta(desk: Desk, principal: CurrentPrincipal) -> ConsoleMeta:
+def console_meta(desk: Desk, principal: CanSeeConsole) -> ConsoleMeta:
     """Who is logged in and this desk's departments and categories (any staff role)."""
     cfg = desk.settings.tickets
     departments = sorted({*cfg.routing.values(), cfg.default_department})
@@ -77,7 +77,7 @@ def console_meta(desk: Desk, principal: CurrentPrincipal) -> ConsoleMeta:
 
 
 @router.post("/draft", response_model=TicketDraft)
-async def ticket_draft(data: DraftIn, service: Service, desk: Desk, _agent: Agent) -> TicketDraft:
+async def ticket_draft(data: DraftIn, service: Service, desk: Desk, _agent: CanDraft) -> TicketDraft:
     """A ticket form pre-filled from a pasted question or transcript (agents only)."""
     parsed = await service.run(lambda a: a.parse(data.text))
     return draft_from(parsed, data.text, urgent_keyword=desk.policy.urgent_keyword(data.text))

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.promotion import PromotionResult, promote_ticket
-from server.deps import Desk, Service, Supervisor
+from server.deps import CanPromote, Desk, Service
 from tickets.promotion import PromotionRefusedError
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -29,7 +29,7 @@ async def promotion_refused_response(_request: Request, exc: Exception) -> JSONR
 
 @router.post("/{ticket_no}/promote-faq", status_code=status.HTTP_201_CREATED, response_model=PromotionResult)
 async def promote_faq(
-    ticket_no: str, desk: Desk, service: Service, supervisor: Supervisor, body: PromoteIn | None = None
+    ticket_no: str, desk: Desk, service: Service, supervisor: CanPromote, body: PromoteIn | None = None
 ) -> PromotionResult:
     """Store the reply as an FAQ citing the ticket and index it at once (409 unless closed)."""
     edits = body or PromoteIn()

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/model", tags=["rasa"])
 
 class ParseRequest(BaseModel):
     text: str = Field(description="The message to understand")
-    message_id: str | None = Field(None, max_length=128, description="Echoed back, as Rasa does")
+    message_id: str | None = Field(None, description="Echoed back, as Rasa does (any length: Rasa sets it)")
 
 
 class Intent(BaseModel):

@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
-from server.deps import Desk, Supervisor
+from server.deps import CanReadReports, Desk
 from server.report_page import render_daily
 from tickets.reports import desk_daily_report
 
@@ -19,14 +19,14 @@ DayQuery = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Local day YY
 
 
 @router.get("/daily")
-async def daily_json(desk: Desk, _supervisor: Supervisor, date: str | None = DayQuery) -> dict[str, Any]:
+async def daily_json(desk: Desk, _supervisor: CanReadReports, date: str | None = DayQuery) -> dict[str, Any]:
     """Counts by category, channel and department; SLA; satisfaction; hot words; KB gaps."""
     report = await anyio.to_thread.run_sync(lambda: desk_daily_report(desk, day=date))
     return report.as_dict()
 
 
 @pages.get("/daily", response_class=HTMLResponse)
-async def daily_page(desk: Desk, _supervisor: Supervisor, date: str | None = DayQuery) -> HTMLResponse:
+async def daily_page(desk: Desk, _supervisor: CanReadReports, date: str | None = DayQuery) -> HTMLResponse:
     """The same report as a self-contained page (charts drawn server-side as SVG)."""
     report = await anyio.to_thread.run_sync(lambda: desk_daily_report(desk, day=date))
     return HTMLResponse(render_daily(report))

@@ -10,12 +10,21 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot.assistant import NotPreparedError
 from nlu.intents import ModelMissingError
 from server import limits
-from server.deps import Agent, CurrentPrincipal, Desk, Service
+from server.deps import (
+    CanCreateTicket,
+    CanListTickets,
+    CanMoveTicket,
+    CanReadTicket,
+    CanUpdateTicket,
+    Desk,
+    Service,
+)
 from tickets.errors import (
     AuthenticationError,
     DuplicateUserError,
@@ -61,7 +70,9 @@ async def ticket_error_response(_request: Request, exc: Exception) -> JSONRespon
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketReceipt)
-async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent: Agent) -> TicketReceipt:
+async def create_ticket(
+    data: TicketCreate, desk: Desk, service: Service, agent: CanCreateTicket
+) -> TicketReceipt:
     """Open a ticket through `intake` (the console and the Rasa action use this door). Without
     `category` the engine predicts one; an unknown `channel` or a bad field is refused with 422."""
     predicted = None
@@ -79,7 +90,7 @@ async def create_ticket(data: TicketCreate, desk: Desk, service: Service, agent:
 @router.get("", response_model=list[TicketSummary])
 def list_tickets(
     desk: Desk,
-    principal: CurrentPrincipal,
+    principal: CanListTickets,
     queue: str = Query(
         "open", description="mine | department | at_risk | overdue | open | awaiting_callback | closed | all"
     ),
@@ -93,7 +104,7 @@ def list_tickets(
 @router.get("/search", response_model=list[TicketSummary])
 def search_tickets(
     desk: Desk,
-    principal: CurrentPrincipal,
+    principal: CanListTickets,
     search: Annotated[TicketSearch, Query()],
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
@@ -105,32 +116,36 @@ def search_tickets(
 
 @router.post("/status", response_model=TicketStatusPublic)
 def citizen_status(query: StatusQuery, desk: Desk, request: Request) -> TicketStatusPublic:
-    """Public: status and deadlines for a ticket number plus the phone's last four digits."""
+    """Public: status and deadlines for a ticket number plus the phone's last four digits.
+    A few wrong answers lock the ticket number and the client out (429), across sessions."""
     limiter: limits.RateLimiter = request.app.state.limiter
     client = request.client.host if request.client else "unknown"
     wait = limiter.hit(f"ticket-status:{client}", request.app.state.settings.tickets.status_rate_per_ip)
     if wait:
         raise limits.RateLimitedError("address", wait)
-    return desk.citizen_status(query.ticket_no, query.phone_last4)
+    return desk.citizen_status(query.ticket_no, query.phone_last4, client=client)
 
 
 @router.get("/{ticket_no}")
-def show_ticket(ticket_no: str, desk: Desk, principal: CurrentPrincipal) -> dict[str, object]:
+def show_ticket(ticket_no: str, desk: Desk, principal: CanReadTicket) -> dict[str, object]:
     """One ticket with its audit trail (phone masked unless you handle it)."""
     view = desk.show(ticket_no, viewer=principal)
     return {**view.ticket.model_dump(mode="json"), "audit": view.audit}
 
 
 @router.patch("/{ticket_no}", response_model=TicketPublic)
-def update_ticket(
-    ticket_no: str, data: TicketUpdate, desk: Desk, principal: CurrentPrincipal
-) -> TicketPublic:
-    """Correct a ticket before dispatch (centre only)."""
+def update_ticket(ticket_no: str, data: TicketUpdate, desk: Desk, principal: CanUpdateTicket) -> TicketPublic:
+    """Correct a ticket before dispatch (centre only); a field sent as null is refused (422)."""
+    nulls = sorted(name for name in data.model_fields_set if getattr(data, name) is None)
+    if nulls:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body", n), "msg": "may not be null", "input": None} for n in nulls]
+        )
     return desk.update(ticket_no, data, viewer=principal)
 
 
 @router.post("/{ticket_no}/transitions", response_model=TicketPublic)
-def move_ticket(ticket_no: str, step: TransitionIn, desk: Desk, principal: CurrentPrincipal) -> TicketPublic:
+def move_ticket(ticket_no: str, step: TransitionIn, desk: Desk, principal: CanMoveTicket) -> TicketPublic:
     """Move the ticket through its lifecycle (409 with the allowed states when illegal)."""
     request = TransitionRequest(**step.model_dump())
     return desk.transition(ticket_no, request, viewer=principal)

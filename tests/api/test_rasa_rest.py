@@ -82,7 +82,7 @@ def test_numeric_sender_and_metadata_are_accepted(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [{"sender": "x"}, {"sender": "", "message": "你好"}, {"sender": "x" * 129, "message": "你好"}, []],
+    [{"sender": "x"}, {"sender": "", "message": "你好"}, []],  # a long sender is fine: test_hardening
 )
 def test_malformed_requests_are_refused(client: TestClient, payload: Any) -> None:
     assert client.post("/webhooks/rest/webhook", json=payload).status_code == 422

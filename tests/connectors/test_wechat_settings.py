@@ -72,6 +72,7 @@ def test_section_from_config_file(tmp_path: Path) -> None:
         ({"app_id": "wxa", "encoding": "plain"}, {}, "GOVBOT_WECHAT_WXA_TOKEN"),
         ({"app_id": "wxa", "encoding": "safe"}, {"token": "t"}, "GOVBOT_WECHAT_WXA_AES_KEY"),
         ({"app_id": "wxa", "kind": "mini_program", "encoding": "plain"}, {"token": "t"}, "WXA_SECRET"),
+        ({"app_id": "wxa", "encoding": "plain"}, {"token": "t"}, "GOVBOT_WECHAT_WXA_SECRET.*passive_only"),
     ],
 )
 def test_missing_secrets_fail_at_start_up(
@@ -80,6 +81,16 @@ def test_missing_secrets_fail_at_start_up(
     runtime = ChannelRuntime(data_dir=tmp_path, secrets={"wechat": {"WXA": WeChatAppSecrets(**secrets)}})
     with pytest.raises(ValueError, match=missing):
         WeChatChannel.from_config({"apps": [app]}, runtime)
+
+
+def test_an_official_account_may_run_passive_only_when_it_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = ChannelRuntime(data_dir=tmp_path, secrets={"wechat": {"WXA": WeChatAppSecrets(token="t")}})
+    app = {"app_id": "wxa", "encoding": "plain", "passive_only": True}
+    with caplog.at_level("WARNING"):
+        WeChatChannel.from_config({"apps": [app]}, runtime)
+    assert any("passive_only" in r.getMessage() and "wxa" in r.getMessage() for r in caplog.records)
 
 
 def test_no_apps_means_no_routes_and_no_files(tmp_path: Path) -> None:
