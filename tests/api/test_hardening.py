@@ -5,6 +5,7 @@ gets stuck, long Rasa sender ids, trusted upstreams, and the database going away
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,8 +78,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    settings = server_settings(prepared_dir)
-    settings.secrets.database_url = f"sqlite:///{tmp_path_factory.mktemp('hardening') / 'tickets.sqlite'}"
+    # a private copy: tickets and the knowledge base share the data directory's database
+    data_dir = tmp_path_factory.mktemp("hardening") / "data"
+    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    settings = server_settings(data_dir)
     settings.server.trusted_upstreams = ["rasa-host"]
     app = create_app(settings)
     with TestClient(app) as client:
@@ -344,7 +347,8 @@ def test_database_down_is_503_with_retry_after_and_readyz_says_which(served: Ser
         assert ready.status_code == 503
         assert ready.json()["dependencies"]["database"]["ok"] is False
         assert served.client.get("/healthz").status_code == 200
-        assert _say(served.client, uuid.uuid4().hex, "居住证怎么办")["action"] in ("answer", "clarify")
+        said = _say(served.client, uuid.uuid4().hex, "居住证怎么办")
+        assert said["action"] in ("answer", "clarify"), said
     finally:
         desk.db.dispose()
         desk.db = real

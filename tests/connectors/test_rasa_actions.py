@@ -69,7 +69,7 @@ class Govbot:
 @pytest.fixture(scope="module")
 def govbot(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Govbot]:
     data_dir = tmp_path_factory.mktemp("actions") / "data"
-    ignore = shutil.ignore_patterns("sessions.sqlite*", "tickets.sqlite*")
+    ignore = shutil.ignore_patterns("sessions.sqlite*")  # tickets.sqlite holds the KB too
     shutil.copytree(prepared_dir, data_dir, ignore=ignore)
     app = create_app(server_settings(data_dir))
     with serve_in_thread(app) as url:

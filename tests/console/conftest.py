@@ -53,11 +53,9 @@ def free_port() -> int:
 def live_server(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("console")
     data_dir = root / "data"
-    shutil.copytree(
-        prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*", "tickets.sqlite*")
-    )
+    # a private copy: tickets and the knowledge base share the data directory's database
+    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
     settings = server_settings(data_dir)
-    settings.secrets.database_url = f"sqlite:///{root / 'tickets.sqlite'}"
     desk = TicketDesk(settings)
     try:
         desk.migrate()

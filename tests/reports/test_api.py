@@ -54,9 +54,8 @@ class Api:
 @pytest.fixture(scope="module")
 def api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("reports") / "data"
-    shutil.copytree(
-        prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*", "tickets.sqlite*")
-    )
+    # tickets.sqlite is copied too: the knowledge base lives in it
+    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
     settings = server_settings(data_dir)
     settings.secrets.api_tokens = f"{AGENT}:agent,{SUPERVISOR}:supervisor,{ADMIN}:admin"
     with TestClient(create_app(settings)) as client:
