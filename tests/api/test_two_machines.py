@@ -126,7 +126,8 @@ def test_an_import_and_an_unpublish_reach_the_other_machine(machines: dict[str, 
         ),
         encoding="utf-8",
     )
-    _govbot(machines, machines["dirs"][0], "kb", "import", str(faqs))
+    # --sample: a test record beside the bundled sample, which a real import would replace
+    _govbot(machines, machines["dirs"][0], "kb", "import", str(faqs), "--sample")
     seconds = _within_deadline(lambda: _top_id(second, QUESTION) == FAQ_ID)
     print(f"import answered by the other machine after {seconds:.2f} s")
     assert _top_id(first, QUESTION) == FAQ_ID
