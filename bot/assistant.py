@@ -24,6 +24,7 @@ from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
 from bot.training import load_calibration
 from core.clock import Clock, system_clock
+from core.privacy import mask_personal
 from core.settings import Settings
 from index.retriever import Hit, HybridRetriever, Mode
 from knowledge.models import PolicyChunk
@@ -31,7 +32,6 @@ from knowledge.store import KnowledgeStore
 from nlu.intents import ModelMissingError
 from nlu.message import ParsedMessage
 from nlu.pipeline import Pipeline
-from nlu.validators import mask_personal
 from tickets.intake import DeskUnavailableError
 
 log = logging.getLogger(__name__)

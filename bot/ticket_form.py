@@ -15,8 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.privacy import mask_personal
 from nlu.message import ParsedMessage
-from nlu.validators import is_valid_phone, mask_personal
+from nlu.validators import is_valid_phone
 
 Step = Literal["description", "location", "phone", "name", "consent", "confirm"]
 STEPS: tuple[Step, ...] = ("description", "location", "phone", "name", "consent", "confirm")

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.assistant import Assistant
+from core.privacy import mask_personal
 from index.builder import BuildReport
 from knowledge.models import FAQ
-from nlu.validators import mask_personal
 from tickets.crud import get_ticket
 from tickets.lifecycle import Viewer
 from tickets.models import AuditEntry

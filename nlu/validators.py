@@ -1,4 +1,4 @@
-"""Checks on what citizens give us: ID card checksums, phone numbers, masking for logs."""
+"""Checks on what citizens give us: ID card checksums, phone numbers (masking: core/privacy.py)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,3 @@ def is_valid_id_card(number: str) -> bool:
 
 def is_valid_phone(number: str) -> bool:
     return bool(_MOBILE.match(number) or _LANDLINE.match(number))
-
-
-_MASK_ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MASK_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-
-
-def mask_personal(text: str) -> str:
-    """ID numbers and mobile numbers masked, for logs and views that need neither."""
-    text = _MASK_ID.sub(r"\1********\2", text)
-    return _MASK_MOBILE.sub(r"\1****\2", text)

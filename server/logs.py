@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from nlu.validators import mask_personal
+from core.privacy import mask_personal
 
 
 class MaskPersonalFilter(logging.Filter):

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.privacy import mask_personal, mask_phone
 from core.vocab import STATES, Channel, Satisfaction, TicketType
 from nlu.validators import is_valid_phone
 from tickets.lifecycle import Viewer, is_assigned_handler
@@ -29,14 +30,6 @@ def normalize_phone(value: str) -> str:
     if not is_valid_phone(value):
         raise ValueError("not a valid mainland mobile (11 digits) or landline (0xx-xxxxxxx) number")
     return value
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678: the first three and last four digits stay."""
-    digits = phone.replace("-", "")
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
 class TicketBase(BaseModel):
@@ -100,7 +93,10 @@ class TransitionIn(BaseModel):
 
 
 class TicketPublic(BaseModel):
-    """A ticket as staff see it; the phone is masked unless the viewer handles it."""
+    """A ticket as staff see it. Who sees the citizen's numbers follows one rule: the handler of
+    the ticket's department (who calls the citizen back) sees the phone, and the numbers typed
+    into the title and content, in clear; everyone else (the centre's agents and supervisors,
+    other departments) sees all of them masked (core/privacy.py), as they need none to route."""
 
     ticket_no: str
     status: str
@@ -137,11 +133,14 @@ class TicketPublic(BaseModel):
     @classmethod
     def of(cls, ticket: Ticket, viewer: Viewer, numbers: dict[int, str] | None = None) -> TicketPublic:
         numbers = numbers or {}
-        phone = ticket.phone if is_assigned_handler(viewer, ticket) else mask_phone(ticket.phone)
+        clear = is_assigned_handler(viewer, ticket)
+        shown = (lambda text: text) if clear else mask_personal
         return cls(
             **{name: getattr(ticket, name) for name in cls.model_fields if hasattr(Ticket, name)}
             | {
-                "phone": phone,
+                "phone": ticket.phone if clear else mask_phone(ticket.phone),
+                "title": shown(ticket.title),
+                "content": shown(ticket.content),
                 "duplicate_of": numbers.get(ticket.duplicate_of_id or 0),
                 "merged_into": numbers.get(ticket.merged_into_id or 0),
             }

@@ -1,6 +1,6 @@
 """Questions the assistant could not answer (fallback), kept for the knowledge-base gap report.
 
-Privacy: only the masked text (nlu.validators.mask_personal), cut to 200 characters, the channel,
+Privacy: only the masked text (core.privacy.mask_personal), cut to 200 characters, the channel,
 the reason and the time are stored; no session id, no sender. The table lives in the ticket
 database (migration 0003_unanswered) so the daily report reads tickets and gaps from one place.
 """
@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.privacy import mask_personal
 from core.sqltypes import UTCDateTime
-from nlu.validators import mask_personal
 from tickets.db import TicketDB
 from tickets.models import Base
 

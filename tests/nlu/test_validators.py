@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.validators import is_valid_id_card, is_valid_phone, mask_personal
+from nlu.validators import is_valid_id_card, is_valid_phone
 
 
 def gb11643_check_digit(first17: str) -> str:
@@ -85,21 +85,3 @@ def test_valid_phones(number: str) -> None:
 )
 def test_invalid_phones(number: str) -> None:
     assert not is_valid_phone(number)
-
-
-def test_mask_personal_masks_mobile_and_id() -> None:
-    """Middle digits are hidden; the rest of the text is untouched."""
-    id_card = VALID_IDS[1]
-    text = f"我的手机13812345678，身份证{id_card}，请回电"
-    masked = mask_personal(text)
-    assert "13812345678" not in masked
-    assert "138****5678" in masked
-    assert id_card not in masked
-    assert f"{id_card[:6]}********{id_card[-4:]}" in masked
-    assert masked.startswith("我的手机") and masked.endswith("，请回电")
-
-
-def test_mask_personal_leaves_other_numbers() -> None:
-    """Ticket numbers and short numbers are not personal data."""
-    text = "工单20261123000042，热线12345"
-    assert mask_personal(text) == text

@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import inspect
 
+from core.privacy import mask_phone
 from core.settings import Settings
 from tests.tickets.helpers import AGENT, DEPT, HANDLER, OTHER_HANDLER, SUPERVISOR
 from tests.utils.factories import ticket_data
@@ -19,7 +20,7 @@ from tests.utils.ticketdb import FakeClock
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.models import Base
 from tickets.routing import Taxonomy
-from tickets.schemas import TicketPublic, TicketUpdate, mask_phone
+from tickets.schemas import TicketPublic, TicketUpdate
 from tickets.service import TicketDesk
 
 
