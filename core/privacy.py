@@ -34,9 +34,14 @@ _PLATE = re.compile(
 )
 
 
+# WeChat callback URLs carry the user's openid (…&openid=o6_bm…); replies name it as touser
+_OPENID = re.compile(r"((?:open_?id|touser|FromUserName)[\"']?\s*[=:]\s*[\"']?)([A-Za-z0-9_\-]{6,64})", re.I)
+
+
 def mask_personal(text: str) -> str:
-    """ID, mobile, bank card and plate numbers masked, for every output that needs none of them."""
-    text = text.translate(_WIDTH)
+    """ID, mobile, bank card and plate numbers masked, and openids replaced by their pseudonym,
+    for every output that needs none of them."""
+    text = _OPENID.sub(lambda m: m[1] + pseudonym(m[2]), text.translate(_WIDTH))
     text = _ID18.sub(lambda m: f"{m[1]}********{m[3][-4:]}", text)
     text = _ID15.sub(lambda m: f"{m[1]}******{m[3]}", text)
     text = _MOBILE.sub(lambda m: f"{m[2]}****{m[4]}", text)

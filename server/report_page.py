@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from core.privacy import mask_personal
 from tickets.reports import Count, DailyReport
 
 BAR_HEIGHT = 22
@@ -33,11 +34,12 @@ def bar_chart(counts: Sequence[Count], *, title: str, color: str = "#2f80ed") ->
     for i, c in enumerate(counts):
         y = 4 + i * BAR_HEIGHT
         length = round(BAR_MAX * c.count / top) if top else 0
-        label = escape(c.label if len(c.label) <= 14 else c.label[:13] + "…")
+        full = mask_personal(c.label)
+        label = escape(full if len(full) <= 14 else full[:13] + "…")
         rows.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" font-size="13">{label}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{length}" height="{BAR_HEIGHT - 6}" fill="{color}">'
-            f"<title>{escape(c.label)}: {c.count}</title></rect>"
+            f"<title>{escape(full)}: {c.count}</title></rect>"
             f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 15}" font-size="12">{c.count}</text>'
         )
     return (
@@ -72,11 +74,12 @@ def render_daily(report: DailyReport) -> str:
     activity = report.activity
     origin = {"ticket": "工单", "assistant": "智能助手"}
     hot_rows = "".join(
-        f"<tr><td>{escape(h.text)}</td><td>{h.count}</td><td>{origin.get(h.source, h.source)}</td></tr>"
+        f"<tr><td>{escape(mask_personal(h.text))}</td><td>{h.count}</td>"
+        f"<td>{origin.get(h.source, h.source)}</td></tr>"
         for h in report.hot_questions
     )
     gap_rows = "".join(
-        f"<tr><td>{escape(g.text)}</td><td>{g.count}</td><td>{escape('、'.join(g.reasons))}</td></tr>"
+        f"<tr><td>{escape(mask_personal(g.text))}</td><td>{g.count}</td><td>{escape('、'.join(g.reasons))}</td></tr>"
         for g in report.kb_gaps
     )
     empty = '<p class="empty">无</p>'

@@ -3,6 +3,7 @@ and which questions the assistant could not answer (knowledge-base gaps).
 
 `daily_report` is a keyword-only data function over a session; it returns plain data
 (`DailyReport`), which the API serves as JSON, the page draws as SVG and the CLI prints.
+Every text in it is masked (core/privacy.py): a report is read by people who need no numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.privacy import mask_personal
 from core.vocab import MERGED, OPEN, SATISFACTION
 from tickets.errors import TicketError
 from tickets.models import AuditEntry, Ticket
@@ -42,6 +44,7 @@ _STOP_TEXT = """
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_NUMBERISH = re.compile(r"\d{3}|\*")  # a (masked) number's pieces, e.g. 002X, say nothing
 _PUNCT = re.compile(r"[\s\d*，,。.？?！!、；;：:]")  # digits too: masked numbers differ
 
 
@@ -124,7 +127,10 @@ def hot_words(texts: Iterable[str], *, top: int = 20) -> list[Count]:
         words = {
             w.strip()
             for w in jieba.lcut(text)
-            if len(w.strip()) >= 2 and _WORDY.search(w) and w.strip() not in STOP_WORDS
+            if len(w.strip()) >= 2
+            and _WORDY.search(w)
+            and w.strip() not in STOP_WORDS
+            and not _NUMBERISH.search(w)
         }
         counter.update(words)
     ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -188,13 +194,14 @@ def daily_report(
             satisfaction[step.changes["satisfaction"]] += 1
 
     questions = unanswered_between(session=session, start=start, end=end)
-    ticket_texts = [f"{t.title}。{t.content}" for t in counted]
+    ticket_texts = [mask_personal(f"{t.title}。{t.content}") for t in counted]
     gaps = [
         Gap(text, len(members), sorted({questions[i].reason for i in members}))
-        for text, members in group_similar(q.text for q in questions)
+        for text, members in group_similar(mask_personal(q.text) for q in questions)
     ]
     hot = [
-        HotQuestion(text, len(members), "ticket") for text, members in group_similar(t.title for t in counted)
+        HotQuestion(text, len(members), "ticket")
+        for text, members in group_similar(mask_personal(t.title) for t in counted)
     ]
     hot += [HotQuestion(g.text, g.count, "assistant") for g in gaps]
     hot.sort(key=lambda h: -h.count)
@@ -222,7 +229,7 @@ def daily_report(
             "called_back": activity["callback"],
         },
         satisfaction=[Count(level, satisfaction[level]) for level in SATISFACTION],
-        hot_words=hot_words([*ticket_texts, *(q.text for q in questions)], top=top),
+        hot_words=hot_words([*ticket_texts, *(mask_personal(q.text) for q in questions)], top=top),
         hot_questions=hot[:top],
         kb_gaps=gaps[:top],
         unanswered=len(questions),

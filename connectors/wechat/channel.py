@@ -42,6 +42,7 @@ from connectors.wechat.outbox import Outbox, OutboxRow
 from core.channel_settings import WeChatApp, WeChatAppSecrets, WeChatSettings, wechat_env_name
 from core.clock import system_clock
 from core.errors import RateLimitedError
+from core.privacy import mask_identifiers
 
 log = logging.getLogger(__name__)
 run = anyio.to_thread.run_sync  # store calls (SQLite may wait on another worker, Redis on the network)
@@ -359,7 +360,8 @@ class WeChatChannel(Channel):
             )
             assert self.dedupe is not None
             if not await run(self.dedupe.claim, key):
-                log.info("wechat.message.duplicate", extra={"app_id": app_id, "key": key})
+                shown = mask_identifiers(key, [inbound.from_user])  # an event's key holds the openid
+                log.info("wechat.message.duplicate", extra={"app_id": app_id, "key": shown})
                 return await self._repeat(checked, key)
             return await self._handle(checked, key, on_message, started)
 

@@ -35,6 +35,12 @@ MASKED = [
     ("车牌京A·12345", "A·12345", "京A***45"),
     ("车牌粤AD12345新能源", "AD12345", "粤A***45"),
     ("车牌粤a12345", "a12345", "粤A***45"),
+    (
+        "POST /wechat/wx1?signature=ab&openid=oAbCdEfGhIjKlMnOpQrStUvWx123 HTTP/1.1",
+        "oAbCdEfGhIj",
+        "openid=u:",
+    ),
+    ('{"touser": "oAbCdEfGhIjKlMnOpQrStUvWx123"}', "oAbCdEfGhIj", '"touser": "u:'),
 ]
 
 
