@@ -4,7 +4,7 @@ Each action maps a role to the departments it may act in: `ANY` (every departmen
 12345 centre) or `OWN` (tickets of the account's own department: a department handler).
 A role missing from an action's row may not do it. The server checks the role on every
 route (server/deps.py `Allowed`); the ticket layer applies the department part when it
-loads a ticket. tests/api/test_permissions.py walks every route of the real app against it.
+loads a ticket. tests/server/test_hardening.py walks every route of the real app against it.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from core.settings import PROJECT_ROOT
 from server.app import create_app
-from tests.api.conftest import AGENT_TOKEN, server_settings
+from tests.server.conftest import AGENT_TOKEN, server_settings
 from tests.utils.citizen_text import citizen_problems
 from tests.utils.servers import free_port, serve_in_thread, wait_until_up
 from tickets.models import AuditEntry, Ticket

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from core.channel_settings import WeChatApp, WeChatAppSecrets
 from server.app import create_app
-from tests.api.conftest import server_settings
 from tests.connectors.conftest import APP_SECRETS
+from tests.server.conftest import server_settings
 from tests.utils.wechat import (
     AES_KEY,
     TOKEN,

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 
 AGENT, SUPERVISOR, ADMIN = "agent-token-0123456789", "super-token-0123456789", "admin-token-0123456789"
 QUESTION = "老旧小区加装电梯政府有补贴吗"

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from server.app import create_app
-from tests.api.conftest import AGENT_TOKEN, server_settings
+from tests.server.conftest import AGENT_TOKEN, server_settings
 from tests.utils.ticketdb import BACKENDS, database_url
 from tickets.intake import TicketReceipt
 from tickets.models import Ticket

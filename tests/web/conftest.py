@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 
 START_TIMEOUT_S = 300  # the lifespan warms the engine; slow on a busy 2-core machine
 

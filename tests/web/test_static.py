@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from connectors.web import STATIC_DIR
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from tests.api.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
+from tests.server.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
 
 
 def _sid() -> str:

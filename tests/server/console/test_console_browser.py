@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.conftest import DEPT, PASSWORD, LiveServer
+from tests.server.console.conftest import DEPT, PASSWORD, LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 TRANSCRIPT = (
     "幸福小区东门口的路灯坏了一个星期，晚上很黑，老人出门不方便。我的电话是13812345678，麻烦尽快修一下。"
 )

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 from tests.utils.redis_server import REDIS_URL, private_redis, wait_for_fresh_window
 
 RATE_PER_SESSION = 3

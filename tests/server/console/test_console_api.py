@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from server.console import STATIC_DIR
-from tests.console.conftest import DEPT, OTHER_DEPT, LiveServer
+from tests.server.console.conftest import DEPT, OTHER_DEPT, LiveServer
 from tickets.schemas import TicketCreate, first_sentence
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from core import vocab
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 
 
 @pytest.fixture(scope="module")

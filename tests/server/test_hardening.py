@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from core import permissions
 from server.app import create_app
 from server.deps import require
-from tests.api.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
+from tests.server.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
 from tickets.db import TicketDB
 from tickets.models import Ticket
 

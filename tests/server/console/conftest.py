@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from server.app import create_app
-from tests.api.conftest import server_settings
+from tests.server.conftest import server_settings
 from tickets.service import TicketDesk
 
 PASSWORD = "console-pass-9"

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from tests.api.conftest import AGENT_TOKEN, server_settings
+from tests.server.conftest import AGENT_TOKEN, server_settings
 from tickets.intake import TicketReceipt
 
 
