@@ -69,6 +69,9 @@ def test_every_template_renders_with_documented_placeholders(responses: Response
         "feedback_deadline": "11月24日18:00前",
         "reply": "已处理",
         "score": 5,
+        # the status lookup lockout and a refused form field (tickets/lockout.py, bot/escalation.py)
+        "minutes": 60,
+        "reason": "事发地点过长",
         # policy-document answers (bot/answers.py)
         "document": "工伤保险条例",
         "place": "第十四条",
