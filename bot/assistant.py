@@ -170,7 +170,13 @@ class Assistant:
             top_k = max(self.settings.index.top_k, self.settings.bot.min_sources)
             hits = self.retrieve(parsed, top_k=top_k)
         decision = decide(
-            parsed, hits, state, self.calibration, self.policy_config, self._children_hits(hits)
+            parsed,
+            hits,
+            state,
+            self.calibration,
+            self.policy_config,
+            self._children_hits(hits),
+            self._documents(hits),
         )
         reply = self._reply(parsed, decision, hits, state, message.channel)
         if parsed.truncated:
@@ -205,13 +211,13 @@ class Assistant:
                 related.append(other)
         return related
 
-    def _one_document(self, decision: Decision) -> bool:
-        items = [self.kb.get(o.id) for o in decision.options]
-        return (
-            bool(items)
-            and all(isinstance(i, PolicyChunk) for i in items)
-            and len({i.source for i in items if isinstance(i, PolicyChunk)}) == 1
-        )
+    def _documents(self, hits: list[Hit]) -> dict[str, str]:
+        """The policy document (source file) of each chunk hit, for the policy's one-document rule."""
+        out = {}
+        for hit in hits:
+            if hit.kind == "chunk" and isinstance(item := self.kb.get(hit.id), PolicyChunk):
+                out[hit.id] = item.source
+        return out
 
     @staticmethod
     def _base(parsed: ParsedMessage, decision: Decision, hits: list[Hit]) -> dict[str, Any]:
@@ -238,15 +244,6 @@ class Assistant:
                 ]
             return BotReply(
                 action="answer", reply=text, item_id=item.id, card=card, citations=[cited(item)], **base
-            )
-        if action == "clarify" and self._one_document(decision):
-            # articles of one document are not choices a citizen can judge: quote the best and the close ones
-            return self._reply(
-                parsed,
-                Decision("answer", "one_document", decision.options[0].id, fields=decision.fields),
-                hits,
-                state,
-                channel,
             )
         if action == "clarify":
             if not decision.options:

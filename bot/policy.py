@@ -6,17 +6,20 @@ confidence, entities, fields, subject) and what the session remembers (`SessionS
 form in progress, a pending clarify, status or rating question). NLU never decides and the
 ticket dialogue (bot/escalation.py) only runs what was decided here.
 
-Retrieval confidence is judged on the calibrated threshold written by
-`govbot train`, never on a guessed number: e5 similarities are compressed
-(unrelated pairs still score about 0.83).
+Retrieval confidence is judged on the calibrated confidence and thresholds written by
+`govbot train` / `govbot index build` for this knowledge base (bot/calibration.py), never on a
+guessed number: e5 similarities are compressed (unrelated pairs still score about 0.83).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from bot import ticket_form
+from bot.confidence import ConfidenceModel
 from bot.messages import Action, Option
 from bot.sessions import SessionState
 from core.component_settings import DecisionPolicyOptions
@@ -43,18 +46,48 @@ _LAST4 = re.compile(r"(?:尾号|后四位|后4位|末四位|末4位)?\D{0,3}(?<!
 _SCORE = re.compile(r"^\s*([1-5])\s*(?:分|星)?\s*$")
 
 
+Level = Literal["answer", "clarify", "abstain"]
+
+
 @dataclass
 class Calibration:
-    """Thresholds measured by `govbot train` on in-scope vs out-of-scope examples."""
+    """What retrieval confidence the knowledge base's answers need, measured on its own corpus.
+
+    With a fitted `model` (bot/calibration.py): answer at confidence >= answer_min, offer the
+    candidates at >= clarify_min, else say the knowledge base does not cover it. Without one
+    (a fixed `answer_min_score` in config.yml, or an old calibration file): the best hit's dense
+    score against dense_min, or a near-exact name match.
+    """
 
     dense_min: float
     fuzzy_min: float = 0.92
     measured_on: dict[str, int] = field(default_factory=dict)
+    model: ConfidenceModel | None = None
+    answer_min: float = 1.0
+    clarify_min: float = 1.0
+    measured: dict[str, Any] = field(default_factory=dict)  # error rates on the probes, for reports
 
     def confident(self, hit: Hit) -> bool:
         return hit.signals.get("dense", 0.0) >= self.dense_min or (
             hit.signals.get("fuzzy", 0.0) >= self.fuzzy_min
         )
+
+    def confidence(self, hits: list[Hit]) -> float:
+        """The probability that the first hit answers the question (1/0 without a model)."""
+        if self.model is not None:
+            return self.model.probability(hits)
+        return 1.0 if hits and self.confident(hits[0]) else 0.0
+
+    def level(self, hits: list[Hit]) -> Level:
+        """answer | clarify | abstain for this ranked list."""
+        if not hits:
+            return "abstain"
+        if self.model is None:
+            return "answer" if self.confident(hits[0]) else "abstain"
+        value = self.model.probability(hits)
+        if value >= self.answer_min:
+            return "answer"
+        return "clarify" if value >= self.clarify_min else "abstain"
 
 
 @dataclass
@@ -148,14 +181,16 @@ def decide(
     calibration: Calibration,
     config: PolicyConfig,
     children: dict[str, list[Hit]] | None = None,
+    documents: Mapping[str, str] | None = None,
 ) -> Decision:
     """The single place where the assistant decides what to do with a message.
 
+    `documents` names the policy document of each chunk hit (hit id -> source file).
     Pure: the same facts, hits and calibration always give the same decision.
     """
     intent = read_intent(message)
     decision = _in_dialogue(message, state) or _on_message(
-        message, intent, hits, state, calibration, config, children
+        message, intent, hits, state, calibration, config, children, documents or {}
     )
     decision.intent = intent
     return decision
@@ -169,6 +204,7 @@ def _on_message(
     calibration: Calibration,
     config: PolicyConfig,
     children: dict[str, list[Hit]] | None,
+    documents: Mapping[str, str],
 ) -> Decision:
     """The rules for a new message, read with its retrieval hits."""
     if not message.text:
@@ -206,7 +242,8 @@ def _on_message(
         return Decision("answer", "followup", state.last_item_id, fields=message.fields)
     if is_followup:
         return Decision("clarify", "followup_without_context")
-    if best is None or not calibration.confident(best):
+    level = calibration.level(hits)
+    if best is None or level == "abstain":
         return Decision("fallback", "out_of_scope" if intent == "out_of_scope" else "low_confidence")
     if intent == "out_of_scope" and message.intent_confidence >= 0.8:
         return Decision("fallback", "out_of_scope")
@@ -214,6 +251,32 @@ def _on_message(
         variants = children[best.id][: config.clarify_max_options]
         return Decision("clarify", "parent_item", options=[Option(id=h.id, title=h.title) for h in variants])
     options = _clarify_options(hits, config)
+    if options and level == "answer" and _one_document(options, documents):
+        # articles of one document are not choices a citizen can judge: the answer quotes the
+        # best and the close ones (only when confident: otherwise a document that merely
+        # shares words with the question would be quoted as if it answered it)
+        return Decision("answer", "one_document", best.id, fields=message.fields)
     if options:
         return Decision("clarify", "close_candidates", options=options)
+    if level == "clarify":
+        unsure = _unsure_options(hits, config)
+        if not unsure:
+            return Decision("fallback", "low_confidence")
+        return Decision("clarify", "unsure", options=unsure)
     return Decision("answer", "retrieval", best.id, fields=message.fields)
+
+
+def _one_document(options: list[Option], documents: Mapping[str, str]) -> bool:
+    """Whether every option is a chunk of one and the same policy document."""
+    found = {documents.get(o.id) for o in options}
+    return len(found) == 1 and None not in found
+
+
+def _unsure_options(hits: list[Hit], config: PolicyConfig) -> list[Option]:
+    """The leading candidates (distinct titles) offered when no answer is confident enough."""
+    chosen: dict[str, Option] = {}
+    for hit in hits:
+        if len(chosen) >= config.unsure_options:
+            break
+        chosen.setdefault(hit.title, Option(id=hit.id, title=hit.title))
+    return list(chosen.values()) if len(chosen) >= 2 else []

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from bot.confidence import FEATURES, ConfidenceModel
 from bot.policy import Calibration
 from nlu.classifier import Features, TextClassifier
 from nlu.normalize import normalize_text
@@ -103,4 +104,43 @@ def load_calibration(models_dir: Path) -> Calibration | None:
     path = models_dir / CALIBRATION_FILE
     if not path.is_file():
         return None
-    return Calibration(**json.loads(path.read_text()))
+    data = json.loads(path.read_text())
+    model = data.pop("model", None)
+    calibration = Calibration(**data)
+    if model is not None and model.get("names") == list(FEATURES):  # a stale model is ignored
+        calibration.model = ConfidenceModel(**model)
+    return calibration
+
+
+def calibration_summary(calibration: Calibration) -> dict[str, Any]:
+    """Thresholds and their measured error rates, as `govbot kb stats` prints them."""
+    summary: dict[str, Any] = {"dense_min": calibration.dense_min, "measured_on": calibration.measured_on}
+    if calibration.model is not None:
+        summary |= {
+            "answer_min": calibration.answer_min,
+            "clarify_min": calibration.clarify_min,
+            "measured": calibration.measured,
+        }
+    return summary
+
+
+def calibration_lines(calibration: Calibration) -> list[str]:
+    """The same, in sentences for `govbot train` and `govbot index build`."""
+    if calibration.model is None:
+        return [f"answer threshold: dense ≥ {calibration.dense_min} (measured on {calibration.measured_on})"]
+    m = calibration.measured
+    targets = m.get("targets", {})
+    on = calibration.measured_on
+    return [
+        f"calibrated on this knowledge base: {on.get('probes', 0)} probes from {on.get('items', 0)} items "
+        f"(+ left-out and off-topic versions); thresholds measured on the held-out half",
+        f"answer when confidence ≥ {calibration.answer_min}, offer choices when ≥ {calibration.clarify_min}, "
+        "else say it is not in the knowledge base",
+        f"answerable probes ({m.get('answerable', 0)}): answered right {m.get('answered_right', 0):.1%}, "
+        f"answered wrong {m.get('answered_wrong', 0):.1%} (target ≤ {targets.get('wrong_answer', 0):.0%}), "
+        f"clarify offering it {m.get('clarify_offering_it', 0):.1%}, abstained {m.get('abstained', 0):.1%}",
+        f"unanswerable probes ({m.get('unanswerable', 0)}): answered {m.get('unanswerable_answered', 0):.1%} "
+        f"(target ≤ {targets.get('unanswerable_answered', 0):.0%}), "
+        f"clarified {m.get('unanswerable_clarified', 0):.1%}, "
+        f"abstained {m.get('unanswerable_abstained', 0):.1%}",
+    ]

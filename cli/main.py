@@ -27,6 +27,7 @@ from bot.evaluation import (
     retrieval_scores,
 )
 from bot.messages import UserMessage
+from bot.training import calibration_lines, calibration_summary
 from cli.calendar import calendar_app, coverage_of
 from cli.context import (
     ConfigPath,
@@ -351,9 +352,14 @@ def kb_remove(
 
 @kb_app.command("stats")
 def kb_stats(data_dir: DataDir = None) -> None:
-    """Counts by kind and source, and how many guides hold key fields."""
+    """Counts by kind and source, how many guides hold key fields, and the calibration."""
+    from bot.training import load_calibration
+
     with _knowledge_store(data_dir) as kb:
-        print(json.dumps(kb.stats(), ensure_ascii=False, indent=1))
+        stats = kb.stats()
+    calibration = load_calibration(cli_settings(data_dir).models_dir)
+    stats["calibration"] = calibration_summary(calibration) if calibration else None
+    print(json.dumps(stats, ensure_ascii=False, indent=1))
 
 
 # --- index and models ----------------------------------------------------------------------
@@ -378,7 +384,9 @@ def index_build(
     )
     if (settings.models_dir / "calibration.json").is_file():
         calibration = calibrate(settings, assistant.resources)
-        err.print(f"answer threshold recalibrated: dense ≥ {calibration.dense_min}")
+        err.print("recalibrated on this knowledge base:")
+        for line in calibration_lines(calibration):
+            err.print(f"  {line}")
 
 
 @app.command()
@@ -403,10 +411,8 @@ def train(
         f"{report.category_examples} authored + {report.ticket_examples} from tickets"
     )
     if report.calibration:
-        err.print(
-            f"answer threshold: dense ≥ {report.calibration.dense_min} "
-            f"(measured on {report.calibration.measured_on})"
-        )
+        for line in calibration_lines(report.calibration):
+            err.print(line)
     else:
         err.print("no index yet: run `govbot index build`, then `govbot train` to calibrate")
 

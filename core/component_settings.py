@@ -107,8 +107,32 @@ class DecisionPolicyOptions(ComponentOptions):
         0.04, ge=0, description="Clarify when the runner-up is this close to the best fused score"
     )
     clarify_max_options: int = Field(5, ge=2, description="Most options offered by one clarify question")
+    unsure_options: int = Field(
+        3, ge=2, description="Candidates offered when confidence is between the clarify and answer thresholds"
+    )
     smalltalk_max_chars: int = Field(
         12, ge=0, description="greet/thanks/goodbye are smalltalk only for messages this short"
+    )
+    calibration_items: int = Field(
+        400, ge=10, description="Knowledge items sampled to make the calibration probes (bot/calibration.py)"
+    )
+    wrong_answer_target: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Calibration: largest share of answerable probes that may get a wrong answer",
+    )
+    unanswerable_answer_target: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Calibration: largest share of unanswerable probes (answer removed, off-topic) answered",
+    )
+    abstain_max: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Calibration: largest share of rightly ranked probes told the answer is not known",
     )
 
     @field_validator("answer_min_score", mode="before")

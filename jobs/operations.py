@@ -6,6 +6,7 @@ draws a progress bar and the server (later) can run the same jobs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,13 @@ from bot.training import (
 from core.settings import Settings
 from index.builder import BuildReport, build_index, vectors_for
 from index.encoders import Encoder
-from index.retriever import HybridRetriever
+from index.retriever import Hit, HybridRetriever
 from knowledge.importers import ImportOptions, ImportResult, import_path
 from knowledge.store import KnowledgeStore
 from nlu.normalize import normalize_text
 from nlu.tokenize import add_user_words
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
@@ -190,11 +193,17 @@ def train_models(settings: Settings, resources: Resources, *, tickets: Path | No
 
 
 def calibrate(settings: Settings, resources: Resources) -> Calibration:
-    """Threshold on the best dense score, from in-scope vs out-of-scope examples.
+    """Answer / clarify / abstain thresholds for this knowledge base, from its own items.
 
-    In scope: the ask_service examples and the FAQ questions of the knowledge
-    base; out of scope: the out_of_scope examples. Written to the models folder.
+    The confidence model and thresholds come from probes made from the corpus
+    (bot/calibration.py; targets in config.yml's DecisionPolicy). The dense-score threshold
+    of the built-in examples (ask_service and FAQ questions vs out_of_scope) is kept as the
+    fallback rule and for comparison. Written to the models folder.
     """
+    from bot.calibration import calibrate_levels, group_of, make_probes, observe
+    from bot.policy import PolicyConfig
+    from nlu.pipeline import Pipeline
+
     retriever = HybridRetriever.load(settings.index_dir, settings.index)
     data = resources.nlu_data
     inside = [normalize_text(t) for t in data.intents.get("ask_service", [])]
@@ -207,9 +216,44 @@ def calibrate(settings: Settings, resources: Resources) -> Calibration:
         return [float(retriever.dense_scores(v).max()) for v in vectors]
 
     in_scores, out_scores = best_scores(inside), best_scores(outside)
+    policy = settings.policy(PolicyConfig)
+    pipeline = Pipeline.from_config(settings.pipeline, resources)
+    top_k = max(settings.index.top_k, settings.bot.min_sources)
+
+    def rank(text: str) -> list[Hit]:
+        message = pipeline.parse(text)
+        if message.embedding is None:
+            message.embedding = resources.embed_query(message.search_text)
+        return retriever.search(
+            text=message.text, search_text=message.search_text, vector=message.embedding, top_k=top_k
+        )
+
+    items = list(resources.kb.iter_items())
+    groups = {item.id: group_of(item) for item in items}
+    probes = make_probes(items, policy.calibration_items)
+    rows = observe(probes, outside, rank, groups, policy.unsure_options)
+    try:
+        levels = calibrate_levels(
+            rows,
+            wrong_target=policy.wrong_answer_target,
+            unanswerable_target=policy.unanswerable_answer_target,
+            abstain_max=policy.abstain_max,
+        )
+    except ValueError as exc:  # too few items to tell right from wrong: keep the dense threshold
+        levels = None
+        log.warning("calibration.fallback", extra={"reason": str(exc)})
     calibration = Calibration(
         dense_min=round(choose_threshold(in_scores, out_scores), 4),
-        measured_on={"in_scope": len(in_scores), "out_of_scope": len(out_scores)},
+        measured_on={
+            "in_scope": len(in_scores),
+            "out_of_scope": len(out_scores),
+            "probes": len(probes),
+            "items": len({p.item_id for p in probes}),
+        },
     )
+    if levels is not None:
+        calibration.model = levels.model
+        calibration.answer_min, calibration.clarify_min = levels.answer_min, levels.clarify_min
+        calibration.measured = levels.measured
     save_calibration(settings.models_dir, calibration)
     return calibration

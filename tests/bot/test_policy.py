@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot import policy
+from bot.confidence import FEATURES, ConfidenceModel
 from bot.messages import Option
 from bot.policy import Calibration, PolicyConfig, decide, last4_in, needs_retrieval, read_intent
 from bot.sessions import SessionState
@@ -22,6 +23,12 @@ from nlu.message import Entity, ParsedMessage
 from tests.utils.factories import make_hit, make_message
 
 CALIBRATION = Calibration(dense_min=0.85, fuzzy_min=0.92)
+# A fitted confidence model that reads the dense score only: 0.95 -> 0.88 (answer),
+# 0.85 -> 0.5 (clarify), 0.5 -> 0.001 (abstain).
+_DENSE_ONLY = ConfidenceModel(
+    weights=[20.0, 0, 0, 0, 0, 0], bias=0.0, mean=[0.85, 0, 0, 0, 0, 0], scale=[1.0] * len(FEATURES)
+)
+FITTED = Calibration(dense_min=0.85, model=_DENSE_ONLY, answer_min=0.7, clarify_min=0.3)
 CONFIG = PolicyConfig(clarify_margin=0.04, clarify_max_options=5, smalltalk_max_chars=12)
 TICKET_NO = "20261120000012"
 ABC = [Option(id="a", title="甲事项"), Option(id="b", title="乙事项"), Option(id="c", title="丙事项")]
@@ -50,6 +57,15 @@ def _close_hits() -> list[Hit]:
     ]
 
 
+def _unsure_hits() -> list[Hit]:
+    """A clear first hit by fused score whose confidence is only good enough to ask back."""
+    return [make_hit("a", 0.9, title="甲事项", dense=0.85), make_hit("b", 0.5, title="乙事项", dense=0.84)]
+
+
+ONE_DOC = {"a": "doc1.md", "b": "doc1.md", "c": "doc1.md"}
+TWO_DOCS = {"a": "doc1.md", "b": "doc2.md", "c": "doc1.md"}
+
+
 def _faq_hits(fuzzy: float, kind: str = "faq") -> list[Hit]:
     return [make_hit("faq-12345-1", 0.9, dense=0.9, fuzzy=fuzzy, kind=kind), *_clear_hits()[1:]]
 
@@ -73,6 +89,8 @@ class Case:
     state: SessionState = field(default_factory=SessionState)
     children: dict[str, list[Hit]] | None = None
     intent: str | None = None  # the intent the rules read, when it is not NLU's
+    calibration: Calibration = field(default_factory=lambda: CALIBRATION)
+    documents: dict[str, str] | None = None  # chunk hit -> its policy document
 
 
 ANSWERED = SessionState(last_item_id="id-card-lost", last_action="answer")
@@ -218,12 +236,49 @@ CASES: dict[str, Case] = {
         [make_hit("a", 0.8, title="同名事项", dense=0.95), make_hit("b", 0.8, title="同名事项", dense=0.95)],
     ),
     "retrieval": Case(make_message("补办身份证", fields=[]), ("answer", "retrieval", "best")),
+    # -- a fitted confidence model: answer, ask back, or say it is not known
+    "confident-by-the-model": Case(
+        make_message("补办身份证"), ("answer", "retrieval", "best"), calibration=FITTED
+    ),
+    "unsure": Case(make_message("办个证"), ("clarify", "unsure", None), _unsure_hits(), calibration=FITTED),
+    "unsure-with-one-candidate": Case(
+        make_message("办个证"), ("fallback", "low_confidence", None), _unsure_hits()[:1], calibration=FITTED
+    ),
+    "not-known-by-the-model": Case(
+        make_message("量子纠缠怎么申请"),
+        ("fallback", "low_confidence", None),
+        _weak_hits(),
+        calibration=FITTED,
+    ),
+    "one-document": Case(
+        make_message("失业金领多久"),
+        ("answer", "one_document", "a"),
+        _close_hits(),
+        calibration=FITTED,
+        documents=ONE_DOC,
+    ),
+    "one-document-unsure": Case(
+        make_message("失业金领多久"),
+        ("clarify", "close_candidates", None),
+        [make_hit(h.id, h.score, title=h.title, dense=0.85) for h in _close_hits()],
+        calibration=FITTED,
+        documents=ONE_DOC,
+    ),
+    "articles-of-two-documents": Case(
+        make_message("失业金领多久"),
+        ("clarify", "close_candidates", None),
+        _close_hits(),
+        calibration=FITTED,
+        documents=TWO_DOCS,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_every_rule(case: Case) -> None:
-    decision = decide(case.message, case.hits, case.state, CALIBRATION, CONFIG, case.children)
+    decision = decide(
+        case.message, case.hits, case.state, case.calibration, CONFIG, case.children, case.documents
+    )
     assert (decision.action, decision.reason, decision.item_id) == case.expected
     assert decision.intent == (case.intent or case.message.intent)
 
@@ -319,6 +374,20 @@ def test_decide_leaves_its_inputs_alone() -> None:
     before = (state.model_dump(), repr(message))
     decide(message, _clear_hits(), state, CALIBRATION, CONFIG)
     assert (state.model_dump(), repr(message)) == before
+
+
+def test_unsure_offers_the_leading_distinct_titles() -> None:
+    hits = [make_hit("a", 0.9, title="甲", dense=0.85), make_hit("a2", 0.8, title="甲", dense=0.85)]
+    hits += [make_hit(x, 0.5, title=x, dense=0.8) for x in "乙丙丁"]
+    decision = decide(make_message("办个证"), hits, SessionState(), FITTED, CONFIG)
+    assert [o.title for o in decision.options] == ["甲", "乙", "丙"][: CONFIG.unsure_options]
+
+
+def test_fitted_levels() -> None:
+    assert FITTED.level([make_hit("a", 0.1, dense=0.95)]) == "answer"
+    assert FITTED.level([make_hit("a", 0.1, dense=0.85)]) == "clarify"
+    assert FITTED.level([make_hit("a", 0.1, dense=0.50)]) == "abstain"
+    assert FITTED.level([]) == "abstain"
 
 
 def test_calibration_judges_raw_signals() -> None:
