@@ -9,8 +9,9 @@ Corpora:
           the kb rows of ../shared/eval/dev_gd_questions.tsv and bench/data/colloquial_gd.tsv,
           their ticket/smalltalk/human rows (action accuracy, kb rows turned into tickets), and
           the out-of-corpus rows of bench/data/ooc_catalog.tsv.
-  jsonl   the same catalog reshaped into another catalog's shape: one JSON line per distinct
-          matter_name with only {sid, service, summary, agency, link}, where summary is free
+  jsonl   the same catalog reshaped into another catalog's shape, 625 services (every title the
+          questions expect, then a seeded sample of the others; --jsonl-items), one JSON line
+          per distinct matter_name with only {sid, service, summary, agency, link}; summary is free
           text written from the record (type, department, who it serves, materials, the start
           of its legal basis); imported with `--format jsonl --map id=sid --map name=service
           --map body=summary --map department=agency --map online_url=link`. Same questions.
@@ -39,6 +40,7 @@ are idempotent and the index build re-embeds only what changed. Run::
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -78,21 +80,34 @@ def govbot(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[str, s
     return done.stdout, done.stderr
 
 
+REUSE = False  # --reuse-replies: score the replies and calibration of the last run again
+
+
 def prepare(data_dir: Path, imports: list[list[str]]) -> list[str]:
     """Import, build the index, train (calibrate); the calibration lines `govbot train` printed."""
+    saved = data_dir / "train_output.txt"
+    if REUSE and saved.is_file():
+        return saved.read_text(encoding="utf-8").splitlines()
     data_dir.mkdir(parents=True, exist_ok=True)
     for args in imports:
         govbot(data_dir, "kb", "import", *args, "--no-index")
     govbot(data_dir, "index", "build")
     _, err = govbot(data_dir, "train")
-    return [line.strip() for line in err.splitlines() if line.strip() and "examples" not in line]
+    lines = [line.strip() for line in err.splitlines() if line.strip() and "examples" not in line]
+    saved.write_text("\n".join(lines), encoding="utf-8")
+    return lines
 
 
 def ask(data_dir: Path, questions: Sequence[str]) -> list[dict[str, Any]]:
+    """Every question's reply; also kept in DATA_DIR/replies.jsonl for reading misses."""
+    saved = data_dir / "replies.jsonl"
+    if REUSE and saved.is_file():
+        return [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
     out, _ = govbot(data_dir, "ask", "--batch", "-", "--json", stdin="\n".join(questions) + "\n")
     replies = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if len(replies) != len(questions):
         raise SystemExit(f"{len(questions)} questions but {len(replies)} replies")
+    saved.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in replies), encoding="utf-8")
     return replies
 
 
@@ -100,7 +115,7 @@ def items_of(data_dir: Path) -> dict[str, Any]:
     from core.settings import load_settings
     from knowledge.store import KnowledgeStore
 
-    kb = KnowledgeStore(load_settings(data_dir=data_dir).kb_path)
+    kb = KnowledgeStore(load_settings(data_dir=data_dir).kb_url)
     try:
         return {item.id: item for item in kb.iter_items()}
     finally:
@@ -117,16 +132,23 @@ def _listed(value: Any) -> list[str]:
     return [text] if text and text != "无" else []
 
 
-def reshape_catalog(target: Path) -> int:
-    """One line per distinct matter_name: {sid, service, summary, agency, link}."""
-    seen: set[str] = set()
-    lines = []
+def reshape_catalog(target: Path, size: int, wanted: set[str]) -> int:
+    """`size` distinct matter_names (every title the questions expect, then a seeded random
+    sample of the others) as {sid, service, summary, agency, link} lines."""
+    records: dict[str, dict[str, Any]] = {}
     for raw in CATALOG.read_text(encoding="utf-8").splitlines():
         record = json.loads(raw)
         name = str(record.get("matter_name") or "").strip()
-        if not name or name in seen:
+        if name and name not in records:
+            records[name] = record
+    others = sorted(set(records) - wanted)
+    keep = (wanted & set(records)) | set(
+        random.Random(0).sample(others, max(0, min(len(others), size - len(wanted))))
+    )
+    lines = []
+    for name, record in records.items():
+        if name not in keep:
             continue
-        seen.add(name)
         dept = str(record.get("DEPT_NAME") or "")
         parts = [f"{record.get('TASK_TYPE_TEXT') or '服务'}事项，由{dept or '主管部门'}办理。"]
         if serves := _listed(record.get("service_object_name")):
@@ -199,8 +221,8 @@ def score_catalog(
         "ooc_confident": f"{ooc_answered}/{ooc}",
         "other_action_accuracy": other_ok / max(1, other),
         "other_rows": other,
-        "p50_ms": latency["p50"],
-        "p95_ms": latency["p95"],
+        "p50_ms": latency["p50_ms"],
+        "p95_ms": latency["p95_ms"],
         "misses": misses,
     }
 
@@ -269,8 +291,8 @@ def score_policy(
         "confidently_wrong": wrong_doc / max(1, answerable),
         "hit5_doc": hit5 / max(1, answerable),
         "ooc_confident": f"{ooc_answered}/{ooc}",
-        "p50_ms": latency["p50"],
-        "p95_ms": latency["p95"],
+        "p50_ms": latency["p50_ms"],
+        "p95_ms": latency["p95_ms"],
         "misses": misses,
     }
 
@@ -446,9 +468,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--policy-set", type=Path, default=POLICY_DEV, help="folder with docs/ and questions.tsv"
     )
+    parser.add_argument(
+        "--jsonl-items", type=int, default=625, help="services in the reshaped catalog (default: %(default)s)"
+    )
     parser.add_argument("--category-cv", action="store_true", help="also run bench/category_cv.py")
     parser.add_argument("--json", dest="json_out", help="write every figure and miss here")
+    parser.add_argument(
+        "--reuse-replies", action="store_true", help="score the saved replies of the last run again"
+    )
     args = parser.parse_args(argv)
+    global REUSE
+    REUSE = args.reuse_replies
     require_shared(CATALOG, DEV_QUESTIONS)
     env = environment()
     work = data_dir_for(args.work_dir, "answers")
@@ -459,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["gd"] = run_catalog("gd", work / "gd", [[str(CATALOG), "--format", "gd-catalog"]], rows)
     if "jsonl" in corpora:
         reshaped = work / "reshaped_catalog.jsonl"
-        reshape_catalog(reshaped)
+        reshape_catalog(reshaped, args.jsonl_items, {e for r in rows if r.kind == "kb" for e in r.expected})
         maps = [arg for m in _MAPS for arg in ("--map", m)]
         results["jsonl"] = run_catalog(
             "jsonl", work / "jsonl", [[str(reshaped), "--format", "jsonl", *maps]], rows

@@ -38,7 +38,24 @@ _TRAILING = re.compile(r"(?:的)?(?:办理|服务|业务|事项|申请|审批|�
 _CN = "一二三四五六七八九十百零〇"
 _MARKER = re.compile(rf"^\s*(?:第[{_CN}\d]+[条章节款]|[（(][{_CN}\d]+[)）]|\d+[.．、])")
 _SENTENCE = re.compile(r"[。；;！？!?\n]")
-_ASKS = ("{}怎么办", "想问下{}", "{}要怎么弄", "{}在哪里办")
+# Citizens wrap the matter in their own words: a lead-in, sometimes a bit of context, and what
+# they want to know. Probes do the same, so that they are about as hard as real questions
+# (a bare title scores far higher than anything a citizen types).
+_LEAD = (
+    "",
+    "请问",
+    "你好，请问",
+    "那个，我想问一下",
+    "麻烦问下，",
+    "我在外地上班，",
+    "家里人让我问问",
+    "嗯就是说",
+)
+_ASK = ("怎么办", "怎么办理", "需要什么材料", "在哪里办", "要多久", "有什么条件", "可以网上办吗", "怎么弄")
+
+
+def _wrap(core: str, rng: random.Random) -> str:
+    return f"{rng.choice(_LEAD)}{core}{rng.choice(_ASK)}"
 
 
 @dataclass(frozen=True)
@@ -72,17 +89,17 @@ def probes_for(item: Item, rng: random.Random) -> list[Probe]:
         sentences = _sentences(item.text)
         for sentence in rng.sample(sentences, min(2, len(sentences))):
             cut = sentence[: max(8, int(len(sentence) * rng.uniform(0.5, 0.9)))]
-            out.append(Probe(cut, item.id, group, "clause"))
+            out.append(Probe(f"{rng.choice(_LEAD)}{cut}", item.id, group, "clause"))
         return out
     if isinstance(item, FAQ):
         asked = [item.question, *item.alt_questions]
         return [Probe(rng.choice(asked), item.id, group, "name")]
     core = _core(item.name)
-    out.append(Probe(rng.choice(_ASKS).format(core), item.id, group, "name"))
+    out.append(Probe(_wrap(core, rng), item.id, group, "name"))
     if len(core) >= 6:
         keep = max(4, int(len(core) * rng.uniform(0.55, 0.8)))
         start = rng.choice([0, len(core) - keep])
-        out.append(Probe(core[start : start + keep], item.id, group, "cut"))
+        out.append(Probe(_wrap(core[start : start + keep], rng), item.id, group, "cut"))
     elif item.aliases:
         out.append(Probe(rng.choice(item.aliases), item.id, group, "name"))
     if item.body and (sentences := _sentences(item.body)):
@@ -111,6 +128,7 @@ class Observation:
     right_first: bool  # answerable: the first hit is the probed item (or its document)
     right_offered: bool  # answerable: the item is among the first `offered` hits
     half: int
+    offtopic: bool = False  # one of the NLU data's off-topic examples
 
 
 def observe(
@@ -130,7 +148,7 @@ def observe(
         rest = [h for h, own in zip(hits, mine, strict=True) if not own]
         rows.append(Observation(features(rest), False, False, False, half))
     for n, text in enumerate(offtopic):
-        rows.append(Observation(features(rank(text)), False, False, False, n % 2))
+        rows.append(Observation(features(rank(text)), False, False, False, n % 2, offtopic=True))
     return rows
 
 
@@ -161,10 +179,14 @@ def choose_levels(
     wrong_target: float,
     unanswerable_target: float,
     abstain_max: float,
+    offtopic_abstain: float = 0.9,
 ) -> tuple[float, float]:
-    """(answer_min, clarify_min): the lowest answer threshold that holds both error targets,
-    and the highest clarify threshold that abstains on at most `abstain_max` of the rightly
-    ranked answerable probes (never above answer_min)."""
+    """(answer_min, clarify_min): the lowest answer threshold that holds both error targets;
+    and a clarify threshold that abstains on at least `offtopic_abstain` of the off-topic
+    examples, lowered where needed so that at most `abstain_max` of the rightly ranked
+    answerable probes are refused (never above answer_min). Real questions are harder than
+    probes, so the clarify band is kept wide: offering candidates costs a citizen one tap,
+    a wrong refusal a hotline call."""
     answerable = [(p, o) for p, o in scored if o.answerable]
     unanswerable = [p for p, o in scored if not o.answerable]
     candidates = sorted({round(p, 4) for p, _ in scored} | {1.0})
@@ -177,6 +199,11 @@ def choose_levels(
             break
     right = sorted(p for p, o in answerable if o.right_first)
     clarify_min = float(right[int(abstain_max * len(right))]) if right else answer_min
+    offtopic = sorted(p for p, o in scored if o.offtopic)
+    if offtopic:
+        clarify_min = min(
+            clarify_min, float(offtopic[min(len(offtopic) - 1, int(offtopic_abstain * len(offtopic)))])
+        )
     return answer_min, round(min(clarify_min, answer_min), 4)
 
 

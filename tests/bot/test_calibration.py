@@ -37,13 +37,14 @@ def test_guide_probes_are_cut_down_names_and_body_sentences() -> None:
     assert all(p.item_id == "g1" and p.group == "item:g1" for p in probes)
     assert all(p.text != GUIDE.name for p in probes)  # never the title word for word
     cut = next(p.text for p in probes if p.style == "cut")
-    assert cut in "往来台湾通行证学习签注" and len(cut) < len("往来台湾通行证学习签注")
+    core = "往来台湾通行证学习签注"
+    assert core not in cut and any(core[i : i + 4] in cut for i in range(len(core) - 3))
 
 
 def test_chunk_probes_are_clauses_without_their_article_number() -> None:
     probes = probes_for(CHUNK, random.Random(0))
     assert probes and all(p.style == "clause" and p.group == "doc:law.md" for p in probes)
-    assert all(not p.text.startswith("第十条") and p.text in CHUNK.text for p in probes)
+    assert all("第十条" not in p.text and p.text[-8:] in CHUNK.text for p in probes)
 
 
 def test_probes_are_the_same_for_the_same_corpus() -> None:

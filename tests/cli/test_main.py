@@ -152,6 +152,11 @@ def test_kb_stats(runner: CliRunner, prepared_dir: Path) -> None:
     assert stats["total"] == _count(prepared_dir)
     assert set(stats["by_kind"]) == {"guide", "faq"}
     assert 0 < stats["guide_field_coverage"]["materials"] <= 1
+    calibration = stats["calibration"]  # the thresholds `govbot train` chose for this KB, with their rates
+    assert 0 < calibration["clarify_min"] <= calibration["answer_min"] <= 1
+    measured = calibration["measured"]
+    assert measured["answerable"] > 0 and measured["unanswerable"] > 0
+    assert 0 <= measured["answered_wrong"] <= 1 and 0 <= measured["unanswerable_answered"] <= 1
 
 
 @pytest.mark.parametrize(
