@@ -73,13 +73,15 @@ _MAPS = ("id=sid", "name=service", "body=summary", "department=agency", "online_
 
 def govbot(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[str, str]:
     """Run a govbot command on `data_dir`; (stdout, stderr)."""
-    cmd = [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), *args]
+    config = ["--config", CONFIG] if CONFIG else []
+    cmd = [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), *config, *args]
     done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return done.stdout, done.stderr
 
 
+CONFIG = ""  # --config: a config.yml for every govbot command (e.g. confidence: corpus)
 REUSE = False  # --reuse-replies: score the replies and calibration of the last run again
 
 
@@ -473,12 +475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--category-cv", action="store_true", help="also run bench/category_cv.py")
     parser.add_argument("--json", dest="json_out", help="write every figure and miss here")
+    parser.add_argument("--config", help="config.yml for every govbot command (default: the repository's)")
     parser.add_argument(
         "--reuse-replies", action="store_true", help="score the saved replies of the last run again"
     )
     args = parser.parse_args(argv)
-    global REUSE
-    REUSE = args.reuse_replies
+    global REUSE, CONFIG
+    REUSE, CONFIG = args.reuse_replies, args.config or ""
     require_shared(CATALOG, DEV_QUESTIONS)
     env = environment()
     work = data_dir_for(args.work_dir, "answers")

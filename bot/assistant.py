@@ -104,6 +104,8 @@ class Assistant:
         calibration = load_calibration(self.settings.models_dir)
         if calibration is None:
             raise NotPreparedError("no calibration yet; run `govbot train`")
+        if self.policy_config.confidence == "dense":  # the corpus model is measured, not used
+            calibration.model = None
         return calibration
 
     @cached_property

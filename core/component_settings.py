@@ -113,6 +113,12 @@ class DecisionPolicyOptions(ComponentOptions):
     smalltalk_max_chars: int = Field(
         12, ge=0, description="greet/thanks/goodbye are smalltalk only for messages this short"
     )
+    confidence: Literal["dense", "corpus"] = Field(
+        "dense",
+        description="Which calibration decides: 'dense' (answer when the best hit's dense score passes the "
+        "built-in threshold) or 'corpus' (answer / clarify / abstain by the confidence model fitted on "
+        "this knowledge base's own probes)",
+    )
     calibration_items: int = Field(
         400, ge=10, description="Knowledge items sampled to make the calibration probes (bot/calibration.py)"
     )

@@ -25,9 +25,7 @@ from tests.utils.factories import make_hit, make_message
 CALIBRATION = Calibration(dense_min=0.85, fuzzy_min=0.92)
 # A fitted confidence model that reads the dense score only: 0.95 -> 0.88 (answer),
 # 0.85 -> 0.5 (clarify), 0.5 -> 0.001 (abstain).
-_DENSE_ONLY = ConfidenceModel(
-    weights=[20.0, 0.0], bias=0.0, mean=[0.85, 0.0], scale=[1.0] * len(FEATURES)
-)
+_DENSE_ONLY = ConfidenceModel(weights=[20.0, 0.0], bias=0.0, mean=[0.85, 0.0], scale=[1.0] * len(FEATURES))
 FITTED = Calibration(dense_min=0.85, model=_DENSE_ONLY, answer_min=0.7, clarify_min=0.3)
 CONFIG = PolicyConfig(clarify_margin=0.04, clarify_max_options=5, smalltalk_max_chars=12)
 TICKET_NO = "20261120000012"
