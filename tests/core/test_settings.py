@@ -129,7 +129,8 @@ def test_registries_match_the_declarations() -> None:
         (  # a policy's option
             "policies:\n  - name: DecisionPolicy\n    clarify_margn: 0.1\n",
             "policies[0].clarify_margn: unknown option of policy 'DecisionPolicy'; valid: answer_min_score,"
-            " clarify_margin, clarify_max_options, smalltalk_max_chars",
+            " clarify_margin, clarify_max_options, unsure_options, smalltalk_max_chars, confidence,"
+            " calibration_items, wrong_answer_target, unanswerable_answer_target, abstain_max",
         ),
         (  # an unknown policy
             "policies:\n  - name: answer_threshold\n",
