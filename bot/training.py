@@ -132,7 +132,9 @@ def calibration_lines(calibration: Calibration) -> list[str]:
     targets = m.get("targets", {})
     on = calibration.measured_on
     return [
-        f"calibrated on this knowledge base: {on.get('probes', 0)} probes from {on.get('items', 0)} items "
+        f"dense threshold (used with `confidence: dense`, the default): ≥ {calibration.dense_min}",
+        f"corpus model (used with `confidence: corpus`): {on.get('probes', 0)} probes from "
+        f"{on.get('items', 0)} items "
         f"(+ left-out and off-topic versions); thresholds measured on the held-out half",
         f"answer when confidence ≥ {calibration.answer_min}, offer choices when ≥ {calibration.clarify_min}, "
         "else say it is not in the knowledge base",
