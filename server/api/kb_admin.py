@@ -94,7 +94,7 @@ async def edit_item(data: ItemEdit, service: Service, desk: Desk, overseer: CanM
         except KeyError:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no published item {data.item_id!r}") from None
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(422, str(exc)) from None
 
     title = await service.run(job)
     details = {"title": title, "fields": sorted(record)}
@@ -133,11 +133,11 @@ async def import_file(
     A file it cannot read at all is 422; bad records are reported and skipped."""
     data = await request.body()
     if not data:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the file is empty")
+        raise HTTPException(422, "the file is empty")
     try:
         report: ImportReport = await service.run(lambda a: import_upload(a, filename, data, format))
     except ImportFormatError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
     shown = asdict(report)
     details = {k: shown[k] for k in ("read", "added", "changed", "rejected", "removed_sample")}
     await anyio.to_thread.run_sync(

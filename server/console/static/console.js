@@ -386,7 +386,16 @@
       state.tickets = [];
       setError($("queue-error"), err.message);
     }
+    // a refresh keeps the keyboard where it was: the same button of the same ticket
+    const focused = $("queue-body").contains(document.activeElement) ? document.activeElement : null;
+    const focusRow = focused && focused.closest("tr") ? focused.closest("tr").dataset.ticketNo : null;
+    const focusKind = focused ? focused.dataset.rowAction || "link" : null;
     $("queue-body").replaceChildren(...state.tickets.map(renderRow));
+    if (focusRow) {
+      const row = $("queue-body").querySelector(`tr[data-ticket-no="${CSS.escape(focusRow)}"]`);
+      const again = row && row.querySelector(focusKind === "link" ? "button.link" : `[data-row-action="${focusKind}"]`);
+      if (again) again.focus();
+    }
     show($("queue-empty"), state.tickets.length === 0);
     $("queue-updated").textContent = `更新于 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
     tick();
