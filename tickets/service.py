@@ -350,11 +350,12 @@ class TicketDesk:
     ) -> dict[str, object]:
         """Change an account from the administration pages (checked, logged); what changed."""
         self.check_department(department)
-        if by.name == username and (active is False or role is not None):
-            raise InvalidTicketError("you cannot disable your own account or change your own role")
 
         def job(s: Session) -> dict[str, object]:
-            check_may_manage(by.role, user_role(session=s, username=username), role)
+            current = user_role(session=s, username=username)
+            if by.name == username and (active is False or role not in (None, current)):
+                raise InvalidTicketError("you cannot disable your own account or change your own role")
+            check_may_manage(by.role, current, role)
             changed = change_user(
                 session=s,
                 username=username,

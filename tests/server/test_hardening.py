@@ -160,6 +160,7 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
         # a body the schema accepts, so the answer is about who asks (a state that does not
         # exist: the lifecycle refuses it after the ticket is found, never with 403)
         body = {"to": "不存在的状态"} if path.endswith("/transitions") else {}
+        body = {"text": "巡检备注"} if path.endswith("/notes") else body
         body = body if method in ("POST", "PATCH", "PUT") else None
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
