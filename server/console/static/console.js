@@ -670,6 +670,7 @@
       if (key === "escalation_level" && !value) continue;
       if (TIME_FIELDS.includes(key)) value = fmtTime(value);
       if (key === "urgency") value = vocab().urgency_labels[value] || value;
+      if (key === "channel") value = vocab().channels[value] || value;
       rows.push(el("dt", {}, label), el("dd", { dataset: { field: key } }, String(value)));
     }
     $("d-fields").replaceChildren(...rows);

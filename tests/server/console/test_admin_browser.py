@@ -59,6 +59,15 @@ def workers(
         yield a, b
 
 
+def login_token(worker: LiveServer, username: str, password: str) -> str:
+    response = httpx.post(
+        f"{worker.base_url}/api/v1/auth/login", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
 def ask(base_url: str, text: str) -> dict[str, Any]:
     response = httpx.post(
         f"{base_url}/api/v1/chat", json={"session_id": f"s{abs(hash(text))}", "text": text}, timeout=60
@@ -140,6 +149,37 @@ def test_a_supervisor_keeps_the_knowledge_current_from_the_browser(
     page.click("#faq-save-btn")
     expect(page.locator("#flash")).to_contain_text("已发布常见问题")
     expect(page.locator("#unanswered-body tr", has_text="猫咪")).to_have_count(0)
+    # and a closed ticket's official reply promoted from the list
+    sup = {"Authorization": f"Bearer {login_token(a, 'sup1', PASSWORD)}"}
+    number = httpx.post(
+        f"{a.base_url}/api/v1/tickets",
+        json={
+            "title": "公园东门路灯不亮",
+            "content": "公园东门的路灯不亮。",
+            "phone": "13922226666",
+            "category": "城乡建设",
+        },
+        headers=sup,
+        timeout=60,
+    ).json()["ticket_no"]
+    for step in (
+        {"to": "已受理"},
+        {"to": "已交办"},
+        {"to": "处理中"},
+        {"to": "已反馈", "note": "路灯已修复。"},
+        {"to": "已办结"},
+    ):
+        assert (
+            httpx.post(
+                f"{a.base_url}/api/v1/tickets/{number}/transitions", json=step, headers=sup
+            ).status_code
+            == 200
+        )
+    page.click("#nav-desk")
+    page.click("#nav-admin")
+    page.locator(f'#promotion-body tr[data-ticket-no="{number}"] .promote-btn').click()
+    expect(page.locator("#flash")).to_contain_text(f"faq-12345-{number}")
+
     log = page.locator("#actions-list li")
     for label in ("创建账号", "导入知识文件", "下架知识条目", "未答问题转常见问题"):
         expect(log.filter(has_text=label)).to_have_count(1)
