@@ -491,7 +491,7 @@
               title: `${vocab().step_labels.merge}至 ${ticket.duplicate_of}`,
               onclick: () => openTicket(ticket.ticket_no, step.action, { merged_into: ticket.duplicate_of }),
             },
-            `${vocab().step_labels.merge}至 ${ticket.duplicate_of}`,
+            vocab().step_labels.merge,
           ),
         );
       }
