@@ -86,6 +86,9 @@ class ServerSettings(Section):
     port: int = Field(8000, description="Port `govbot serve` listens on")
     workers: int = Field(1, description="Worker processes (each holds one warm engine)")
     max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
+    max_upload_bytes: int = Field(
+        10_485_760, description="Largest knowledge file a supervisor may upload to import (413 above)"
+    )
     rate_per_session: int = Field(30, description="Messages per session per minute")
     rate_per_ip: int = Field(300, description="Requests per client address per minute")
     cors_origins: list[str] = Field(
@@ -171,6 +174,9 @@ class TicketSettings(Section):
     )
     at_risk_fraction: float = Field(
         0.25, description="At risk when less than this share of the window is left"
+    )
+    console_refresh_seconds: float = Field(
+        15, gt=0, description="How often the agent console reloads its list and checks for SLA alerts"
     )
     sweep_interval_seconds: int = Field(
         300, description="How often the server's sweeper runs (0 = only `govbot tickets sweep`)"

@@ -232,12 +232,25 @@ class KnowledgeStore:
         self, kind: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[tuple[str, str, str]]:
         """(id, kind, title) rows for listings, without parsing whole records."""
-        query = select(_items.c.id, _items.c.kind, _items.c.title).where(self._published())
+        return [(i, k, t) for i, k, t, _source in self.search_rows("", kind, limit, offset)]
+
+    def search_rows(
+        self, words: str = "", kind: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[tuple[str, str, str, str]]:
+        """(id, kind, title, source) of published items whose title, id or source holds every
+        word, for the administration pages' search."""
+        query = select(_items.c.id, _items.c.kind, _items.c.title, _items.c.source).where(self._published())
+        for word in words.split():
+            query = query.where(
+                _items.c.title.contains(word, autoescape=True)
+                | _items.c.id.contains(word, autoescape=True)
+                | _items.c.source.contains(word, autoescape=True)
+            )
         if kind:
             query = query.where(_items.c.kind == kind)
         query = query.order_by(_items.c.kind, _items.c.id).limit(limit).offset(offset)
         with self.db.read_engine.connect() as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
     def hashes(self) -> dict[str, str]:
         """id -> content hash, used by the index to see what changed."""

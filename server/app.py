@@ -26,7 +26,23 @@ from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
 from server import console as console_page
 from server import metrics
-from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
+from server.api import (
+    admin,
+    agent,
+    auth,
+    console,
+    kb,
+    kb_admin,
+    ops,
+    promotion,
+    rasa_nlu,
+    reports,
+    tickets,
+    vocab,
+)
+from server.api import (
+    desk as desk_api,
+)
 from server.auth import TokenTable
 from server.limits import RateLimitedError, make_rate_limiter
 from server.logs import install_masking
@@ -132,7 +148,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for channel in channels:
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, vocab, console_page):
+    for module in (
+        agent,
+        kb,
+        ops,
+        rasa_nlu,
+        tickets,
+        desk_api,
+        promotion,
+        reports,
+        auth,
+        console,
+        vocab,
+        admin,
+        kb_admin,
+        console_page,
+    ):
         app.include_router(module.router)
     app.include_router(reports.pages)
     app.include_router(platform.router())
@@ -142,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.server.max_body_bytes,
+        max_upload_bytes=settings.server.max_upload_bytes,
         limiter=limiter,
         per_ip=settings.server.rate_per_ip,
         trusted_upstreams=frozenset(settings.server.trusted_upstreams),

@@ -170,7 +170,8 @@ def _queue_filter(query: Select[tuple[Ticket]], viewer: Viewer, queue: str) -> S
     if queue == "mine":
         if viewer.role == "handler":
             return query.where(Ticket.assignee == viewer.name, Ticket.status.in_(OPEN))
-        return query.where(Ticket.created_by == viewer.name, Ticket.status.in_(OPEN))
+        mine = or_(Ticket.created_by == viewer.name, Ticket.assignee == viewer.name)
+        return query.where(mine, Ticket.status.in_(OPEN))
     if queue == "department":
         if not viewer.department:
             raise PermissionDeniedError("the department queue needs an account with a department")
@@ -193,7 +194,7 @@ def _queue_filter(query: Select[tuple[Ticket]], viewer: Viewer, queue: str) -> S
 def list_tickets(
     *, session: Session, viewer: Viewer, queue: str = "open", limit: int = 100, offset: int = 0
 ) -> list[Ticket]:
-    """mine (handled by me), department (my department's work), at_risk, overdue, open,
+    """mine (created by me or assigned to me), department (my department's work), at_risk, overdue, open,
     awaiting_callback (已办结, 回访 to make), closed (已办结 and 已回访), all."""
     query = _queue_filter(select(Ticket), viewer, queue)
     newest_first = queue in ("all", "closed", "awaiting_callback")
