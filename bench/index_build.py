@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import docstring_parser, environment, header, markdown_table, write_json  # noqa: E402
+from _common import docstring_parser, environment, header, markdown_table, write_json
 
 
 def _floor(encoder: Any, views: list[list[str]], batch_size: int) -> float:
@@ -55,7 +55,8 @@ def measure(data_dir: Path, rounds: int) -> dict[str, Any]:
         floors.append(_floor(encoder, views, batch))
         with tempfile.TemporaryDirectory() as scratch:
             started = time.perf_counter()
-            build_index(items, encoder, Path(scratch), ann_params=ann_params(settings), batch_size=batch, full=True)
+            params = ann_params(settings)
+            build_index(items, encoder, Path(scratch), ann_params=params, batch_size=batch, full=True)
             builds.append(time.perf_counter() - started)
     floor, build = statistics.median(floors), statistics.median(builds)
     return {
