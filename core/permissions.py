@@ -28,6 +28,7 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "ticket.promote": _OVERSEERS,  # a closed ticket's answer into the knowledge base
     "agent.suggest": _CENTRE,
     "console.draft": _CENTRE,
+    "handoff.work": _CENTRE,  # live chats: the inbox, take, reply, close
     "console.meta": _STAFF,
     "report.read": _OVERSEERS,
     "settings.read": {"admin": ANY},

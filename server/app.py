@@ -26,13 +26,15 @@ from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
 from server import console as console_page
 from server import metrics
-from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
+from server.api import agent, auth, console, handoff, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
 from server.auth import TokenTable
 from server.limits import RateLimitedError, make_rate_limiter
+from server.live import LiveDesk
 from server.logs import install_masking
 from server.service import AssistantService
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
+from tickets.handoff import HandoffError
 from tickets.promotion import PromotionRefusedError
 from tickets.service import TicketDesk, sweep_forever
 from tickets.unanswered import UnansweredRecorder
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     channels = load_channels(settings.channels, runtime=runtime)
     service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
+    live = LiveDesk(settings, desk, channels)
+    service.assistant.live = live.store
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,10 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         for channel in channels:
             await channel.start()
+        await live.start()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
+            await live.stop()
             for channel in channels:
                 await channel.stop()
             for task in (sweeper, pusher):
@@ -108,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.tokens = TokenTable(settings.secrets.api_tokens)
     app.state.on_message = on_message
+    app.state.live = live
 
     @app.exception_handler(RateLimitedError)
     async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:
@@ -129,10 +136,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
     app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
+    app.add_exception_handler(HandoffError, handoff.handoff_error_response)
 
     for channel in channels:
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, vocab, console_page):
+    routers = (
+        agent,
+        kb,
+        ops,
+        rasa_nlu,
+        tickets,
+        promotion,
+        reports,
+        auth,
+        console,
+        vocab,
+        handoff,
+        console_page,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(reports.pages)
     app.include_router(platform.router())

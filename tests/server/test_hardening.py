@@ -45,6 +45,8 @@ PUBLIC = {  # routes anyone may call; every other route must name an action of t
     "/console",
     "/console/",
     "/console/{name}",
+    "/api/v1/handoff/{conversation}/lines",  # a citizen reads their own chat with its secret token
+    "/api/v1/handoff/{conversation}/events",
 }
 BODY = {
     "title": "小区路灯坏了",
