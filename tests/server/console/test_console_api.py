@@ -34,8 +34,9 @@ def test_only_the_console_files_are_served(live_server: LiveServer, name: str) -
 
 def test_the_page_builds_nodes_without_html_strings_or_remote_resources() -> None:
     sources = {p.name: p.read_text(encoding="utf-8") for p in Path(STATIC_DIR).iterdir()}
-    assert set(sources) == {"index.html", "console.js", "console.css"}
-    assert "innerHTML" not in sources["console.js"] and "insertAdjacentHTML" not in sources["console.js"]
+    assert set(sources) == {"index.html", "console.js", "console.css", "inbox.js", "inbox.css"}
+    for script in ("console.js", "inbox.js"):
+        assert "innerHTML" not in sources[script] and "insertAdjacentHTML" not in sources[script]
     for name, text in sources.items():
         assert "https://" not in text and "http://" not in text and "//cdn" not in text, name
 
