@@ -23,7 +23,7 @@
     controller: null,
     snapshot: null,
     receivedAt: 0, // performance.now() when the snapshot came (the waits tick on from there)
-    open: null, // { id, lastId, status, agent }
+    open: null, // { id, lastId, status, shown: ids of the lines on screen }
     baseTitle: document.title,
   };
 
@@ -182,7 +182,7 @@
   }
 
   async function openChat(id) {
-    state.open = { id, lastId: 0, status: null };
+    state.open = { id, lastId: 0, status: null, shown: new Set() };
     ui.lines.replaceChildren();
     ui.result.textContent = "";
     ui.chat.hidden = false;
@@ -197,7 +197,10 @@
     if (state.open !== open) return;
     open.status = found.status;
     ui.chatTitle.textContent = `会话 #${found.id} · ${CHANNELS[found.channel] || found.channel} · ${STATUS[found.status]}`;
+    // A reply's own refresh and the stream's may overlap: each line is shown once.
     found.lines.forEach((line) => {
+      if (open.shown.has(line.id)) return;
+      open.shown.add(line.id);
       ui.lines.append(lineNode(line));
       open.lastId = Math.max(open.lastId, line.id);
     });
