@@ -43,14 +43,14 @@ class LiveDesk(Protocol):
 
 
 def hours_in_words(settings: HandoffSettings) -> str:
-    """'周一至周五 09:00-18:00（法定节假日除外）' from the configured days and periods."""
+    """'周一至周五 09:00-18:00，法定节假日除外' from the configured days and periods."""
     days = sorted(set(settings.working_weekdays))
     if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
         named = f"周{_WEEKDAYS[days[0] - 1]}至周{_WEEKDAYS[days[-1] - 1]}"
     else:
         named = "、".join(f"周{_WEEKDAYS[d - 1]}" for d in days)
     spans = "、".join(f"{p.start}-{p.end}" for p in settings.working_hours)
-    return f"{named} {spans}（法定节假日除外）"
+    return f"{named} {spans}，法定节假日除外"
 
 
 class Handoff:
