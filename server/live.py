@@ -88,6 +88,7 @@ class LiveDesk:
         beat_at, seen = 0.0, -1
         yield f"retry: {int(self.settings.poll_seconds * 1000) or 500}\n\n"
         while time.monotonic() < ends:
+            mark = self.bus.generation
             if time.monotonic() - beat_at >= self.settings.heartbeat_seconds:
                 await run(self.store.heartbeat, agent)
                 beat_at = time.monotonic()
@@ -97,7 +98,7 @@ class LiveDesk:
                 yield sse("inbox", await run(self.snapshot), last)
             else:
                 yield ": idle\n\n"
-            await self.bus.wait(min(self.bus.wait_seconds, self.settings.heartbeat_seconds))
+            await self.bus.wait(mark, min(self.bus.wait_seconds, self.settings.heartbeat_seconds))
 
     def snapshot(self) -> dict[str, object]:
         found = self.store.availability()
@@ -115,6 +116,7 @@ class LiveDesk:
         status_sent = None
         yield f"retry: {int(self.settings.poll_seconds * 1000) or 500}\n\n"
         while time.monotonic() < ends:
+            mark = self.bus.generation
             status, lines = await run(self.store.for_citizen, conversation, token, after)
             for line in lines:
                 after = line.id
@@ -124,4 +126,4 @@ class LiveDesk:
                 yield sse("status", {"status": status})
             if status == "closed":
                 return
-            await self.bus.wait()
+            await self.bus.wait(mark)

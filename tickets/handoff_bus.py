@@ -31,6 +31,7 @@ class ChangeBus:
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = False
         self._publisher: Any = None
+        self.generation = 0  # counts announced changes (changed only in the event loop's thread)
 
     @property
     def wait_seconds(self) -> float:
@@ -69,16 +70,22 @@ class ChangeBus:
             degraded.report("redis", "handoff", exc)
 
     def _wake_local(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._bump)
+
+    def _bump(self) -> None:
+        self.generation += 1
         with self._lock:
             waiters = list(self._waiters)
         for event in waiters:
-            loop.call_soon_threadsafe(event.set)
+            event.set()
 
-    async def wait(self, timeout: float | None = None) -> None:
-        """Until the next change is announced, or `timeout` (default: `wait_seconds`) passes."""
+    async def wait(self, since: int | None = None, timeout: float | None = None) -> None:
+        """Until a change is announced after generation `since` (read before the caller looked at
+        the database, so a change in between is not missed), or `timeout` (default:
+        `wait_seconds`) passes."""
+        if since is not None and self.generation != since:
+            return
         event = asyncio.Event()
         with self._lock:
             self._waiters.add(event)
