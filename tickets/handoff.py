@@ -452,10 +452,18 @@ class HandoffStore:
                     Conversation.wait_notice_at.is_(None),
                 )
             ).all()
-            for row in rows:
-                row.wait_notice_at = now
-                s.add(Line(conversation_id=row.id, at=now, sender=SYSTEM, kind="wait", text=""))
-            return [(r.id, r.channel, r.session_id) for r in rows]
+            told = []
+            for row in rows:  # claimed one by one: two workers' sweeps tell each citizen once
+                claimed = s.execute(
+                    update(Conversation)
+                    .where(Conversation.id == row.id, Conversation.wait_notice_at.is_(None))
+                    .values(wait_notice_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                    s.add(Line(conversation_id=row.id, at=now, sender=SYSTEM, kind="wait", text=""))
+                    told.append((row.id, row.channel, row.session_id))
+            return told
 
         found = self.db.run(job)
         if found:

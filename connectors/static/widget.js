@@ -21,6 +21,7 @@
 
   const PREFIX = "govbot-w-";
   const STORAGE_KEY = "govbot-widget-session";
+  const LIVE_KEY = "govbot-widget-live"; // the live-agent conversation followed, across page loads
   const REQUEST_TIMEOUT_MS = 30000;
   const TICKET_TEXT = "我要提交诉求";
   const GREETING =
@@ -97,6 +98,27 @@
       }
     }
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // sessionStorage for one tab's state; a blocked storage only loses the resume after a reload.
+  function remember(key, value) {
+    try {
+      if (value === null) {
+        window.sessionStorage.removeItem(key);
+      } else {
+        window.sessionStorage.setItem(key, value);
+      }
+    } catch (_error) {
+      // storage blocked: nothing to keep
+    }
+  }
+
+  function recall(key) {
+    try {
+      return window.sessionStorage.getItem(key);
+    } catch (_error) {
+      return null;
+    }
   }
 
   let memorySessionId = null;
@@ -420,6 +442,14 @@
       this.root.append(this.panel, this.launcher);
       document.body.append(this.root);
       this.addBot(el("p", "text", GREETING));
+      const live = recall(LIVE_KEY); // a live chat before a reload: follow it again
+      if (live) {
+        try {
+          this.followHandoff(JSON.parse(live));
+        } catch (_error) {
+          remember(LIVE_KEY, null);
+        }
+      }
     }
 
     // --- opening and closing ---
@@ -607,6 +637,7 @@
         `?token=${encodeURIComponent(handoff.token)}`;
       const source = new EventSource(url);
       this.live = { id, token: handoff.token, source };
+      remember(LIVE_KEY, JSON.stringify({ conversation: id, token: handoff.token, status: handoff.status }));
       this.setLiveBadge(handoff.status === "active" ? "人工客服服务中" : "正在等待人工客服");
       source.addEventListener("line", (event) => this.showLiveLine(JSON.parse(event.data)));
       source.addEventListener("status", (event) => {
@@ -620,6 +651,7 @@
     }
 
     stopHandoff() {
+      remember(LIVE_KEY, null);
       if (this.live && this.live.source) {
         this.live.source.close();
       }

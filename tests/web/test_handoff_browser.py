@@ -162,6 +162,16 @@ def test_citizen_asks_for_a_person_and_an_agent_answers_live(browser: sync_api.B
     shot(citizen, "citizen")
     shot(agent, "agent")
 
+    # A reload keeps the conversation: the widget follows it again and the next reply arrives.
+    citizen.reload()
+    citizen.locator(".govbot-w-launcher").click()
+    expect(citizen.locator(".govbot-w-live-badge")).to_have_text("人工客服服务中", timeout=LIVE_MS)
+    agent.fill("#inbox-reply-text", "请问还有其他问题吗？")
+    agent.click("#inbox-reply-btn")
+    expect(citizen.locator(".govbot-w-msg-agent").last).to_contain_text(
+        "请问还有其他问题吗？", timeout=LIVE_MS
+    )
+
     say(citizen, "好的谢谢")
     expect(chat.locator(".inbox-line-citizen").last).to_have_text(re.compile("好的谢谢"), timeout=LIVE_MS)
     agent.click("#inbox-close-resolved")
