@@ -675,10 +675,11 @@
         return;
       }
       this.seenLines.add(line.id);
-      if (line.sender === "agent") {
+      // A citizen's stream carries two senders: the desk's notices ("system") and the person's lines.
+      if (line.sender !== "system") {
         const item = this.addBot(el("p", "text", line.text));
         item.classList.add(`${PREFIX}msg-agent`);
-        item.setAttribute("data-action", "agent");
+        item.setAttribute("data-action", "person");
         item.firstChild.textContent = "人工客服：";
       } else {
         const item = this.addBot(el("p", "notice", line.text));
