@@ -85,6 +85,7 @@ def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
     settings = server_settings(data_dir)
     settings.server.trusted_upstreams = ["rasa-host"]
+    settings.handoff.stream_seconds = 0  # event streams end at once: the walk reads every body to its end
     app = create_app(settings)
     with TestClient(app) as client:
         desk = app.state.desk
@@ -151,13 +152,14 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
     receipt = client.post("/api/v1/tickets", json=BODY, headers=served.auth("agent"))
     assert receipt.status_code == 201 and receipt.json()["department"] == DEPT
     number = receipt.json()["ticket_no"]
+    live = served.app.state.live.store.open(session_id="web:walk", channel="web", transcript=[])
     checked = 0
     logout_last = sorted(_endpoints(served.app), key=lambda e: e.path.endswith("/logout"))
     for endpoint in logout_last:
         action, method = _action(endpoint), endpoint.method
         if action is None:
             continue
-        path = endpoint.path.replace("{ticket_no}", number)
+        path = endpoint.path.replace("{ticket_no}", number).replace("{conversation}", str(live.id))
         assert "{" not in path, path
         # a body the schema accepts, so the answer is about who asks (a state that does not
         # exist: the lifecycle refuses it after the ticket is found, never with 403)
