@@ -35,6 +35,9 @@ class SessionState(BaseModel):
     offer_ticket: bool = False  # the last reply offered a ticket; 好的 starts the form
     pending_ticket_no: str | None = None  # status asked; waiting for the phone's last 4 digits
     rating_for: str | None = None  # a closed ticket waiting for a 1-5 satisfaction score
+    handoff_id: int | None = None  # a live conversation with an agent (waiting or taken)
+    handoff_token: str | None = None  # the citizen's key to that conversation's events
+    transcript: list[tuple[str, str]] = Field(default_factory=list)  # (citizen|bot, text), latest turns
 
 
 class SessionStore(Protocol):

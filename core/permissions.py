@@ -30,6 +30,7 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "ticket.assign": _STAFF,  # who works it; a handler only within their department
     "agent.suggest": _STAFF,  # public knowledge: agents on a call, handlers drafting a reply
     "console.draft": _CENTRE,
+    "handoff.work": _CENTRE,  # live chats: the inbox, take, reply, close
     "console.meta": _STAFF,
     "report.read": _OVERSEERS,
     "settings.read": {"admin": ANY},

@@ -221,6 +221,37 @@ class TicketSettings(Section):
     duplicate_min_score: int = Field(80, description="rapidfuzz score (0-100) that suggests a duplicate")
 
 
+def _handoff_hours() -> list[WorkingHours]:
+    return [WorkingHours(start="09:00", end="18:00")]
+
+
+class HandoffSettings(Section):
+    """Live chat with a person (转人工): when agents take conversations and how long a citizen waits."""
+
+    enabled: bool = Field(True, description="Offer live agents at all (false: 转人工 always offers a ticket)")
+    working_hours: list[WorkingHours] = Field(
+        default_factory=_handoff_hours,
+        description="When agents take live chats (tickets.timezone); holidays and 调休 as for tickets",
+    )
+    working_weekdays: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays with live agents (1 = Mon)"
+    )
+    presence_seconds: int = Field(
+        45, description="An agent counts as present this long after their open inbox's last heartbeat"
+    )
+    heartbeat_seconds: int = Field(15, description="How often an open inbox says its agent is present")
+    wait_timeout_minutes: float = Field(
+        5.0, description="No agent took a waiting chat this long: the citizen is told so and offered a ticket"
+    )
+    poll_seconds: float = Field(
+        0.5, description="Without Redis, how often a worker's event streams look for changes in the database"
+    )
+    stream_seconds: int = Field(
+        300, description="An event stream ends after this long; browsers reconnect and resume (Last-Event-ID)"
+    )
+    transcript_turns: int = Field(20, description="Bot turns kept per session for the agent's transcript")
+
+
 class HotlinePlatformSettings(Section):
     enabled: bool = Field(
         False, description="Push tickets to the external 12345 platform and accept its status callbacks"
@@ -368,6 +399,7 @@ class Settings(Section):
         default_factory=RuntimeSettings,
         description="Native thread pools, set once at start-up (core/runtime.py)",
     )
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings, description="Live agents (转人工)")
     hotline_platform: HotlinePlatformSettings = Field(
         default_factory=HotlinePlatformSettings, description="External 12345 platform (connectors/)"
     )

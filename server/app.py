@@ -31,6 +31,7 @@ from server.api import (
     agent,
     auth,
     console,
+    handoff,
     kb,
     kb_admin,
     ops,
@@ -45,10 +46,12 @@ from server.api import (
 )
 from server.auth import TokenTable
 from server.limits import RateLimitedError, make_rate_limiter
+from server.live import LiveDesk
 from server.logs import install_masking
 from server.service import AssistantService
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
+from tickets.handoff import HandoffError
 from tickets.promotion import PromotionRefusedError
 from tickets.service import TicketDesk, sweep_forever
 from tickets.unanswered import UnansweredRecorder
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     channels = load_channels(settings.channels, runtime=runtime)
     service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
+    live = LiveDesk(settings, desk, channels)
+    service.assistant.live = live.store
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,10 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         for channel in channels:
             await channel.start()
+        await live.start()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
+            await live.stop()
             for channel in channels:
                 await channel.stop()
             for task in (sweeper, pusher):
@@ -124,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.tokens = TokenTable(settings.secrets.api_tokens)
     app.state.on_message = on_message
+    app.state.live = live
 
     @app.exception_handler(RateLimitedError)
     async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:
@@ -145,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
     app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
+    app.add_exception_handler(HandoffError, handoff.handoff_error_response)
 
     for channel in channels:
         app.include_router(channel.router(on_message))
@@ -162,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vocab,
         admin,
         kb_admin,
+        handoff,
         console_page,
     ):
         app.include_router(module.router)

@@ -23,6 +23,7 @@ from tickets import crud, sla
 from tickets.assignment import assign_ticket, assignable
 from tickets.db import TicketDB
 from tickets.errors import AuthenticationError, InvalidTicketError, TicketNotFoundError
+from tickets.handoff import ticket_transcript
 from tickets.lifecycle import TransitionRequest, Viewer
 from tickets.lockout import Lockout, open_strike_store
 from tickets.models import AuditEntry, IntakeKey, Ticket, User
@@ -64,6 +65,7 @@ class TicketView:
 
     ticket: TicketPublic
     audit: list[dict[str, Any]]
+    transcript: list[dict[str, Any]] | None = None  # the live chat it came from, masked
 
 
 class TicketDesk:
@@ -169,7 +171,7 @@ class TicketDesk:
         def job(s: Session) -> TicketView:
             ticket = crud.get_ticket(session=s, ticket_no=ticket_no, viewer=viewer)
             trail = [_audit_dict(a) for a in crud.audit_trail(session=s, ticket=ticket)]
-            return TicketView(self._public(s, ticket, viewer), trail)
+            return TicketView(self._public(s, ticket, viewer), trail, ticket_transcript(s, ticket.id))
 
         return self.db.run(job)
 

@@ -76,6 +76,10 @@ def test_every_template_renders_with_documented_placeholders(responses: Response
         "document": "工伤保险条例",
         "place": "第十四条",
         "source": "gongshang.md",
+        # live agents (bot/handoff.py)
+        "ahead": 2,
+        "hours": "周一至周五 09:00-18:00，法定节假日除外",
+        "next": "明天09:00",
     }
     for name, variants in responses.templates.items():
         assert variants, name

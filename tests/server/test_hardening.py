@@ -45,6 +45,8 @@ PUBLIC = {  # routes anyone may call; every other route must name an action of t
     "/console",
     "/console/",
     "/console/{name}",
+    "/api/v1/handoff/{conversation}/lines",  # a citizen reads their own chat with its secret token
+    "/api/v1/handoff/{conversation}/events",
 }
 BODY = {
     "title": "小区路灯坏了",
@@ -86,6 +88,7 @@ def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     # the walk asks every route as every caller from one address: far more than a minute's
     # per-address allowance, which test_server.py checks on its own
     settings.server.rate_per_ip = 5000
+    settings.handoff.stream_seconds = 0  # event streams end at once: the walk reads every body to its end
     app = create_app(settings)
     with TestClient(app) as client:
         desk = app.state.desk
@@ -152,13 +155,14 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
     receipt = client.post("/api/v1/tickets", json=BODY, headers=served.auth("agent"))
     assert receipt.status_code == 201 and receipt.json()["department"] == DEPT
     number = receipt.json()["ticket_no"]
+    live = served.app.state.live.store.open(session_id="web:walk", channel="web", transcript=[])
     checked = 0
     logout_last = sorted(_endpoints(served.app), key=lambda e: e.path.endswith("/logout"))
     for endpoint in logout_last:
         action, method = _action(endpoint), endpoint.method
         if action is None:
             continue
-        path = endpoint.path.replace("{ticket_no}", number)
+        path = endpoint.path.replace("{ticket_no}", number).replace("{conversation}", str(live.id))
         assert "{" not in path, path
         # a body the schema accepts, so the answer is about who asks (a state that does not
         # exist: the lifecycle refuses it after the ticket is found, never with 403)

@@ -31,6 +31,7 @@ def test_migrated_schema_matches_the_models(desk: TicketDesk) -> None:
     importlib.import_module("tickets.unanswered")
     importlib.import_module("tickets.notes")
     importlib.import_module("tickets.staff_audit")
+    importlib.import_module("tickets.handoff")
     with desk.db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         tables = set(inspect(connection).get_table_names())
