@@ -24,14 +24,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from nlu.linear_model import LinearTextModel
+from nlu.linear_model import LinearTextModel, word_ngrams
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -49,19 +47,6 @@ class Prediction:
     label: str
     confidence: float
     ranking: list[tuple[str, float]]
-
-
-@lru_cache(maxsize=8192)
-def _tokens(text: str) -> tuple[str, ...]:
-    from nlu.tokenize import tokenize
-
-    return tuple(tokenize(text.lower()))
-
-
-def word_ngrams(text: str) -> list[str]:
-    """jieba tokens and adjacent token pairs (the analyzer of the word TF-IDF)."""
-    tokens = _tokens(text)
-    return [*tokens, *(f"{a} {b}" for a, b in pairwise(tokens))]
 
 
 class TextClassifier:

@@ -18,6 +18,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +53,25 @@ def char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
     return grams
 
 
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> tuple[str, ...]:
+    from nlu.tokenize import tokenize
+
+    return tuple(tokenize(text.lower()))
+
+
+def word_ngrams(text: str) -> list[str]:
+    """jieba tokens and adjacent token pairs (the analyzer of the word TF-IDF)."""
+    tokens = _tokens(text)
+    return [*tokens, *(f"{a} {b}" for a, b in pairwise(tokens))]
+
+
 def _analyzer(kind: str, low: int, high: int) -> Callable[[str], list[str]]:
     if kind == "char":
         return lambda text: char_ngrams(text, low, high)
     if kind == "char_wb":
         return lambda text: char_wb_ngrams(text, low, high)
     if kind == "words":
-        from nlu.classifier import word_ngrams
-
         return word_ngrams
     raise ValueError(f"unknown analyzer {kind!r}")
 
