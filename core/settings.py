@@ -278,6 +278,14 @@ class Secrets(BaseModel):
         default_factory=dict,
         description="GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY, _SECRET, by upper-case app id",
     )
+    data_key: str = Field(
+        "",
+        description="GOVBOT_DATA_KEY: base64 of 32 random bytes (`govbot keys new`), encrypting citizens' "
+        "phone, name and words at rest; unset, a key file in the data dir is used (development only)",
+    )
+    data_keys_old: str = Field(
+        "", description="GOVBOT_DATA_KEYS_OLD: earlier data keys, comma-separated, still accepted for reading"
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -288,6 +296,8 @@ class Secrets(BaseModel):
             webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
             platform_secret=os.environ.get("GOVBOT_PLATFORM_SECRET", ""),
             wechat=wechat_secrets(dict(os.environ)),
+            data_key=os.environ.get("GOVBOT_DATA_KEY", ""),
+            data_keys_old=os.environ.get("GOVBOT_DATA_KEYS_OLD", ""),
         )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
+from core.files import private_umask
 from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
 from jobs.operations import migrate_legacy_kb
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    private_umask()  # databases and files the server writes: readable by their owner only
     settings = settings or load_settings()
     apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)

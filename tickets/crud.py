@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import crypto
+from core.privacy import mask_personal
 from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
-from tickets.models import AuditEntry, Ticket, TicketCounter, phone_tail
+from tickets.models import AuditEntry, Ticket, TicketCounter
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.sla import SlaPolicy, set_deadlines
@@ -219,17 +222,12 @@ def search_tickets(
     elif search.ticket_no:
         query = query.where(Ticket.ticket_no.startswith(search.ticket_no, autoescape=True))
     if search.phone:
-        if len(search.phone) >= 4:  # ix_tickets_phone_tail first, then the whole suffix
-            query = query.where(phone_tail(Ticket.phone) == search.phone[-4:])
-        query = query.where(Ticket.phone.endswith(search.phone, autoescape=True))
-    for word in search.words.split():
-        query = query.where(
-            or_(
-                Ticket.title.contains(word, autoescape=True),
-                Ticket.content.contains(word, autoescape=True),
-                Ticket.location.contains(word, autoescape=True),
-            )
-        )
+        if len(search.phone) < 4:
+            raise InvalidTicketError("a phone search needs at least the last four digits")
+        # the phone is sealed: its last four digits are found through their keyed hash (indexed)
+        query = query.where(Ticket.phone_tail.in_(crypto.active().tail_hashes(search.phone)))
+    for word in search.words.split():  # the masked copy of title, content and place
+        query = query.where(Ticket.search_text.contains(word, autoescape=True))
     if since is not None:
         query = query.where(Ticket.received_at >= since)
     if until is not None:
@@ -240,7 +238,11 @@ def search_tickets(
         query = query.where(Ticket.status.in_(search.status))
     # newest first by id (the order tickets came in): a backward walk of the primary key that
     # stops at the page, where ordering by received_at made SQLite visit every row through its index
-    return list(session.scalars(query.order_by(Ticket.id.desc()).limit(limit).offset(offset)))
+    query = query.order_by(Ticket.id.desc())
+    if len(search.phone) > 4:  # the longer suffix is checked on the opened phones of the few
+        rows = (t for t in session.scalars(query) if t.phone.endswith(search.phone))  # same-tail rows
+        return list(islice(rows, offset, offset + limit))
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def update_ticket(
@@ -281,13 +283,22 @@ def update_ticket(
         changes["feedback_deadline"] = [before.isoformat(), deadlines.feedback.isoformat()]
     for name, value in given.items():
         if getattr(ticket, name) != value:
-            changes[name] = [getattr(ticket, name), value]
+            changes[name] = [_audited(name, getattr(ticket, name)), _audited(name, value)]
             setattr(ticket, name, value)
     if changes:
         session.add(
             AuditEntry(ticket_id=ticket.id, actor=viewer.name, at=now, action="update", changes=changes)
         )
     return ticket
+
+
+def _audited(field: str, value: Any) -> Any:
+    """A value as the audit trail keeps it: the citizen's own words with personal numbers
+    masked, as the trail is stored in clear and shown to every role that sees the ticket."""
+    return mask_personal(value) if field in SEALED_TEXT and isinstance(value, str) else value
+
+
+SEALED_TEXT = frozenset({"title", "content", "location"})
 
 
 def move_ticket(

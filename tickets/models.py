@@ -18,13 +18,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
-    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core import crypto
 from core.clock import system_clock
+from core.crypto import Sealed
 from core.outbox import OutboxColumns
+from core.privacy import mask_personal
 from core.sqltypes import UTCDateTime
 
 
@@ -39,11 +42,16 @@ class Ticket(Base):
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(64))
-    citizen_name: Mapped[str | None] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
-    title: Mapped[str] = mapped_column(String(200))
-    content: Mapped[str] = mapped_column(Text)
-    location: Mapped[str | None] = mapped_column(String(200))
+    # what the citizen gave, sealed at rest (core/crypto.py) and clear in memory
+    citizen_name: Mapped[str | None] = mapped_column(Sealed)
+    phone: Mapped[str] = mapped_column(Sealed)
+    title: Mapped[str] = mapped_column(Sealed)
+    content: Mapped[str] = mapped_column(Sealed)
+    location: Mapped[str | None] = mapped_column(Sealed)
+    # what is searched instead: the keyed hash of the phone's last four digits, and the title,
+    # content and place with personal numbers masked (core/privacy.py), kept by `_searchable`
+    phone_tail: Mapped[str] = mapped_column(String(32), index=True)
+    search_text: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(8))
     category1: Mapped[str | None] = mapped_column(String(32))
     category2: Mapped[str | None] = mapped_column(String(32))
@@ -72,12 +80,18 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=system_clock, onupdate=system_clock)
 
 
-def phone_tail(phone: Any) -> Any:
-    """The phone's last four digits as SQL (the expression ix_tickets_phone_tail indexes)."""
-    return func.substr(phone, func.length(phone) - 3)
+def searchable_text(title: str | None, content: str | None, location: str | None) -> str:
+    """What the desk's word search reads: no phone or ID number in it, so it may stay clear."""
+    return mask_personal("\n".join(part or "" for part in (title, content, location)))
 
 
-Index("ix_tickets_phone_tail", phone_tail(Ticket.phone))
+@event.listens_for(Ticket, "before_insert")
+@event.listens_for(Ticket, "before_update")
+def _searchable(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    """Keep the search columns in step with the sealed ones on every write (a write after a key
+    rotation also rehashes the tail under the current key)."""
+    ticket.phone_tail = crypto.active().tail_hash(ticket.phone)
+    ticket.search_text = searchable_text(ticket.title, ticket.content, ticket.location)
 
 
 class AuditEntry(Base):

@@ -1,0 +1,122 @@
+"""tickets: the citizen's phone, name and words sealed at rest; search through a keyed hash
+
+Seals `citizen_name`, `phone`, `title`, `content` and `location` of every existing ticket with
+the data key (core/crypto.py: GOVBOT_DATA_KEY, or the data dir's key file in development), so
+the key must be loadable when this runs; `govbot` and the server load it before migrating. The
+clear-phone index `ix_tickets_phone_tail` (0006) gives way to an index of the same name on the
+keyed hash of the last four digits, and `search_text` keeps the masked words for the desk's
+word search. Update entries of the audit trail and platform push payloads kept the citizen's
+words in clear: they are masked (core/privacy.py), as the code now writes them.
+
+Revision ID: 0008_encrypt_personal
+Revises: 0007_guard
+Create Date: 2026-12-02 03:00:00
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from core import crypto
+from core.privacy import mask_personal
+
+revision = "0008_encrypt_personal"
+down_revision = "0007_guard"
+branch_labels = None
+depends_on = None
+
+SEALED = ("citizen_name", "phone", "title", "content", "location")
+TEXTS = ("title", "content", "location")
+BATCH = 500
+
+tickets = sa.table(
+    "tickets",
+    sa.column("id", sa.Integer),
+    *(sa.column(name, sa.Text) for name in SEALED),
+    sa.column("phone_tail", sa.String),
+    sa.column("search_text", sa.Text),
+)
+audit = sa.table(
+    "ticket_audit", sa.column("id", sa.Integer), sa.column("action", sa.String), sa.column("changes", sa.JSON)
+)
+outbox = sa.table("platform_outbox", sa.column("id", sa.Integer), sa.column("payload", sa.JSON))
+
+
+def _rows(bind: Any, table: Any, *columns: Any) -> list[Any]:
+    return list(bind.execute(sa.select(table.c.id, *columns).order_by(table.c.id)))
+
+
+def _masked_changes(changes: Any) -> Any:
+    if not isinstance(changes, dict):
+        return changes
+    return {
+        key: [mask_personal(v) if isinstance(v, str) else v for v in value]
+        if key in TEXTS and isinstance(value, list)
+        else value
+        for key, value in changes.items()
+    }
+
+
+def upgrade() -> None:
+    ring = crypto.active()  # DataKeyError, saying what to do, when no key was loaded
+    op.drop_index("ix_tickets_phone_tail", table_name="tickets")
+    with op.batch_alter_table("tickets") as batch:
+        for name in ("citizen_name", "phone", "title", "location"):
+            batch.alter_column(name, type_=sa.Text(), existing_nullable=name != "phone" and name != "title")
+        batch.add_column(sa.Column("phone_tail", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("search_text", sa.Text(), nullable=True))
+    bind = op.get_bind()
+    for row in _rows(bind, tickets, *(tickets.c[name] for name in SEALED)):
+        clear = {
+            name: ring.open(row[i + 1]) if row[i + 1] is not None else None for i, name in enumerate(SEALED)
+        }
+        bind.execute(
+            tickets.update()
+            .where(tickets.c.id == row[0])
+            .values(
+                **{name: ring.seal(value) if value is not None else None for name, value in clear.items()},
+                phone_tail=ring.tail_hash(clear["phone"] or ""),
+                search_text=mask_personal("\n".join(clear[name] or "" for name in TEXTS)),
+            )
+        )
+    for entry_id, changes in _rows(bind, audit, audit.c.changes):
+        masked = _masked_changes(changes)
+        if masked != changes:
+            bind.execute(audit.update().where(audit.c.id == entry_id).values(changes=masked))
+    for row_id, payload in _rows(bind, outbox, outbox.c.payload):
+        if isinstance(payload, dict) and any(isinstance(payload.get(k), str) for k in TEXTS):
+            masked = {
+                k: mask_personal(v) if k in TEXTS and isinstance(v, str) else v for k, v in payload.items()
+            }
+            if masked != payload:
+                bind.execute(outbox.update().where(outbox.c.id == row_id).values(payload=masked))
+    with op.batch_alter_table("tickets") as batch:
+        batch.alter_column("phone_tail", existing_type=sa.String(length=32), nullable=False)
+        batch.alter_column("search_text", existing_type=sa.Text(), nullable=False)
+        batch.create_index("ix_tickets_phone_tail", ["phone_tail"])
+
+
+def downgrade() -> None:
+    """Back to clear columns (the masked audit and push text stays masked: it cannot be undone)."""
+    ring = crypto.active()
+    bind = op.get_bind()
+    for row in _rows(bind, tickets, *(tickets.c[name] for name in SEALED)):
+        bind.execute(
+            tickets.update()
+            .where(tickets.c.id == row[0])
+            .values(
+                **{name: ring.open(row[i + 1]) if row[i + 1] else row[i + 1] for i, name in enumerate(SEALED)}
+            )
+        )
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_index("ix_tickets_phone_tail")
+        batch.drop_column("search_text")
+        batch.drop_column("phone_tail")
+        batch.alter_column("citizen_name", type_=sa.String(length=64), existing_nullable=True)
+        batch.alter_column("phone", type_=sa.String(length=20), existing_nullable=False)
+        batch.alter_column("title", type_=sa.String(length=200), existing_nullable=False)
+        batch.alter_column("location", type_=sa.String(length=200), existing_nullable=True)
+    op.create_index("ix_tickets_phone_tail", "tickets", [sa.text("substr(phone, length(phone) - 3)")])
