@@ -28,14 +28,15 @@ import secrets
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Text
+from sqlalchemy import String, Text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from core.files import ensure_private, write_private
 from core.settings import Settings
@@ -189,10 +190,23 @@ def load_for(settings: Settings) -> Keyring:
 
 
 class Sealed(TypeDecorator[str]):
-    """A text column stored sealed under the process's data key, read back in clear."""
+    """A text column stored sealed under the process's data key, read back in clear.
+
+    `length` is the clear text's limit, kept as the declared type on SQLite (which stores any
+    length in a VARCHAR(n), so sealing needed no table copy there); PostgreSQL stores TEXT, as
+    a sealed value is about four thirds of its UTF-8 bytes plus 42 characters."""
 
     impl = Text
     cache_ok = True
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__()
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite" and self.length is not None:
+            return String(self.length)
+        return Text()  # not through type_descriptor: psycopg's adaptation would compile as VARCHAR
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else active().seal(value)

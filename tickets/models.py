@@ -43,15 +43,15 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(64))
     # what the citizen gave, sealed at rest (core/crypto.py) and clear in memory
-    citizen_name: Mapped[str | None] = mapped_column(Sealed)
-    phone: Mapped[str] = mapped_column(Sealed)
-    title: Mapped[str] = mapped_column(Sealed)
-    content: Mapped[str] = mapped_column(Sealed)
-    location: Mapped[str | None] = mapped_column(Sealed)
+    citizen_name: Mapped[str | None] = mapped_column(Sealed(64))
+    phone: Mapped[str] = mapped_column(Sealed(20))
+    title: Mapped[str] = mapped_column(Sealed(200))
+    content: Mapped[str] = mapped_column(Sealed())
+    location: Mapped[str | None] = mapped_column(Sealed(200))
     # what is searched instead: the keyed hash of the phone's last four digits, and the title,
     # content and place with personal numbers masked (core/privacy.py), kept by `_searchable`
-    phone_tail: Mapped[str] = mapped_column(String(32), index=True)
-    search_text: Mapped[str] = mapped_column(Text)
+    phone_tail: Mapped[str] = mapped_column(String(32), index=True, server_default="")
+    search_text: Mapped[str] = mapped_column(Text, server_default="")
     type: Mapped[str] = mapped_column(String(8))
     category1: Mapped[str | None] = mapped_column(String(32))
     category2: Mapped[str | None] = mapped_column(String(32))

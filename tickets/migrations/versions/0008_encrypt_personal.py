@@ -63,11 +63,17 @@ def _masked_changes(changes: Any) -> Any:
 def upgrade() -> None:
     ring = crypto.active()  # DataKeyError, saying what to do, when no key was loaded
     op.drop_index("ix_tickets_phone_tail", table_name="tickets")
-    with op.batch_alter_table("tickets") as batch:
-        for name in ("citizen_name", "phone", "title", "location"):
-            batch.alter_column(name, type_=sa.Text(), existing_nullable=name != "phone" and name != "title")
-        batch.add_column(sa.Column("phone_tail", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("search_text", sa.Text(), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":  # SQLite keeps any length in a VARCHAR(n): no copy
+        for name, nullable in (
+            ("citizen_name", True),
+            ("phone", False),
+            ("title", False),
+            ("location", True),
+        ):
+            op.alter_column("tickets", name, type_=sa.Text(), existing_nullable=nullable)
+    # NOT NULL with a default: the one form SQLite adds in place
+    op.add_column("tickets", sa.Column("phone_tail", sa.String(length=32), nullable=False, server_default=""))
+    op.add_column("tickets", sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
     bind = op.get_bind()
     for row in _rows(bind, tickets, *(tickets.c[name] for name in SEALED)):
         clear = {
@@ -87,16 +93,13 @@ def upgrade() -> None:
         if masked != changes:
             bind.execute(audit.update().where(audit.c.id == entry_id).values(changes=masked))
     for row_id, payload in _rows(bind, outbox, outbox.c.payload):
-        if isinstance(payload, dict) and any(isinstance(payload.get(k), str) for k in TEXTS):
+        if isinstance(payload, dict):
             masked = {
                 k: mask_personal(v) if k in TEXTS and isinstance(v, str) else v for k, v in payload.items()
             }
             if masked != payload:
                 bind.execute(outbox.update().where(outbox.c.id == row_id).values(payload=masked))
-    with op.batch_alter_table("tickets") as batch:
-        batch.alter_column("phone_tail", existing_type=sa.String(length=32), nullable=False)
-        batch.alter_column("search_text", existing_type=sa.Text(), nullable=False)
-        batch.create_index("ix_tickets_phone_tail", ["phone_tail"])
+    op.create_index("ix_tickets_phone_tail", "tickets", ["phone_tail"])
 
 
 def downgrade() -> None:
@@ -111,12 +114,15 @@ def downgrade() -> None:
                 **{name: ring.open(row[i + 1]) if row[i + 1] else row[i + 1] for i, name in enumerate(SEALED)}
             )
         )
-    with op.batch_alter_table("tickets") as batch:
-        batch.drop_index("ix_tickets_phone_tail")
-        batch.drop_column("search_text")
-        batch.drop_column("phone_tail")
-        batch.alter_column("citizen_name", type_=sa.String(length=64), existing_nullable=True)
-        batch.alter_column("phone", type_=sa.String(length=20), existing_nullable=False)
-        batch.alter_column("title", type_=sa.String(length=200), existing_nullable=False)
-        batch.alter_column("location", type_=sa.String(length=200), existing_nullable=True)
+    op.drop_index("ix_tickets_phone_tail", table_name="tickets")
+    for name in ("search_text", "phone_tail"):
+        op.execute(f"ALTER TABLE tickets DROP COLUMN {name}")  # in place on SQLite 3.35+ too
+    if bind.dialect.name != "sqlite":
+        for name, length, nullable in (
+            ("citizen_name", 64, True),
+            ("phone", 20, False),
+            ("title", 200, False),
+            ("location", 200, True),
+        ):
+            op.alter_column("tickets", name, type_=sa.String(length=length), existing_nullable=nullable)
     op.create_index("ix_tickets_phone_tail", "tickets", [sa.text("substr(phone, length(phone) - 3)")])
