@@ -42,6 +42,7 @@ from cli.context import (
 )
 from cli.keys import keys_app
 from cli.report import report_app
+from cli.retention import retention_app
 from cli.tickets import tickets_app, users_app
 from core.files import private_umask, write_private
 from core.runtime import apply_runtime
@@ -71,6 +72,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
 
 
 @app.callback()

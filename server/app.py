@@ -25,6 +25,8 @@ from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
 from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
+from jobs.retention import sweep as retention_sweep
+from jobs.retention import sweep_forever as retention_forever
 from server import console as console_page
 from server import metrics
 from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
@@ -67,6 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.start_refresher()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
+        keep = settings.retention
+        keeper = (
+            asyncio.create_task(
+                retention_forever(
+                    lambda: retention_sweep(
+                        keep, db=desk.db, sessions=service.assistant.sessions, now=desk.clock()
+                    ),
+                    keep.sweep_interval_minutes * 60,
+                )
+            )
+            if keep.sweep_interval_minutes > 0
+            else None
+        )
         every = settings.hotline_platform.push_interval_seconds
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         for channel in channels:
@@ -77,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for channel in channels:
                 await channel.stop()
-            for task in (sweeper, pusher):
+            for task in (sweeper, pusher, keeper):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

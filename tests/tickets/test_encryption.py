@@ -140,8 +140,9 @@ def test_the_migration_seals_rows_stored_in_clear(
                 "INSERT INTO tickets (id, ticket_no, channel, created_by, citizen_name, phone, title, "
                 "content, location, type, department, urgency, received_at, feedback_deadline, "
                 "completion_deadline, status, escalation_level, supervision_count, at_risk, overdue, "
-                "created_at, updated_at) VALUES (1, '20261123-0001', 'api', 'a', :name, :phone, '社保卡', "
-                ":content, '天河区', '求助', :dept, 'normal', :t, :t, :t, '待受理', 0, 0, false, false, :t, :t)"
+                "created_at, updated_at) VALUES (1, '20261123-0001', 'api', 'a', :name, :phone, "
+                "'社保卡', :content, '天河区', '求助', :dept, 'normal', :t, :t, :t, '待受理', 0, 0, "
+                "false, false, :t, :t)"
             ),
             {"name": NAME, "phone": PHONE, "content": f"身份证{ID_NUMBER}", "dept": DEPT, "t": clock.now},
         )
