@@ -20,7 +20,7 @@ from core.privacy import mask_personal
 from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
-from tickets.models import AuditEntry, Ticket, TicketCounter
+from tickets.models import AuditEntry, Ticket, TicketCounter, TicketWords
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.sla import SlaPolicy, set_deadlines
@@ -226,8 +226,11 @@ def search_tickets(
             raise InvalidTicketError("a phone search needs at least the last four digits")
         # the phone is sealed: its last four digits are found through their keyed hash (indexed)
         query = query.where(Ticket.phone_tail.in_(crypto.active().tail_hashes(search.phone)))
-    for word in search.words.split():  # the masked copy of title, content and place
-        query = query.where(Ticket.search_text.contains(word, autoescape=True))
+    if words := search.words.split():  # the masked copy of title, content and place
+        matching = select(TicketWords.ticket_id).where(
+            *(TicketWords.text.contains(word, autoescape=True) for word in words)
+        )
+        query = query.where(Ticket.id.in_(matching))
     if since is not None:
         query = query.where(Ticket.received_at >= since)
     if until is not None:

@@ -4,7 +4,7 @@ Seals `citizen_name`, `phone`, `title`, `content` and `location` of every existi
 the data key (core/crypto.py: GOVBOT_DATA_KEY, or the data dir's key file in development), so
 the key must be loadable when this runs; `govbot` and the server load it before migrating. The
 clear-phone index `ix_tickets_phone_tail` (0006) gives way to an index of the same name on the
-keyed hash of the last four digits, and `search_text` keeps the masked words for the desk's
+keyed hash of the last four digits, and `ticket_words` keeps the masked words for the desk's
 word search. Update entries of the audit trail and platform push payloads kept the citizen's
 words in clear: they are masked (core/privacy.py), as the code now writes them.
 
@@ -37,8 +37,8 @@ tickets = sa.table(
     sa.column("id", sa.Integer),
     *(sa.column(name, sa.Text) for name in SEALED),
     sa.column("phone_tail", sa.String),
-    sa.column("search_text", sa.Text),
 )
+words = sa.table("ticket_words", sa.column("ticket_id", sa.Integer), sa.column("text", sa.Text))
 audit = sa.table(
     "ticket_audit", sa.column("id", sa.Integer), sa.column("action", sa.String), sa.column("changes", sa.JSON)
 )
@@ -73,7 +73,13 @@ def upgrade() -> None:
             op.alter_column("tickets", name, type_=sa.Text(), existing_nullable=nullable)
     # NOT NULL with a default: the one form SQLite adds in place
     op.add_column("tickets", sa.Column("phone_tail", sa.String(length=32), nullable=False, server_default=""))
-    op.add_column("tickets", sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
+    op.create_table(
+        "ticket_words",
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"]),
+        sa.PrimaryKeyConstraint("ticket_id"),
+    )
     bind = op.get_bind()
     for row in _rows(bind, tickets, *(tickets.c[name] for name in SEALED)):
         clear = {
@@ -85,9 +91,10 @@ def upgrade() -> None:
             .values(
                 **{name: ring.seal(value) if value is not None else None for name, value in clear.items()},
                 phone_tail=ring.tail_hash(clear["phone"] or ""),
-                search_text=mask_personal("\n".join(clear[name] or "" for name in TEXTS)),
             )
         )
+        text = mask_personal("\n".join(clear[name] or "" for name in TEXTS))
+        bind.execute(words.insert().values(ticket_id=row[0], text=text))
     for entry_id, changes in _rows(bind, audit, audit.c.changes):
         masked = _masked_changes(changes)
         if masked != changes:
@@ -115,8 +122,8 @@ def downgrade() -> None:
             )
         )
     op.drop_index("ix_tickets_phone_tail", table_name="tickets")
-    for name in ("search_text", "phone_tail"):
-        op.execute(f"ALTER TABLE tickets DROP COLUMN {name}")  # in place on SQLite 3.35+ too
+    op.drop_table("ticket_words")
+    op.execute("ALTER TABLE tickets DROP COLUMN phone_tail")  # in place on SQLite 3.35+ too
     if bind.dialect.name != "sqlite":
         for name, length, nullable in (
             ("citizen_name", 64, True),
