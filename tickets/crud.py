@@ -227,10 +227,7 @@ def search_tickets(
         # the phone is sealed: its last four digits are found through their keyed hash (indexed)
         query = query.where(Ticket.phone_tail.in_(crypto.active().tail_hashes(search.phone)))
     if words := search.words.split():  # the masked copy of title, content and place
-        matching = select(TicketWords.ticket_id).where(
-            *(TicketWords.text.contains(word, autoescape=True) for word in words)
-        )
-        query = query.where(Ticket.id.in_(matching))
+        query = _with_words(session, query, words)
     if since is not None:
         query = query.where(Ticket.received_at >= since)
     if until is not None:
@@ -246,6 +243,28 @@ def search_tickets(
         rows = (t for t in session.scalars(query) if t.phone.endswith(search.phone))  # same-tail rows
         return list(islice(rows, offset, offset + limit))
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+WORD_MATCHES_LISTED = 1000
+
+
+def _with_words(session: Session, query: Select[tuple[Ticket]], words: list[str]) -> Select[tuple[Ticket]]:
+    """`query` limited to tickets whose masked words hold every one of `words`.
+
+    First the narrow words table alone, newest first, up to WORD_MATCHES_LISTED matches: a
+    rare word is one scan of it (not of the wider, sealed ticket rows) and its few ids go into
+    the query; a common word stops that walk early and is joined instead, so the walk over the
+    tickets, newest first, finds a page of matches after a few rows."""
+    found = [TicketWords.text.contains(word, autoescape=True) for word in words]
+    ids = session.scalars(
+        select(TicketWords.ticket_id)
+        .where(*found)
+        .order_by(TicketWords.ticket_id.desc())
+        .limit(WORD_MATCHES_LISTED + 1)
+    ).all()
+    if len(ids) <= WORD_MATCHES_LISTED:
+        return query.where(Ticket.id.in_(ids))
+    return query.join(TicketWords, TicketWords.ticket_id == Ticket.id).where(*found)
 
 
 def update_ticket(
