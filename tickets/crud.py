@@ -6,9 +6,10 @@ They raise domain errors (tickets.errors), never HTTP ones; callers own the tran
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz import fuzz
 from sqlalchemy import Select, select, update
@@ -240,7 +241,8 @@ def search_tickets(
     # stops at the page, where ordering by received_at made SQLite visit every row through its index
     query = query.order_by(Ticket.id.desc())
     if len(search.phone) > 4:  # the longer suffix is checked on the opened phones of the few
-        rows = (t for t in session.scalars(query) if t.phone.endswith(search.phone))  # same-tail rows
+        same_tail = cast(Iterable[Ticket], session.scalars(query))  # a handful of rows
+        rows = (t for t in same_tail if t.phone.endswith(search.phone))
         return list(islice(rows, offset, offset + limit))
     return list(session.scalars(query.limit(limit).offset(offset)))
 

@@ -5,9 +5,12 @@ the current key, and its phone-tail hash recomputed, one batch per transaction.
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.crypto import Keyring
 from tickets.db import TicketDB
@@ -16,7 +19,7 @@ from tickets.models import Ticket
 SEALED_COLUMNS = ("citizen_name", "phone", "title", "content", "location")
 
 
-def _raw(name: str) -> object:
+def _raw(name: str) -> ColumnElement[str]:
     """A sealed column as stored (the ciphertext), bypassing the column type's opening."""
     return type_coerce(Ticket.__table__.c[name], Text())
 
@@ -30,8 +33,12 @@ def stale_ids(*, session: Session, ring: Keyring, after: int, limit: int) -> tup
         .order_by(Ticket.id)
         .limit(limit)
     ).all()
-    stale = [row[0] for row in rows if any(v is not None and not ring.is_current(v) for v in row[1:])]
+    stale = [row[0] for row in rows if any(_stale(ring, value) for value in row[1:])]
     return stale, rows[-1][0] if rows else 0
+
+
+def _stale(ring: Keyring, value: str | None) -> bool:
+    return value is not None and not ring.is_current(value)
 
 
 def reseal(*, session: Session, ids: list[int]) -> None:
@@ -47,10 +54,18 @@ def rotate(db: TicketDB, ring: Keyring, *, batch: int = 500) -> int:
     Safe to interrupt and run again: what is done stays done."""
     done, after = 0, 0
     while True:
-        ids, last = db.run(lambda s, a=after: stale_ids(session=s, ring=ring, after=a, limit=batch))
+        ids, last = db.run(partial(_scan, ring=ring, after=after, limit=batch))
         if not last:
             return done
         if ids:
-            db.run(lambda s, i=ids: reseal(session=s, ids=i))
+            db.run(partial(_reseal, ids=ids))
             done += len(ids)
         after = last
+
+
+def _scan(session: Session, *, ring: Keyring, after: int, limit: int) -> tuple[list[int], int]:
+    return stale_ids(session=session, ring=ring, after=after, limit=limit)
+
+
+def _reseal(session: Session, *, ids: list[int]) -> None:
+    reseal(session=session, ids=ids)
