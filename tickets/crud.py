@@ -21,7 +21,7 @@ from core.privacy import mask_personal
 from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
-from tickets.models import AuditEntry, Ticket, TicketCounter, TicketWords
+from tickets.models import WORD_COLUMNS, AuditEntry, Ticket, TicketCounter, TicketWords
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.sla import SlaPolicy, set_deadlines
@@ -319,10 +319,7 @@ def update_ticket(
 def _audited(field: str, value: Any) -> Any:
     """A value as the audit trail keeps it: the citizen's own words with personal numbers
     masked, as the trail is stored in clear and shown to every role that sees the ticket."""
-    return mask_personal(value) if field in SEALED_TEXT and isinstance(value, str) else value
-
-
-SEALED_TEXT = frozenset({"title", "content", "location"})
+    return mask_personal(value) if field in WORD_COLUMNS and isinstance(value, str) else value
 
 
 def move_ticket(

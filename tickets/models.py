@@ -99,7 +99,8 @@ def searchable_text(title: str | None, content: str | None, location: str | None
     return mask_personal("\n".join(part or "" for part in (title, content, location)))
 
 
-_WORDS = ("title", "content", "location")
+WORD_COLUMNS = ("title", "content", "location")  # the citizen's words: sealed, searched masked
+SEALED_COLUMNS = ("citizen_name", "phone", *WORD_COLUMNS)
 
 
 @event.listens_for(Ticket, "before_insert")
@@ -119,7 +120,7 @@ def _words_inserted(_mapper: Any, connection: Connection, ticket: Ticket) -> Non
 @event.listens_for(Ticket, "after_update")
 def _words_updated(_mapper: Any, connection: Connection, ticket: Ticket) -> None:
     state = inspect(ticket)
-    if any(state.attrs[name].history.has_changes() for name in _WORDS):
+    if any(state.attrs[name].history.has_changes() for name in WORD_COLUMNS):
         text = searchable_text(ticket.title, ticket.content, ticket.location)
         connection.execute(update(TicketWords).where(TicketWords.ticket_id == ticket.id).values(text=text))
 

@@ -14,9 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.crypto import Keyring
 from tickets.db import TicketDB
-from tickets.models import Ticket
-
-SEALED_COLUMNS = ("citizen_name", "phone", "title", "content", "location")
+from tickets.models import SEALED_COLUMNS, Ticket
 
 
 def _raw(name: str) -> ColumnElement[str]:

@@ -23,7 +23,7 @@ from tests.utils.ticketdb import FakeClock
 from tickets import sealing
 from tickets.db import MIGRATIONS, VERSION_TABLE, TicketDB
 from tickets.errors import InvalidTicketError
-from tickets.models import AuditEntry, Ticket, TicketWords
+from tickets.models import SEALED_COLUMNS, AuditEntry, Ticket, TicketWords
 from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.service import TicketDesk
 
@@ -44,7 +44,7 @@ def _create(desk: TicketDesk, phone: str = PHONE, **fields: Any) -> str:
 
 def _raw_rows(desk: TicketDesk) -> list[tuple[Any, ...]]:
     """The tickets table as stored, the sealed columns as their ciphertext."""
-    columns = [type_coerce(Ticket.__table__.c[n], Text()) for n in sealing.SEALED_COLUMNS]
+    columns = [type_coerce(Ticket.__table__.c[n], Text()) for n in SEALED_COLUMNS]
     with desk.db.session() as s:
         query = select(Ticket.ticket_no, TicketWords.text, *columns).join(
             TicketWords, TicketWords.ticket_id == Ticket.id
