@@ -24,6 +24,7 @@ from bot.resources import Resources
 from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
 from bot.training import load_calibration
+from core import crypto
 from core.clock import Clock, system_clock
 from core.privacy import mask_personal
 from core.settings import Settings
@@ -67,6 +68,7 @@ class Assistant:
             settings.bot.session_ttl_minutes,
             settings.secrets.redis_url,
             settings.server.redis_prefix,
+            keyring=crypto.load_for(settings),
         )
         self.policy_config = settings.policy(PolicyConfig)
         self.unanswered_hook: UnansweredHook | None = None

@@ -40,8 +40,11 @@ from cli.context import (
     progress,
     set_global_options,
 )
+from cli.keys import keys_app
 from cli.report import report_app
+from cli.retention import retention_app
 from cli.tickets import tickets_app, users_app
+from core.files import private_umask, write_private
 from core.runtime import apply_runtime
 from core.settings import describe
 from index.store import IndexNotBuiltError
@@ -68,6 +71,8 @@ app.add_typer(users_app, name="users")
 
 app.add_typer(report_app, name="report")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
 
 
 @app.callback()
@@ -75,6 +80,7 @@ def main(
     ctx: typer.Context, data_dir: DataDir = None, config: ConfigPath = None, verbose: bool = False
 ) -> None:
     """Options given here apply to every command."""
+    private_umask()  # databases, the key file, exports: readable by their owner only
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     set_global_options(GlobalOptions(data_dir=data_dir, config=config))
     apply_runtime(cli_settings().runtime)  # before the encoder and faiss load their thread pools
@@ -574,7 +580,7 @@ def evaluate(
     table.add_row("latency p95 ms", f"{p95:.1f}")
     out.print(table)
     if json_out:
-        json_out.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in details) + "\n")
+        write_private(json_out, "\n".join(json.dumps(d, ensure_ascii=False) for d in details) + "\n")
 
 
 @app.command()

@@ -81,6 +81,36 @@ class BotSettings(Section):
     min_sources: int = Field(5, description="Sources listed with every answer and clarify")
 
 
+class RetentionSettings(Section):
+    """How long what citizens typed is kept where nobody needs it any longer (the sweeper:
+    the server's background task, or `govbot retention sweep`). Tickets are not swept: they are
+    the record of the case."""
+
+    sessions_hours: int = Field(
+        24,
+        ge=1,
+        description="Conversation rows are deleted this long after their last turn. Past "
+        "bot.session_ttl_minutes they are never read again; the day's margin only keeps the sweep "
+        "from racing a conversation that is still going",
+    )
+    abandoned_forms_hours: int = Field(
+        2,
+        ge=1,
+        description="A ticket form left unfinished (description, phone, name) is wiped from its "
+        "session this long after the last answer: a citizen back within the session TTL finds it, "
+        "and a form nobody can return to does not wait a whole day with their numbers in it",
+    )
+    unanswered_days: int = Field(
+        90,
+        ge=1,
+        description="Unanswered questions (masked) are deleted after this many days: the gap report "
+        "reads a day at a time, and a quarter is enough to see whether a gap keeps coming back",
+    )
+    sweep_interval_minutes: int = Field(
+        60, ge=0, description="The server sweeps this often; 0 = only `govbot retention sweep`"
+    )
+
+
 class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address `govbot serve` listens on")
     port: int = Field(8000, description="Port `govbot serve` listens on")
@@ -315,6 +345,14 @@ class Secrets(BaseModel):
         default_factory=dict,
         description="GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY, _SECRET, by upper-case app id",
     )
+    data_key: str = Field(
+        "",
+        description="GOVBOT_DATA_KEY: base64 of 32 random bytes (`govbot keys new`), encrypting citizens' "
+        "phone, name and words at rest; unset, a key file in the data dir is used (development only)",
+    )
+    data_keys_old: str = Field(
+        "", description="GOVBOT_DATA_KEYS_OLD: earlier data keys, comma-separated, still accepted for reading"
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -325,6 +363,8 @@ class Secrets(BaseModel):
             webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
             platform_secret=os.environ.get("GOVBOT_PLATFORM_SECRET", ""),
             wechat=wechat_secrets(dict(os.environ)),
+            data_key=os.environ.get("GOVBOT_DATA_KEY", ""),
+            data_keys_old=os.environ.get("GOVBOT_DATA_KEYS_OLD", ""),
         )
 
 
@@ -395,6 +435,9 @@ class Settings(Section):
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
     tickets: TicketSettings = Field(default_factory=TicketSettings, description="12345 tickets")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long sessions, forms and gaps are kept"
+    )
     runtime: RuntimeSettings = Field(
         default_factory=RuntimeSettings,
         description="Native thread pools, set once at start-up (core/runtime.py)",

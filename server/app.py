@@ -20,10 +20,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
+from core.files import private_umask
 from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
 from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
+from jobs.retention import sweep as retention_sweep
+from jobs.retention import sweep_forever as retention_forever
 from server import console as console_page
 from server import metrics
 from server.api import (
@@ -60,6 +63,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    private_umask()  # databases and files the server writes: readable by their owner only
     settings = settings or load_settings()
     apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
@@ -86,6 +90,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.start_refresher()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
+        keep = settings.retention
+        keeper = (
+            asyncio.create_task(
+                retention_forever(
+                    lambda: retention_sweep(
+                        keep, db=desk.db, sessions=service.assistant.sessions, now=desk.clock()
+                    ),
+                    keep.sweep_interval_minutes * 60,
+                )
+            )
+            if keep.sweep_interval_minutes > 0
+            else None
+        )
         every = settings.hotline_platform.push_interval_seconds
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         for channel in channels:
@@ -98,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await live.stop()
             for channel in channels:
                 await channel.stop()
-            for task in (sweeper, pusher):
+            for task in (sweeper, pusher, keeper):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

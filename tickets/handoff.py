@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, delete, func, select, update
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import Clock
+from core.crypto import Sealed
 from core.db import Database
 from core.privacy import mask_personal
 from core.settings import HandoffSettings, TicketSettings
@@ -81,7 +82,7 @@ class Line(Base):
     sender: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16), default="text")
     author: Mapped[str | None] = mapped_column(String(64))  # the agent's name on their lines
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Sealed(), default="")  # what citizen and agent typed, sealed at rest
 
 
 class AgentPresence(Base):
@@ -475,11 +476,13 @@ class HandoffStore:
 
 
 def attach_transcript(db: Database, ticket_id: int, lines: list[dict[str, Any]]) -> None:
-    """Attach a conversation's lines to a ticket (once: a second attach keeps the first)."""
+    """Attach a conversation's lines to a ticket (once: a second attach keeps the first), masked:
+    every staff view shows them masked, so the numbers are not kept there at all."""
+    masked = [{**line, "text": mask_personal(str(line.get("text", "")))} for line in lines]
 
     def job(s: Session) -> None:
         if s.get(TicketTranscript, ticket_id) is None:
-            s.add(TicketTranscript(ticket_id=ticket_id, lines=lines))
+            s.add(TicketTranscript(ticket_id=ticket_id, lines=masked))
 
     db.run(job, retry_integrity=True)
 

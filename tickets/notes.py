@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.crypto import Sealed
 from core.sqltypes import UTCDateTime
 from tickets.crud import get_ticket
 from tickets.errors import InvalidTicketError
@@ -29,7 +30,7 @@ class TicketNote(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     author: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Sealed())  # staff may quote the citizen: sealed at rest
 
 
 def add_note(*, session: Session, ticket_no: str, text: str, viewer: Viewer, now: datetime) -> TicketNote:

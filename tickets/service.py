@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core import crypto
 from core.clock import Clock, system_clock
 from core.errors import RateLimitedError
 from core.settings import Settings
@@ -73,6 +74,7 @@ class TicketDesk:
         cfg = settings.tickets
         self.settings = settings
         self.clock = clock
+        self.keyring = crypto.load_for(settings)  # before the first sealed column is read or written
         self.db = TicketDB(url or settings.tickets_url)
         self.policy = sla.SlaPolicy.from_settings(cfg)
         self._coverage_logged: date | None = None  # the local day the calendar's coverage was last logged

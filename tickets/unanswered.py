@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.privacy import mask_personal
@@ -93,3 +93,9 @@ class UnansweredRecorder:
             )
         except Exception:  # the reply matters more than the statistic
             log.exception("tickets.unanswered.record_failed")
+
+
+def delete_unanswered_before(*, session: Session, before: datetime) -> int:
+    """Retention: remove the questions recorded before `before`; returns how many."""
+    result = session.execute(delete(UnansweredQuestion).where(UnansweredQuestion.at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -81,7 +81,9 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
     copy_prepared: Callable[[], Path], api_server: FakeWeChatServer
 ) -> None:
     """The ticket form turn by turn over WeChat; WeChat re-pushes 确认提交 → still one ticket."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, select
+
+    from tickets.models import Ticket
 
     data_dir = copy_prepared()
     settings = server_settings(data_dir)
@@ -117,8 +119,8 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
             )
         assert _wechat_replies(client) - before == len(turns) + 1  # the retries were not answered again
     engine = create_engine(f"sqlite:///{data_dir / 'tickets.sqlite'}")
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT channel, location FROM tickets")).all()
+    with engine.connect() as conn:  # the place is sealed at rest: read through the model's column type
+        rows = [tuple(r) for r in conn.execute(select(Ticket.channel, Ticket.location)).all()]
     engine.dispose()
     assert rows == [("wechat", "越秀区东风中路300号")]
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 
+from core.crypto import new_key
 from core.settings import DEFAULT_CONFIG
 from tests.utils.redis_server import REDIS_URL, private_redis
 from tests.utils.servers import free_port, start_serve_process, stop_process, wait_until_up
@@ -57,6 +58,7 @@ def machines(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             "REDIS_URL": REDIS_URL,
             "GOVBOT_CONFIG": str(config_path),
             "OMP_WAIT_POLICY": "PASSIVE",
+            "GOVBOT_DATA_KEY": new_key(),  # one data key for all machines, as deployment.md says
         }
         env.pop("GOVBOT_DATA_DIR", None)
         dirs = [_machine_dir(prepared_dir, tmp / name) for name in ("a", "b")]
