@@ -143,6 +143,8 @@ class AssistantService:
             checks["index_current"] = index_version == kb_version
             if self.last_sync is not None:
                 checks["last_sync"] = {
+                    "path": self.last_sync.path,
+                    "reason": self.last_sync.reason,
                     "changed": self.last_sync.changed,
                     "removed": self.last_sync.removed,
                     "embedded": self.last_sync.embedded,
