@@ -14,6 +14,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,25 @@ import pytest
 from bot.assistant import Assistant
 from core.settings import Settings, load_settings
 from tests.utils.shared import shared_path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_postgres_schema() -> Iterator[None]:
+    """With DATABASE_URL pointing at PostgreSQL (`make test-pg`), the session's data directories
+    keep their tickets and knowledge base in a schema of their own, dropped afterwards, so runs
+    never meet each other's data."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from tests.utils.ticketdb import pg_schema_url
+
+    with pg_schema_url() as private:
+        os.environ["DATABASE_URL"] = private
+        try:
+            yield
+        finally:
+            os.environ["DATABASE_URL"] = url
 
 
 @pytest.fixture(scope="session")
@@ -51,15 +71,24 @@ def assistant(settings: Settings) -> Iterator[Assistant]:
 
 
 @pytest.fixture
-def copy_prepared(prepared_dir: Path, tmp_path: Path) -> Callable[[], Path]:
-    """Factory: a private copy of the prepared directory, for tests that import or rebuild."""
+def copy_prepared(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], Path]]:
+    """Factory: a private copy of the prepared directory, for tests that import or rebuild. On
+    PostgreSQL its database is a copy too (DATABASE_URL points at the latest copy's schema)."""
+    from tests.utils.ticketdb import pg_schema_clone
 
-    def make() -> Path:
-        target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
-        shutil.copytree(prepared_dir, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
-        return target
+    prepared_url = os.environ.get("DATABASE_URL", "")
+    with ExitStack() as clones:
 
-    return make
+        def make() -> Path:
+            target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
+            shutil.copytree(prepared_dir, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+            if prepared_url.startswith("postgresql"):
+                monkeypatch.setenv("DATABASE_URL", clones.enter_context(pg_schema_clone(prepared_url)))
+            return target
+
+        yield make
 
 
 @pytest.fixture

@@ -57,6 +57,35 @@ def pg_schema_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _schema_of(url: str) -> str | None:
+    """The schema a URL made by pg_schema_url works in."""
+    marker = quote("-csearch_path=")
+    return url.split(marker, 1)[1] if marker in url else None
+
+
+@contextmanager
+def pg_schema_clone(url: str) -> Iterator[str]:
+    """A new schema holding a copy of the tables (rows included) of the schema `url` works in,
+    dropped afterwards: a private copy of a prepared database, like a copied SQLite file."""
+    source = _schema_of(url)
+    assert source, f"not a URL with its own schema: {url}"
+    import psycopg
+
+    with pg_schema_url() as clone:
+        target = _schema_of(clone)
+        conninfo = url.split("?", 1)[0].replace("postgresql+psycopg", "postgresql")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+                (source,),
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(f'CREATE TABLE "{target}"."{table}" (LIKE "{source}"."{table}" INCLUDING ALL)')
+                conn.execute(f'INSERT INTO "{target}"."{table}" SELECT * FROM "{source}"."{table}"')
+        yield clone
+
+
 @contextmanager
 def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
