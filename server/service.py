@@ -148,6 +148,7 @@ class AssistantService:
                     "changed": self.last_sync.changed,
                     "removed": self.last_sync.removed,
                     "embedded": self.last_sync.embedded,
+                    "tokenised": self.last_sync.tokenised,
                     "seconds": self.last_sync.seconds,
                 }
         except Exception as exc:  # reported, not raised: readiness must answer
