@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import numpy as np
 from scipy.sparse import csc_matrix, csr_matrix, vstack
@@ -65,15 +65,18 @@ def document_terms(title: str, body: str) -> list[str]:
 
 
 def _term_counts(docs: Sequence[Sequence[str]], vocab: dict[str, int]) -> csr_matrix:
-    """Documents x terms counts; new terms are added to `vocab` in order of first occurrence."""
-    lengths = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
-    cols = np.fromiter(
-        (vocab.setdefault(term, len(vocab)) for doc in docs for term in doc),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
+    """Documents x terms counts; new terms are added to `vocab` in order of first occurrence.
+    Python loops only over distinct terms: the per-term lookups run inside `map`."""
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    flat = list(chain.from_iterable(docs))
+    for term in dict.fromkeys(flat):
+        if term not in vocab:
+            vocab[term] = len(vocab)
+    cols = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
     rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-    counts = csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
+    counts = csr_matrix(
+        (np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+    )
     counts.sum_duplicates()
     return counts
 
