@@ -12,9 +12,7 @@ import os
 # hundreds of times slower. Must be set before the OpenMP runtime loads (first import).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import shutil
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -33,13 +31,14 @@ def _private_postgres_schema() -> Iterator[None]:
     if not url.startswith("postgresql"):
         yield
         return
-    from tests.utils.ticketdb import pg_schema_url
+    from tests.utils.ticketdb import drop_clones, pg_schema_url
 
     with pg_schema_url() as private:
         os.environ["DATABASE_URL"] = private
         try:
             yield
         finally:
+            drop_clones()
             os.environ["DATABASE_URL"] = url
 
 
@@ -71,24 +70,19 @@ def assistant(settings: Settings) -> Iterator[Assistant]:
 
 
 @pytest.fixture
-def copy_prepared(
-    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[], Path]]:
+def copy_prepared(prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Path]:
     """Factory: a private copy of the prepared directory, for tests that import or rebuild. On
     PostgreSQL its database is a copy too (DATABASE_URL points at the latest copy's schema)."""
-    from tests.utils.ticketdb import pg_schema_clone
+    from tests.utils.ticketdb import copy_data_dir
 
-    prepared_url = os.environ.get("DATABASE_URL", "")
-    with ExitStack() as clones:
+    def make() -> Path:
+        target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
+        url = copy_data_dir(prepared_dir, target)
+        if url:
+            monkeypatch.setenv("DATABASE_URL", url)
+        return target
 
-        def make() -> Path:
-            target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
-            shutil.copytree(prepared_dir, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
-            if prepared_url.startswith("postgresql"):
-                monkeypatch.setenv("DATABASE_URL", clones.enter_context(pg_schema_clone(prepared_url)))
-            return target
-
-        yield make
+    return make
 
 
 @pytest.fixture

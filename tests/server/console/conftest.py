@@ -3,7 +3,6 @@ database and three staff accounts: an agent and handlers of two departments."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ import uvicorn
 
 from server.app import create_app
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import copy_data_dir
 from tickets.service import TicketDesk
 
 PASSWORD = "console-pass-9"
@@ -54,7 +54,7 @@ def live_server(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("console")
     data_dir = root / "data"
     # a private copy: tickets and the knowledge base share the data directory's database
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     settings = server_settings(data_dir)
     desk = TicketDesk(settings)
     try:
