@@ -14,6 +14,7 @@ from core.channel_settings import WeChatApp, WeChatAppSecrets
 from server.app import create_app
 from tests.connectors.conftest import APP_SECRETS
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import database_of
 from tests.utils.wechat import (
     AES_KEY,
     TOKEN,
@@ -116,7 +117,7 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
                 == 200
             )
         assert _wechat_replies(client) - before == len(turns) + 1  # the retries were not answered again
-    engine = create_engine(f"sqlite:///{data_dir / 'tickets.sqlite'}")
+    engine = create_engine(database_of(data_dir) or f"sqlite:///{data_dir / 'tickets.sqlite'}")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT channel, location FROM tickets")).all()
     engine.dispose()
