@@ -74,9 +74,7 @@ def _term_counts(docs: Sequence[Sequence[str]], vocab: dict[str, int]) -> csr_ma
             vocab[term] = len(vocab)
     cols = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
     rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-    counts = csr_matrix(
-        (np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab))
-    )
+    counts = csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
     counts.sum_duplicates()
     return counts
 
