@@ -93,21 +93,23 @@ def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
     return assistant
 
 
-def prepare_all(assistant: Assistant, *, quiet: bool = False) -> None:
-    """Bring a fresh data directory to a working state: sample KB, index, models."""
+def prepare_all(assistant: Assistant, *, quiet: bool = False, index: bool = True) -> None:
+    """Bring a fresh data directory to a working state: sample KB, index, models. Without
+    `index` the index is built only when training needs it (`serve`: every worker brings its
+    index up from the knowledge base itself, with the stored vectors and records)."""
     from jobs.operations import build_kb_index, import_sample, train_models
 
     settings = assistant.settings
     if assistant.kb.count() == 0:
         summary = import_sample(settings, assistant.kb)
         err.print(f"imported the bundled sample knowledge base: {summary.added} items")
-    if not (settings.index_dir / "manifest.json").is_file():
+    trained = (settings.models_dir / "intent" / "model.joblib").is_file() and (
+        settings.models_dir / "calibration.json"
+    ).is_file()
+    if not (settings.index_dir / "manifest.json").is_file() and (index or not trained):
         with progress("index build", assistant.kb.count()) as advance:
             build_kb_index(settings, assistant.resources, progress=advance)
-    if (
-        not (settings.models_dir / "intent" / "model.joblib").is_file()
-        or not (settings.models_dir / "calibration.json").is_file()
-    ):
+    if not trained:
         if not quiet:
             err.print("training intent and category models…")
         train_models(settings, assistant.resources)
@@ -500,7 +502,7 @@ def serve(
     settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     try:
-        prepare_all(assistant, quiet=False)
+        prepare_all(assistant, quiet=False, index=False)
     finally:
         assistant.close()
     n_workers = workers or settings.server.workers

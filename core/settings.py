@@ -74,6 +74,16 @@ class IndexSettings(Section):
         description="A served index checks the knowledge-base version at least this often "
         "(PostgreSQL NOTIFY wakes it at once; 0 = never refresh in the background)",
     )
+    sync_full_fraction: float = Field(
+        0.25,
+        description="A refresh rebuilds the whole served index instead of applying the changes "
+        "when more than this fraction of its items changed",
+    )
+    sync_full_behind: int = Field(
+        100,
+        description="... or when the served index is more than this many knowledge-base versions "
+        "behind (each import, promotion or removal is one version)",
+    )
 
 
 class BotSettings(Section):

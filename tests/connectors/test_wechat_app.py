@@ -14,6 +14,7 @@ from core.channel_settings import WeChatApp, WeChatAppSecrets
 from server.app import create_app
 from tests.connectors.conftest import APP_SECRETS
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import database_of
 from tests.utils.wechat import (
     AES_KEY,
     TOKEN,
@@ -118,7 +119,7 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
                 == 200
             )
         assert _wechat_replies(client) - before == len(turns) + 1  # the retries were not answered again
-    engine = create_engine(f"sqlite:///{data_dir / 'tickets.sqlite'}")
+    engine = create_engine(database_of(data_dir) or f"sqlite:///{data_dir / 'tickets.sqlite'}")
     with engine.connect() as conn:  # the place is sealed at rest: read through the model's column type
         rows = [tuple(r) for r in conn.execute(select(Ticket.channel, Ticket.location)).all()]
     engine.dispose()

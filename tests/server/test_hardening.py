@@ -5,7 +5,6 @@ gets stuck, long Rasa sender ids, trusted upstreams, and the database going away
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from core import permissions
 from server.app import create_app
 from server.deps import require
 from tests.server.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
+from tests.utils.ticketdb import copy_data_dir
 from tickets.db import TicketDB
 from tickets.models import Ticket
 
@@ -82,7 +82,7 @@ class Served:
 def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     # a private copy: tickets and the knowledge base share the data directory's database
     data_dir = tmp_path_factory.mktemp("hardening") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     settings = server_settings(data_dir)
     settings.server.trusted_upstreams = ["rasa-host"]
     # the walk asks every route as every caller from one address: far more than a minute's

@@ -135,11 +135,16 @@ def test_an_import_and_an_unpublish_reach_the_other_machine(machines: dict[str, 
     assert _top_id(first, QUESTION) == FAQ_ID
     ready = httpx.get(f"{second}/readyz", timeout=30).json()
     assert ready["index_current"] is True
+    # one item of ~140: applied to the served index, not a rebuild
+    assert ready["last_sync"]["path"] == "incremental", ready["last_sync"]
+    assert (ready["last_sync"]["changed"], ready["last_sync"]["removed"]) == (1, 0)
 
     _govbot(machines, machines["dirs"][0], "kb", "unpublish", FAQ_ID)
     seconds = _within_deadline(lambda: _top_id(second, QUESTION) != FAQ_ID)
     print(f"unpublish gone from the other machine after {seconds:.2f} s")
     assert _top_id(first, QUESTION) != FAQ_ID
+    last = httpx.get(f"{second}/readyz", timeout=30).json()["last_sync"]
+    assert (last["path"], last["changed"], last["removed"]) == ("incremental", 0, 1), last
 
 
 def test_a_conversation_alternating_between_machines_keeps_its_context(machines: dict[str, Any]) -> None:

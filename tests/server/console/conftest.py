@@ -3,7 +3,6 @@ database and staff accounts: an agent, handlers of two departments and a supervi
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ import uvicorn
 from core.settings import Settings
 from server.app import create_app
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import copy_data_dir
 from tickets.service import TicketDesk
 
 PASSWORD = "console-pass-9"
@@ -59,7 +59,7 @@ def live_server(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("console")
     data_dir = root / "data"
     # a private copy: tickets and the knowledge base share the data directory's database
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     settings = server_settings(data_dir)
     settings.tickets.console_refresh_seconds = 2  # the desk's live list, quick enough to watch
     desk = TicketDesk(settings)
