@@ -11,8 +11,9 @@ schema (127.0.0.1:5432/test, as the tests) and the local Redis under a private p
    in the same transaction), and B's answers are measured from the import's start until B's
    /readyz reports the new version. Errors are counted; the goal is <= 1.5x idle.
 3. Join: a third server with an empty data directory (models only) is started; its time to
-   /readyz (and the index bootstrap inside it) is compared with the time this process takes to
-   load every stored vector from the database, and with embedding the corpus instead.
+   /readyz (and the index bootstrap inside it, from /readyz's last_sync) is compared with the
+   time this process takes to load every stored vector from the database, and with embedding the
+   corpus instead (timed on --embed-sample items, scaled to all).
 
     .venv/bin/python bench/kb_sync.py --seconds 20 --out var/bench/kb_sync.json
 """
@@ -49,7 +50,9 @@ from _common import (
     write_json,
 )
 
-from core.settings import DEFAULT_CONFIG
+from core.settings import DEFAULT_CONFIG, load_settings
+from index.builder import embed_views
+from index.encoders import make_encoder
 from knowledge.store import KnowledgeStore
 from tests.utils.redis_server import REDIS_URL, private_redis
 from tests.utils.servers import free_port, start_serve_process, stop_process, wait_until_up
@@ -146,6 +149,7 @@ def main() -> None:
     parser.add_argument("--catalog", default=str(CATALOG), help="Guangdong catalog JSONL (../shared)")
     parser.add_argument("--records", type=int, default=2000, help="catalog records re-imported")
     parser.add_argument("--seconds", type=float, default=20.0, help="idle measuring window")
+    parser.add_argument("--embed-sample", type=int, default=200, help="items embedded to time a re-embed")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
     catalog = Path(args.catalog)
@@ -219,6 +223,12 @@ def main() -> None:
             vectors = [np.frombuffer(s.vector.data, dtype="<f4") for s in changes.items if s.vector]
             figures["vector_load_s"] = round(time.perf_counter() - started, 2)
             figures["vectors"] = len(vectors)
+            sample = [s.item.dense_views() for s in changes.items[: args.embed_sample]]
+            encoder = make_encoder(load_settings(data_dir=tmp / "a").index.embedder)
+            started = time.perf_counter()
+            embed_views(encoder, sample)
+            per_item = (time.perf_counter() - started) / max(len(sample), 1)
+            figures["reembed_estimate_s"] = round(per_item * len(changes.items), 1)
             kb.close()
             _dir_c, url_c, join_s = machine("c")
             figures["join_to_ready_s"] = round(join_s, 1)

@@ -41,12 +41,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from _common import BENCH_VAR, REPO_ROOT, docstring_parser, environment, header, markdown_table, write_json
+
+from core import crypto
 
 AGENT_TOKEN = "bench-agent-token-0123456789"
 NUMBER = re.compile(r"\d{8}-\d{4}")
@@ -370,13 +373,14 @@ async def kill9(server: Server, citizens: int, data_dir: Path) -> dict[str, Any]
         for session, _ in people:
             if session not in told:
                 await confirm(session)
-    db = sqlite3.connect(data_dir / "tickets.sqlite")
-    stored = dict(
-        db.execute(
-            "SELECT phone, COUNT(*) FROM tickets WHERE phone LIKE '1390000%' GROUP BY phone"
-        ).fetchall()
+    # phones are sealed at rest: opened with the data dir's key, as the server sealed them
+    ring = crypto.load(
+        os.environ.get("GOVBOT_DATA_KEY", ""), os.environ.get("GOVBOT_DATA_KEYS_OLD", ""), data_dir
     )
+    db = sqlite3.connect(data_dir / "tickets.sqlite")
+    phones = [ring.open(sealed) for (sealed,) in db.execute("SELECT phone FROM tickets").fetchall()]
     db.close()
+    stored = Counter(phone for phone in phones if phone.startswith("1390000"))
     mine = {phone: stored.get(phone, 0) for _, phone in people}
     return {
         "citizens": citizens,

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 from bot.answers import answer_item, cited
 from bot.desk import TicketGateway
 from bot.escalation import Escalation
+from bot.handoff import Handoff, LiveDesk
 from bot.messages import BotReply, Option, Source, UserMessage
 from bot.policy import Calibration, Decision, PolicyConfig, decide, needs_retrieval
 from bot.resources import Resources
 from bot.responses import Responses
 from bot.sessions import SessionState, open_session_store
 from bot.training import load_calibration
+from core import crypto
 from core.clock import Clock, system_clock
 from core.privacy import mask_personal
 from core.settings import Settings
@@ -48,11 +50,17 @@ class NotPreparedError(RuntimeError):
 
 class Assistant:
     def __init__(
-        self, settings: Settings, desk: TicketGateway | None = None, *, clock: Clock = system_clock
+        self,
+        settings: Settings,
+        desk: TicketGateway | None = None,
+        *,
+        clock: Clock = system_clock,
+        live: LiveDesk | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock  # "now" for the times citizens read (今天/明天)
         self._desk = desk
+        self.live = live  # the agents' queue (tickets/handoff.py); None: 转人工 offers a ticket
         self.kb = KnowledgeStore(settings.kb_url)
         self.resources = Resources(settings, self.kb)
         self.sessions = open_session_store(
@@ -60,6 +68,7 @@ class Assistant:
             settings.bot.session_ttl_minutes,
             settings.secrets.redis_url,
             settings.server.redis_prefix,
+            keyring=crypto.load_for(settings),
         )
         self.policy_config = settings.policy(PolicyConfig)
         self.unanswered_hook: UnansweredHook | None = None
@@ -73,6 +82,15 @@ class Assistant:
     def escalation(self) -> Escalation:
         zone = ZoneInfo(self.settings.tickets.timezone)
         return Escalation(self.responses, self.desk, zone=zone, clock=lambda: self.clock())
+
+    @cached_property
+    def handoff(self) -> Handoff | None:
+        if self.live is None:
+            return None
+        zone = ZoneInfo(self.settings.tickets.timezone)
+        return Handoff(
+            self.responses, self.live, self.settings.handoff, zone=zone, clock=lambda: self.clock()
+        )
 
     def desk(self) -> TicketGateway:
         """The ticket desk: the one given, else the SQL desk of the settings (opened on first use)."""
@@ -167,6 +185,8 @@ class Assistant:
         started = time.perf_counter()
         parsed = self.parse(message.text)
         state = self.sessions.get(message.session_id)
+        if self.handoff is not None:
+            self.handoff.refresh(state)
         hits: list[Hit] = []
         if needs_retrieval(parsed, state):
             top_k = max(self.settings.index.top_k, self.settings.bot.min_sources)
@@ -180,13 +200,13 @@ class Assistant:
             self._children_hits(hits),
             self._documents(hits),
         )
-        reply = self._reply(parsed, decision, hits, state, message.channel)
+        reply = self._reply(parsed, decision, hits, state, message)
         if parsed.truncated:
             limit = self.pipeline.describe()[0].get("max_chars", "")
             notice = self.responses.render("utter_truncated_notice", limit=limit)
             reply.notices.append(notice)
             reply.reply = f"{notice}\n{reply.reply}"
-        self._remember(message.session_id, state, reply)
+        self._remember(message.session_id, state, reply, parsed.raw)
         if reply.action == "fallback" and self.unanswered_hook is not None:
             self.unanswered_hook(text=parsed.text, reason=decision.reason, channel=message.channel)
         reply.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -230,9 +250,15 @@ class Assistant:
         }
 
     def _reply(
-        self, parsed: ParsedMessage, decision: Decision, hits: list[Hit], state: SessionState, channel: str
+        self,
+        parsed: ParsedMessage,
+        decision: Decision,
+        hits: list[Hit],
+        state: SessionState,
+        message: UserMessage,
     ) -> BotReply:
         render = self.responses.render
+        channel = message.channel
         base = self._base(parsed, decision, hits)
         action = decision.action
         if action == "answer" and decision.item_id:
@@ -256,13 +282,32 @@ class Assistant:
         if action in ("ticket", "ticket_status"):
             return self._ticket_dialogue(parsed, decision, state, channel, base)
         if action == "handoff":
-            return BotReply(action="handoff", reply=render("utter_handoff"), **base)
+            return self._handoff(parsed, decision, state, message, base)
         if action == "smalltalk":
             return BotReply(action="smalltalk", reply=render(f"utter_{decision.reason}"), **base)
         key = {"empty": "utter_empty_input", "out_of_scope": "utter_out_of_scope"}.get(
             decision.reason, "utter_no_answer"
         )
         return BotReply(action="fallback", reply=render(key), **base)
+
+    def _handoff(
+        self,
+        parsed: ParsedMessage,
+        decision: Decision,
+        state: SessionState,
+        message: UserMessage,
+        base: dict[str, Any],
+    ) -> BotReply:
+        """Run the handoff the policy chose: relay a line to the agent, or ask for one."""
+        handoff = self.handoff
+        if handoff is None:  # no live desk wired (the CLI): honest, with a ticket offer
+            text = self.responses.render("utter_handoff_no_agent")
+            return BotReply(
+                action="handoff", reply=text, handoff={"status": "unavailable", "offer_ticket": True}, **base
+            )
+        if decision.reason == "live":
+            return handoff.relay(state, parsed.raw, base)
+        return handoff.request(state, message.session_id, message.channel, base)
 
     def _ticket_dialogue(
         self,
@@ -274,9 +319,11 @@ class Assistant:
     ) -> BotReply:
         """Run the ticket dialogue the policy chose: the form, a status lookup or a rating."""
         escalation = self.escalation
+        if decision.reason == "leave_handoff" and self.handoff is not None:
+            self.handoff.leave(state)
         if decision.reason == "form_turn":
             return escalation.form_turn(parsed, state, channel, base)
-        if decision.reason == "form_request":
+        if decision.reason in ("form_request", "leave_handoff"):
             return escalation.start_form(parsed, state, base, describes_matter=False)
         if decision.reason == "rating" and decision.score is not None:
             return escalation.rate(state, decision.score, base)
@@ -288,9 +335,13 @@ class Assistant:
         lead = self.responses.render("utter_ticket_offer", category=parsed.category)
         return escalation.start_form(parsed, state, base, describes_matter=True, lead=lead)
 
-    def _remember(self, session_id: str, state: SessionState, reply: BotReply) -> None:
+    def _remember(self, session_id: str, state: SessionState, reply: BotReply, said: str) -> None:
         state.turns += 1
-        state.offer_ticket = reply.action == "fallback" and state.form is None
+        offered = reply.action == "fallback" or bool(reply.handoff and reply.handoff.get("offer_ticket"))
+        state.offer_ticket = offered and state.form is None
+        if reply.action != "handoff" or state.handoff_id is None:  # the bot's turns, for an agent
+            keep = 2 * self.settings.handoff.transcript_turns
+            state.transcript = [*state.transcript, ("citizen", said), ("bot", reply.reply)][-keep:]
         state.last_action = reply.action
         state.options = [Option(id=o.id, title=o.title) for o in reply.options]
         if reply.action == "answer" and reply.item_id:

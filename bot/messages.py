@@ -65,3 +65,9 @@ class BotReply(BaseModel):
     ticket: dict[str, Any] | None = Field(
         None, description="The ticket created or looked up (no personal data)"
     )
+    handoff: dict[str, Any] | None = Field(
+        None,
+        description="Live agent (转人工): {status: waiting|active|closed|no_agent|unavailable, conversation, "
+        "token (the citizen's key to its event stream), ahead, offer_ticket, lines (agent lines not yet "
+        "shown)}",
+    )

@@ -156,6 +156,10 @@ def read_intent(message: ParsedMessage) -> str:
 def _in_dialogue(message: ParsedMessage, state: SessionState) -> Decision | None:
     """The rules of a conversation in progress: they need no retrieval, so they come first."""
     text = message.text
+    if state.handoff_id is not None:  # a person is on the line: the bot only relays
+        if ticket_form.wants_ticket(text):
+            return Decision("ticket", "leave_handoff")
+        return Decision("handoff", "live")
     if state.form is not None:
         return Decision("ticket", "form_turn")
     if state.rating_for and (score := _SCORE.match(text)):

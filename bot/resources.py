@@ -53,9 +53,9 @@ class Resources:
     @cached_property
     def _names(self) -> dict[str, str]:
         names: dict[str, str] = {}
-        for item in self.kb.iter_items("guide"):
-            for name in [item.title, *getattr(item, "aliases", [])]:
-                names.setdefault(name, item.id)
+        for item_id, item_names in self.kb.guide_names():
+            for name in item_names:
+                names.setdefault(name, item_id)
         return names
 
     def item_names(self) -> dict[str, str]:

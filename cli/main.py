@@ -41,8 +41,11 @@ from cli.context import (
     progress,
     set_global_options,
 )
+from cli.keys import keys_app
 from cli.report import report_app
+from cli.retention import retention_app
 from cli.tickets import tickets_app, users_app
+from core.files import private_umask, write_private
 from core.runtime import apply_runtime
 from core.settings import describe
 from index.store import IndexNotBuiltError
@@ -69,6 +72,8 @@ app.add_typer(users_app, name="users")
 
 app.add_typer(report_app, name="report")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
 
 
 @app.callback()
@@ -76,6 +81,7 @@ def main(
     ctx: typer.Context, data_dir: DataDir = None, config: ConfigPath = None, verbose: bool = False
 ) -> None:
     """Options given here apply to every command."""
+    private_umask()  # databases, the key file, exports: readable by their owner only
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     set_global_options(GlobalOptions(data_dir=data_dir, config=config))
     apply_runtime(cli_settings().runtime)  # before the encoder and faiss load their thread pools
@@ -88,21 +94,23 @@ def _assistant(data_dir: Path | None, *, prepare: bool = True) -> Assistant:
     return assistant
 
 
-def prepare_all(assistant: Assistant, *, quiet: bool = False) -> None:
-    """Bring a fresh data directory to a working state: sample KB, index, models."""
+def prepare_all(assistant: Assistant, *, quiet: bool = False, index: bool = True) -> None:
+    """Bring a fresh data directory to a working state: sample KB, index, models. Without
+    `index` the index is built only when training needs it (`serve`: every worker brings its
+    index up from the knowledge base itself, with the stored vectors and records)."""
     from jobs.operations import build_kb_index, import_sample, train_models
 
     settings = assistant.settings
     if assistant.kb.count() == 0:
         summary = import_sample(settings, assistant.kb)
         err.print(f"imported the bundled sample knowledge base: {summary.added} items")
-    if not (settings.index_dir / "manifest.json").is_file():
+    trained = (settings.models_dir / "intent" / "model.joblib").is_file() and (
+        settings.models_dir / "calibration.json"
+    ).is_file()
+    if not (settings.index_dir / "manifest.json").is_file() and (index or not trained):
         with progress("index build", assistant.kb.count()) as advance:
             build_kb_index(settings, assistant.resources, progress=advance)
-    if (
-        not (settings.models_dir / "intent" / "model.joblib").is_file()
-        or not (settings.models_dir / "calibration.json").is_file()
-    ):
+    if not trained:
         if not quiet:
             err.print("training intent and category models…")
         train_models(settings, assistant.resources)
@@ -500,7 +508,7 @@ def serve(
     settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     try:
-        prepare_all(assistant, quiet=False)
+        prepare_all(assistant, quiet=False, index=False)
     finally:
         assistant.close()
     n_workers = workers or settings.server.workers
@@ -580,7 +588,7 @@ def evaluate(
     table.add_row("latency p95 ms", f"{p95:.1f}")
     out.print(table)
     if json_out:
-        json_out.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in details) + "\n")
+        write_private(json_out, "\n".join(json.dumps(d, ensure_ascii=False) for d in details) + "\n")
 
 
 @app.command()

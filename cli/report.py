@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.tickets import open_desk, tickets_app
+from core.files import write_private
 from tickets.users import Account
 
 report_app = typer.Typer(
@@ -31,7 +32,7 @@ def daily(
     with open_desk() as desk:
         report = desk_daily_report(desk, day=day, top=top)
     if out is not None:
-        out.write_text(render_daily(report), encoding="utf-8")
+        write_private(out, render_daily(report))
         typer.echo(f"wrote {out}", err=True)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))

@@ -62,6 +62,12 @@ class Channel(ABC):
     def router(self, on_message: OnMessage) -> APIRouter:
         """The HTTP routes of this channel; they call `on_message` and nothing else of the bot."""
 
+    async def deliver(self, session_id: str, text: str, key: str) -> None:
+        """Push `text` to the user of `session_id` outside a request (an agent's line in a live
+        chat). Doors without a push API do nothing: their users get such lines with the next
+        reply or through the web event stream. `key` is stable, so a repeat is not sent twice."""
+        return None
+
     async def start(self) -> None:
         """Called once the app is serving: start background work (e.g. an outbox sender)."""
         return None  # optional hook: most channels have no background work

@@ -59,14 +59,23 @@ def button_payload(index: int, title: str) -> str:
 
 
 def to_rasa_messages(recipient_id: str, reply: BotReply, *, send_cards: bool) -> list[dict[str, Any]]:
-    """One BotReply as Rasa REST bot messages (CollectingOutputChannel's shapes)."""
+    """One BotReply as Rasa REST bot messages (CollectingOutputChannel's shapes). In a live chat
+    with an agent, the agent's lines not yet shown come first (the REST channel has no push: the
+    citizen's next message collects them), and a line only relayed to the agent has no text."""
+    live = [
+        {"recipient_id": recipient_id, "text": line["text"]}
+        for line in (reply.handoff or {}).get("lines", [])
+        if line.get("text")
+    ]
+    if reply.action == "handoff" and not reply.reply:
+        return live
     first: dict[str, Any] = {"recipient_id": recipient_id, "text": reply.reply}
     if reply.options:
         first["buttons"] = [
             {"title": option.title, "payload": button_payload(i, option.title)}
             for i, option in enumerate(reply.options)
         ]
-    messages = [first]
+    messages = [*live, first]
     if send_cards and reply.card:
         custom = {
             "type": "govbot.answer_card",
@@ -74,6 +83,15 @@ def to_rasa_messages(recipient_id: str, reply: BotReply, *, send_cards: bool) ->
             "item_id": reply.item_id,
             "card": reply.card,
             "sources": [source.model_dump() for source in reply.sources],
+        }
+        messages.append({"recipient_id": recipient_id, "custom": custom})
+    handoff = reply.handoff or {}
+    if send_cards and handoff.get("token") and not live and reply.reply:
+        # A client that can follow the conversation itself (GET .../lines or .../events with the token)
+        # shows the agent's lines as they come, instead of at the next message.
+        custom = {
+            "type": "govbot.handoff",
+            **{k: handoff.get(k) for k in ("conversation", "token", "status")},
         }
         messages.append({"recipient_id": recipient_id, "custom": custom})
     return messages

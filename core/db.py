@@ -24,6 +24,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.files import ensure_private
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -48,7 +50,7 @@ def make_engine(url: str | Path, *, immediate: bool = True) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(Path(path))  # 0600; SQLite gives its -wal and -shm files the same mode
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

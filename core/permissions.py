@@ -26,11 +26,17 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "ticket.list": _STAFF,
     "ticket.transition": _STAFF,  # which step is the lifecycle's business (tickets/lifecycle.py)
     "ticket.promote": _OVERSEERS,  # a closed ticket's answer into the knowledge base
-    "agent.suggest": _CENTRE,
+    "ticket.note": _STAFF,  # internal notes: staff only, never shown to citizens
+    "ticket.assign": _STAFF,  # who works it; a handler only within their department
+    "agent.suggest": _STAFF,  # public knowledge: agents on a call, handlers drafting a reply
     "console.draft": _CENTRE,
+    "handoff.work": _CENTRE,  # live chats: the inbox, take, reply, close
     "console.meta": _STAFF,
     "report.read": _OVERSEERS,
     "settings.read": {"admin": ANY},
+    "user.manage": _OVERSEERS,  # accounts; only an admin creates or changes an admin
+    "kb.manage": _OVERSEERS,  # edit, import, unpublish, unanswered questions into FAQs
+    "audit.read": _OVERSEERS,  # the staff actions log
     "account.self": _STAFF,  # who am I, log out
 }
 """action -> {role: scope}; absent roles are refused."""

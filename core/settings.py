@@ -74,6 +74,16 @@ class IndexSettings(Section):
         description="A served index checks the knowledge-base version at least this often "
         "(PostgreSQL NOTIFY wakes it at once; 0 = never refresh in the background)",
     )
+    sync_full_fraction: float = Field(
+        0.25,
+        description="A refresh rebuilds the whole served index instead of applying the changes "
+        "when more than this fraction of its items changed",
+    )
+    sync_full_behind: int = Field(
+        100,
+        description="... or when the served index is more than this many knowledge-base versions "
+        "behind (each import, promotion or removal is one version)",
+    )
 
 
 class BotSettings(Section):
@@ -81,11 +91,44 @@ class BotSettings(Section):
     min_sources: int = Field(5, description="Sources listed with every answer and clarify")
 
 
+class RetentionSettings(Section):
+    """How long what citizens typed is kept where nobody needs it any longer (the sweeper:
+    the server's background task, or `govbot retention sweep`). Tickets are not swept: they are
+    the record of the case."""
+
+    sessions_hours: int = Field(
+        24,
+        ge=1,
+        description="Conversation rows are deleted this long after their last turn. Past "
+        "bot.session_ttl_minutes they are never read again; the day's margin only keeps the sweep "
+        "from racing a conversation that is still going",
+    )
+    abandoned_forms_hours: int = Field(
+        2,
+        ge=1,
+        description="A ticket form left unfinished (description, phone, name) is wiped from its "
+        "session this long after the last answer: a citizen back within the session TTL finds it, "
+        "and a form nobody can return to does not wait a whole day with their numbers in it",
+    )
+    unanswered_days: int = Field(
+        90,
+        ge=1,
+        description="Unanswered questions (masked) are deleted after this many days: the gap report "
+        "reads a day at a time, and a quarter is enough to see whether a gap keeps coming back",
+    )
+    sweep_interval_minutes: int = Field(
+        60, ge=0, description="The server sweeps this often; 0 = only `govbot retention sweep`"
+    )
+
+
 class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address `govbot serve` listens on")
     port: int = Field(8000, description="Port `govbot serve` listens on")
     workers: int = Field(1, description="Worker processes (each holds one warm engine)")
     max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
+    max_upload_bytes: int = Field(
+        10_485_760, description="Largest knowledge file a supervisor may upload to import (413 above)"
+    )
     rate_per_session: int = Field(30, description="Messages per session per minute")
     rate_per_ip: int = Field(300, description="Requests per client address per minute")
     cors_origins: list[str] = Field(
@@ -172,6 +215,9 @@ class TicketSettings(Section):
     at_risk_fraction: float = Field(
         0.25, description="At risk when less than this share of the window is left"
     )
+    console_refresh_seconds: float = Field(
+        15, gt=0, description="How often the agent console reloads its list and checks for SLA alerts"
+    )
     sweep_interval_seconds: int = Field(
         300, description="How often the server's sweeper runs (0 = only `govbot tickets sweep`)"
     )
@@ -213,6 +259,37 @@ class TicketSettings(Section):
         7, description="Open tickets received within this many days are checked for duplicates"
     )
     duplicate_min_score: int = Field(80, description="rapidfuzz score (0-100) that suggests a duplicate")
+
+
+def _handoff_hours() -> list[WorkingHours]:
+    return [WorkingHours(start="09:00", end="18:00")]
+
+
+class HandoffSettings(Section):
+    """Live chat with a person (转人工): when agents take conversations and how long a citizen waits."""
+
+    enabled: bool = Field(True, description="Offer live agents at all (false: 转人工 always offers a ticket)")
+    working_hours: list[WorkingHours] = Field(
+        default_factory=_handoff_hours,
+        description="When agents take live chats (tickets.timezone); holidays and 调休 as for tickets",
+    )
+    working_weekdays: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays with live agents (1 = Mon)"
+    )
+    presence_seconds: int = Field(
+        45, description="An agent counts as present this long after their open inbox's last heartbeat"
+    )
+    heartbeat_seconds: int = Field(15, description="How often an open inbox says its agent is present")
+    wait_timeout_minutes: float = Field(
+        5.0, description="No agent took a waiting chat this long: the citizen is told so and offered a ticket"
+    )
+    poll_seconds: float = Field(
+        0.5, description="Without Redis, how often a worker's event streams look for changes in the database"
+    )
+    stream_seconds: int = Field(
+        300, description="An event stream ends after this long; browsers reconnect and resume (Last-Event-ID)"
+    )
+    transcript_turns: int = Field(20, description="Bot turns kept per session for the agent's transcript")
 
 
 class HotlinePlatformSettings(Section):
@@ -278,6 +355,14 @@ class Secrets(BaseModel):
         default_factory=dict,
         description="GOVBOT_WECHAT_<APPID>_TOKEN, _AES_KEY, _SECRET, by upper-case app id",
     )
+    data_key: str = Field(
+        "",
+        description="GOVBOT_DATA_KEY: base64 of 32 random bytes (`govbot keys new`), encrypting citizens' "
+        "phone, name and words at rest; unset, a key file in the data dir is used (development only)",
+    )
+    data_keys_old: str = Field(
+        "", description="GOVBOT_DATA_KEYS_OLD: earlier data keys, comma-separated, still accepted for reading"
+    )
 
     @classmethod
     def from_env(cls) -> Secrets:
@@ -288,6 +373,8 @@ class Secrets(BaseModel):
             webhook_secret=os.environ.get("GOVBOT_WEBHOOK_SECRET", ""),
             platform_secret=os.environ.get("GOVBOT_PLATFORM_SECRET", ""),
             wechat=wechat_secrets(dict(os.environ)),
+            data_key=os.environ.get("GOVBOT_DATA_KEY", ""),
+            data_keys_old=os.environ.get("GOVBOT_DATA_KEYS_OLD", ""),
         )
 
 
@@ -358,10 +445,14 @@ class Settings(Section):
     bot: BotSettings = Field(default_factory=BotSettings, description="Dialogue")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server")
     tickets: TicketSettings = Field(default_factory=TicketSettings, description="12345 tickets")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long sessions, forms and gaps are kept"
+    )
     runtime: RuntimeSettings = Field(
         default_factory=RuntimeSettings,
         description="Native thread pools, set once at start-up (core/runtime.py)",
     )
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings, description="Live agents (转人工)")
     hotline_platform: HotlinePlatformSettings = Field(
         default_factory=HotlinePlatformSettings, description="External 12345 platform (connectors/)"
     )

@@ -109,8 +109,21 @@ AUDIT_LABELS: dict[str, str] = {
     "rate": "评价",
     "platform_consent": "同意推送号码",
     "recalendar": "按官方日历重算时限",
+    "assign": "指派",
+    "note": "内部备注",
+    "promote_faq": "转为常见问题",
 }
 """Every action an audit entry records: the steps, plus what happens outside the state machine."""
+
+STAFF_ACTION_LABELS: dict[str, str] = {
+    "user.create": "创建账号",
+    "user.update": "修改账号",
+    "kb.import": "导入知识文件",
+    "kb.edit": "修改知识条目",
+    "kb.unpublish": "下架知识条目",
+    "kb.faq": "未答问题转常见问题",
+}
+"""What the staff actions log records (tickets/staff_audit.py), as the administration pages show it."""
 
 URGENCY_LABELS: dict[str, str] = {"urgent": "紧急", "normal": "一般"}
 

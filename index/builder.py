@@ -37,6 +37,7 @@ class BuildReport:
     ann_kind: str
     seconds: float
     fresh: dict[str, StoredVector] = field(default_factory=dict, repr=False)  # embedded now, by id
+    fresh_records: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)  # tokenised now
 
 
 def to_stored(encoder_name: str, record: IndexRecord, vector: np.ndarray) -> StoredVector:
@@ -117,12 +118,14 @@ def build_index(
     progress: Progress | None = None,
     full: bool = False,
     known: Mapping[str, StoredVector] | None = None,
+    known_records: Mapping[str, tuple[str, str]] | None = None,
     manifest_extra: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Write the index for `items` into `folder`; reuse unchanged vectors (previous folder,
-    then `known`, the knowledge base's stored vectors) unless `full`."""
+    then `known`, the knowledge base's stored vectors) unless `full`, and the stored index
+    records of `known_records` (id -> (content hash, JSON), made under this lexicon)."""
     started = time.perf_counter()
-    records = [record_for(item) for item in items]
+    records, fresh_records = records_of(items, known_records or {})
     cache = {} if full else _previous(folder, encoder)
     known = {} if full else (known or {})
     vectors = np.zeros((len(records), encoder.dim), dtype=np.float32)
@@ -161,7 +164,25 @@ def build_index(
         ann_kind=kind,
         seconds=round(time.perf_counter() - started, 2),
         fresh={records[i].id: to_stored(encoder.name, records[i], vectors[i]) for i in todo},
+        fresh_records=fresh_records,
     )
+
+
+def records_of(
+    items: Iterable[Any], known: Mapping[str, tuple[str, str]]
+) -> tuple[list[IndexRecord], dict[str, tuple[str, str]]]:
+    """The index records of `items`: stored ones (id -> (content hash, JSON)) where the content
+    is unchanged, else made now; the second value holds those made now, for storing."""
+    records, fresh = [], {}
+    for item in items:
+        digest = item.content_hash()
+        stored = known.get(item.id)
+        record = IndexRecord.reuse(stored[1], digest) if stored and stored[0] == digest else None
+        if record is None:
+            record = record_for(item)
+            fresh[record.id] = (record.content_hash, record.dumps())
+        records.append(record)
+    return records, fresh
 
 
 def vectors_for(

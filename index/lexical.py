@@ -8,14 +8,13 @@ in its material list.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import numpy as np
-from scipy.sparse import csc_matrix
+from scipy.sparse import csc_matrix, csr_matrix, vstack
 
-from nlu.tokenize import content_tokens
+from nlu.tokenize import content_tokens, segmentation_key
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 TITLE_WEIGHT = 3
@@ -50,41 +49,84 @@ def terms(text: str) -> list[str]:
     )
 
 
+LEXICAL_FORMAT = 1  # raise when `terms` or `document_terms` change what they produce
+
+
+def lexicon_key() -> str:
+    """The key under which a record's lexical terms may be stored and reused: the format here,
+    pypinyin's version and the tokenizer's own key (nlu.tokenize.segmentation_key)."""
+    from pypinyin import __version__ as pinyin_version
+
+    return f"{LEXICAL_FORMAT}.{TITLE_WEIGHT}.{pinyin_version}.{segmentation_key()}"
+
+
 def document_terms(title: str, body: str) -> list[str]:
     return terms(title) * TITLE_WEIGHT + terms(body)
 
 
+def _term_counts(docs: Sequence[Sequence[str]], vocab: dict[str, int]) -> csr_matrix:
+    """Documents x terms counts; new terms are added to `vocab` in order of first occurrence.
+    Python loops only over distinct terms: the per-term lookups run inside `map`."""
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    flat = list(chain.from_iterable(docs))
+    for term in dict.fromkeys(flat):
+        if term not in vocab:
+            vocab[term] = len(vocab)
+    cols = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+    counts = csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
+    counts.sum_duplicates()
+    return counts
+
+
 class BM25Index:
+    """BM25 weights over a term-count matrix. The counts are kept so that a changed knowledge
+    base replaces only its changed rows (`with_changes`); the weights, which depend on every
+    document through idf and the mean length, are recomputed vectorised."""
+
     def __init__(self, docs: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
         vocab: dict[str, int] = {}
-        rows, cols, counts = [], [], []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for d, doc in enumerate(docs):
-            lengths[d] = len(doc)
-            for term, count in Counter(doc).items():
-                rows.append(d)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                counts.append(count)
-        n = max(len(docs), 1)
-        tf = np.asarray(counts, dtype=np.float32)
-        row_idx = np.asarray(rows, dtype=np.int64)
-        col_idx = np.asarray(cols, dtype=np.int64)
-        df = np.bincount(col_idx, minlength=len(vocab)).astype(np.float32)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        avg = float(lengths.mean()) if len(docs) else 1.0
+        self._weigh(_term_counts(docs, vocab), vocab, k1, b)
+
+    def _weigh(self, counts: csr_matrix, vocab: dict[str, int], k1: float, b: float) -> None:
+        self.k1, self.b = k1, b
+        self.counts = counts
+        self.vocab = vocab
+        n_docs = counts.shape[0]
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
+        coo = counts.tocoo()
+        row_idx, col_idx = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        tf = coo.data.astype(np.float32)
+        self.df = np.bincount(col_idx, minlength=len(vocab)).astype(np.float32)
+        idf = np.log1p((max(n_docs, 1) - self.df + 0.5) / (self.df + 0.5))
+        avg = float(lengths.mean()) if n_docs else 1.0
         norm = k1 * (1 - b + b * lengths[row_idx] / max(avg, 1e-6))
         weights = idf[col_idx] * tf * (k1 + 1) / (tf + norm)
-        self.matrix = csc_matrix((weights, (row_idx, col_idx)), shape=(len(docs), len(vocab)))
-        self.vocab = vocab
+        self.matrix = csc_matrix((weights, (row_idx, col_idx)), shape=(n_docs, len(vocab)))
         self.idf = idf
 
+    def with_changes(self, keep: Sequence[int], docs: Sequence[Sequence[str]]) -> BM25Index:
+        """A new index of the rows `keep` (in that order) followed by `docs`; self is untouched,
+        so answering can go on with it meanwhile."""
+        vocab = dict(self.vocab)
+        added = _term_counts(docs, vocab)
+        kept = self.counts[np.asarray(keep, dtype=np.int64)]
+        kept.resize((kept.shape[0], len(vocab)))
+        out = BM25Index.__new__(BM25Index)
+        out._weigh(vstack([kept, added], format="csr"), vocab, self.k1, self.b)
+        return out
+
+    def _known(self, query_terms: Sequence[str]) -> list[int]:
+        """Columns of the query's terms that some document still has."""
+        return [i for i in (self.vocab.get(t) for t in set(query_terms)) if i is not None and self.df[i] > 0]
+
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in set(query_terms) if t in self.vocab]
+        ids = self._known(query_terms)
         if not ids:
             return np.zeros(self.matrix.shape[0], dtype=np.float32)
         return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
 
     def max_possible(self, query_terms: Sequence[str]) -> float:
         """An upper bound used to turn BM25 into a 0-1 confidence signal."""
-        ids = [self.vocab[t] for t in set(query_terms) if t in self.vocab]
+        ids = self._known(query_terms)
         return float(self.idf[ids].sum()) * 2.2 if ids else 0.0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.vectors import vector_key
@@ -24,8 +25,29 @@ class IndexRecord:
         return vector_key(self.dense_views)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies every term list, the slowest part of a save
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "parent": self.parent,
+            "content_hash": self.content_hash,
+            "names": self.names,
+            "lexical": self.lexical,
+            "dense_views": self.dense_views,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexRecord:
         return cls(**data)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+    @classmethod
+    def reuse(cls, stored: str | None, content_hash: str) -> IndexRecord | None:
+        """A stored record (JSON) when it was made from this content, else None."""
+        if not stored:
+            return None
+        record = cls.from_json(json.loads(stored))
+        return record if record.content_hash == content_hash else None

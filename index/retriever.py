@@ -7,6 +7,7 @@ dialogue policy can judge confidence on calibrated, not relative, numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,17 @@ class Hit:
 
 
 class HybridRetriever:
-    def __init__(self, data: IndexData, settings: Any) -> None:
+    def __init__(
+        self,
+        data: IndexData,
+        settings: Any,
+        *,
+        previous: HybridRetriever | None = None,
+        keep: Sequence[int] = (),
+    ) -> None:
+        """The retriever over `data`. With `previous`, `data.records` are `previous`'s records
+        at positions `keep` followed by new ones, and only the new ones are tokenised into the
+        lexical structures (an incremental refresh; index/sync.py)."""
         self.settings = settings
         self.records: list[IndexRecord] = data.records
         self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
@@ -49,10 +60,16 @@ class HybridRetriever:
             apply_search_params(
                 self._ann, {"ef_search": settings.hnsw_ef_search, "nprobe": settings.ivf_nprobe}
             )
-        self.bm25 = BM25Index([r.lexical for r in self.records])
+        if previous is None:
+            self.bm25 = BM25Index([r.lexical for r in self.records])
+            self._title_facets = [facets_of(r.title, "title") for r in self.records]
+        else:
+            new = self.records[len(keep) :]
+            self.bm25 = previous.bm25.with_changes(keep, [r.lexical for r in new])
+            self._title_facets = [previous._title_facets[i] for i in keep]
+            self._title_facets += [facets_of(r.title, "title") for r in new]
         self.fuzzy = FuzzyNames([r.names for r in self.records])
         self._by_id = {r.id: i for i, r in enumerate(self.records)}
-        self._title_facets = [facets_of(r.title, "title") for r in self.records]
 
     @classmethod
     def load(cls, folder: Path, settings: Any) -> HybridRetriever:

@@ -2,8 +2,10 @@
 
 The knowledge base has one version that every change bumps; an index remembers the version it
 reflects (`manifest["kb_version"]`). Catching up reads only the items changed since then, takes
-their vectors from the database (embedding only what has none from this encoder), and builds a
-new retriever next to the one in use, which the caller swaps in at once.
+their vectors and index records from the database (embedding and tokenising only what has none
+usable here), and builds a new retriever next to the one in use, which the caller swaps in at
+once. A refresh applies only the changes to the served retriever's structures (dense rows, BM25
+rows, names); a large change or a worker far behind rebuilds everything instead (config).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from index.builder import ann_bytes_for, from_stored, record_for, to_stored
+from index.lexical import lexicon_key
+from index.records import IndexRecord
 from index.retriever import HybridRetriever
 from index.store import IndexData, IndexNotBuiltError, load_index, save_index
 from knowledge.store import KBChanges, KnowledgeStore
@@ -36,12 +40,23 @@ class SyncReport:
     removed: int
     embedded: int
     seconds: float
+    path: str = "full"  # "incremental": only the changes applied; "full": every item read
+    reason: str = ""  # why a refresh took the full path
+    tokenised: int = 0  # items whose stored index record could not be reused
     fresh: dict[str, StoredVector] = field(default_factory=dict, repr=False)
+    fresh_records: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
 
 def kb_version_of(data: IndexData) -> int | None:
     value = data.manifest.get("kb_version")
     return int(value) if value is not None else None
+
+
+@dataclass
+class Applied:
+    data: IndexData
+    report: SyncReport
+    keep: list[int]  # positions in the base that stayed, in order; the new records follow
 
 
 def apply_changes(
@@ -52,14 +67,25 @@ def apply_changes(
     dim: int,
     embed: EmbedViews,
     ann_params: dict[str, Any],
+    lexicon: str,
     batch_size: int = 32,
-) -> tuple[IndexData, SyncReport]:
-    """`base` with `changes` applied (None: start from nothing). Pure apart from `embed`."""
+) -> Applied:
+    """`base` with `changes` applied (None: start from nothing). Pure apart from `embed`.
+    Stored index records made under `lexicon` are reused instead of tokenising again."""
     started = time.perf_counter()
-    touched = {s.item.id for s in changes.items} | set(changes.removed)
+    touched = {s.id for s in changes.items} | set(changes.removed)
     kept = [] if base is None else [i for i, r in enumerate(base.records) if r.id not in touched]
     records = [] if base is None else [base.records[i] for i in kept]
-    new_records = [record_for(s.item) for s in changes.items]
+    new_records: list[IndexRecord] = []
+    fresh_records: dict[str, tuple[str, str]] = {}
+    for stored in changes.items:
+        record = IndexRecord.reuse(
+            stored.record if stored.record_key == lexicon else None, stored.content_hash
+        )
+        if record is None:
+            record = record_for(stored.item)
+            fresh_records[record.id] = (record.content_hash, record.dumps())
+        new_records.append(record)
     new_vectors = np.zeros((len(new_records), dim), dtype=np.float32)
     todo: list[int] = []
     for i, (stored, record) in enumerate(zip(changes.items, new_records, strict=True)):
@@ -88,9 +114,11 @@ def apply_changes(
         removed=len(changes.removed),
         embedded=len(todo),
         seconds=round(time.perf_counter() - started, 3),
+        tokenised=len(fresh_records),
         fresh={new_records[i].id: to_stored(encoder_name, new_records[i], new_vectors[i]) for i in todo},
+        fresh_records=fresh_records,
     )
-    return IndexData(records + new_records, vectors, manifest, ann), report
+    return Applied(IndexData(records + new_records, vectors, manifest, ann), report, kept)
 
 
 class IndexSync:
@@ -113,33 +141,42 @@ class IndexSync:
         self.index_settings = index_settings
         self.ann_params = ann_params
 
-    def _apply(self, base: IndexData | None, since: int) -> tuple[IndexData, SyncReport]:
-        changes = self.kb.changes_since(since)
-        data, report = apply_changes(
+    def _apply(self, base: IndexData | None, changes: KBChanges) -> Applied:
+        lexicon = lexicon_key()
+        applied = apply_changes(
             base,
             changes,
             encoder_name=self.encoder_name,
             dim=self.dim,
             embed=self.embed,
             ann_params=self.ann_params,
+            lexicon=lexicon,
         )
+        report = applied.report
         if report.fresh:
             self.kb.save_vectors(report.fresh)  # the next machine loads them instead
+        self.kb.save_records(report.fresh_records, lexicon)  # ... and reuses the terms
+        return applied
+
+    def _log(self, report: SyncReport) -> None:
         log.info(
             "index.sync.applied",
             extra={
                 "version": report.version,
+                "path": report.path,
+                "reason": report.reason,
                 "changed": report.changed,
                 "removed": report.removed,
                 "embedded": report.embedded,
+                "tokenised": report.tokenised,
                 "seconds": report.seconds,
             },
         )
-        return data, report
 
     def bootstrap(self, folder: Path) -> tuple[HybridRetriever, SyncReport]:
         """The local folder caught up with the knowledge base, or (empty data directory, other
-        encoder, no version) the whole knowledge base with its stored vectors; saved locally."""
+        encoder, no version) the whole knowledge base with its stored vectors and index records;
+        saved locally."""
         base: IndexData | None = None
         since = 0
         try:
@@ -150,21 +187,56 @@ class IndexSync:
                 base, since = local, version
         except IndexNotBuiltError:
             pass
-        data, report = self._apply(base, since)
+        applied = self._apply(base, self.kb.changes_since(since))
+        report = applied.report
         if base is None or report.changed or report.removed:
             try:
-                save_index(folder, data)
+                save_index(folder, applied.data)
             except OSError as exc:  # another worker of this directory saved at the same moment
                 log.warning("index.sync.save_failed", extra={"error": str(exc)[:200]})
-        return HybridRetriever(data, self.index_settings), report
+        self._log(report)
+        return HybridRetriever(applied.data, self.index_settings), report
+
+    def full_reason(self, current: HybridRetriever, behind: int, changed: int | None) -> str:
+        """Why a refresh should rebuild the whole index ("" when applying the changes will do):
+        too far behind (config index.sync_full_behind) or too large a change
+        (index.sync_full_fraction of the served items)."""
+        limit = int(self.index_settings.sync_full_behind)
+        if behind > limit:
+            return f"{behind} versions behind (more than index.sync_full_behind={limit})"
+        fraction = float(self.index_settings.sync_full_fraction)
+        if changed is not None and changed > fraction * max(len(current), 1):
+            return (
+                f"{changed} of {len(current)} items changed (more than index.sync_full_fraction={fraction})"
+            )
+        return ""
 
     def refresh(self, current: HybridRetriever) -> tuple[HybridRetriever, SyncReport] | None:
-        """A new retriever when the knowledge base moved past `current`, else None."""
+        """A new retriever when the knowledge base moved past `current`, else None: the changes
+        applied to `current`'s structures, or a full rebuild (with the reason) when they are
+        large or `current` is far behind."""
+        started = time.perf_counter()
         have = current.manifest.get("kb_version")
         if have is None:
             return None  # an index without a version (old build): bootstrap replaces it
-        if self.kb.version() <= int(have):
+        latest = self.kb.version()
+        if latest <= int(have):
             return None
-        base = IndexData(current.records, current.vectors, current.manifest)
-        data, report = self._apply(base, int(have))
-        return HybridRetriever(data, self.index_settings), report
+        reason = self.full_reason(current, latest - int(have), None)
+        changes = None if reason else self.kb.changes_since(int(have))
+        if changes is not None:
+            reason = self.full_reason(current, 0, len(changes.items) + len(changes.removed))
+        if changes is None or reason:
+            applied = self._apply(None, self.kb.changes_since(0))
+            applied.report.reason = reason
+            retriever = HybridRetriever(applied.data, self.index_settings)
+        else:
+            base = IndexData(current.records, current.vectors, current.manifest)
+            applied = self._apply(base, changes)
+            applied.report.path = "incremental"
+            retriever = HybridRetriever(
+                applied.data, self.index_settings, previous=current, keep=applied.keep
+            )
+        applied.report.seconds = round(time.perf_counter() - started, 3)
+        self._log(applied.report)
+        return retriever, applied.report

@@ -26,6 +26,7 @@ from bot.training import (
 from core.settings import Settings
 from index.builder import BuildReport, build_index, vectors_for
 from index.encoders import Encoder
+from index.lexical import lexicon_key
 from index.retriever import Hit, HybridRetriever
 from knowledge.importers import ImportOptions, ImportResult, import_path
 from knowledge.store import KnowledgeStore
@@ -110,6 +111,7 @@ def build_kb_index(
     """(Re)build the index; only new or changed items are embedded unless `full` (vectors the
     knowledge base stores are reused, and new ones stored there)."""
     add_user_words(resources.domain_words())
+    lexicon = lexicon_key()  # after the user words: they change how texts are segmented
     kb = resources.kb
     version = kb.version()  # read before the items: a change meanwhile is applied again, not lost
     report = build_index(
@@ -121,10 +123,12 @@ def build_kb_index(
         progress=progress,
         full=full,
         known=kb.stored_vectors(resources.encoder.name),
+        known_records=kb.stored_records(lexicon),
         manifest_extra={"kb_version": version, "kb_id": kb.kb_id()},
     )
     if report.fresh:
         kb.save_vectors(report.fresh)
+    kb.save_records(report.fresh_records, lexicon)  # the next machine reuses the terms
     return report
 
 

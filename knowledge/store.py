@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -35,8 +36,19 @@ _items = tables.items
 
 @dataclass
 class StoredItem:
-    item: Item
+    """A published item as stored: parsed only when asked (a joining machine that finds the
+    index record stored needs neither the item nor its validation)."""
+
+    id: str
+    content_hash: str
+    data: str
     vector: StoredVector | None
+    record: str | None = None  # the index record as JSON, valid under record_key
+    record_key: str | None = None
+
+    @cached_property
+    def item(self) -> Item:
+        return item_from_dict(json.loads(self.data))
 
 
 @dataclass
@@ -107,6 +119,8 @@ class KnowledgeStore:
                     "imported_at": now,
                     "version": version,
                     "published": True,
+                    "record_key": None,  # the content changed: the stored index record is stale
+                    "record": None,
                 }
                 given = vectors.get(item.id)
                 if given is not None and given.key == key:
@@ -154,6 +168,29 @@ class KnowledgeStore:
                 saved += 1
         return saved
 
+    def save_records(self, records: Mapping[str, tuple[str, str]], key: str) -> None:
+        """Store index records (id -> (content hash, JSON)) made under lexicon `key`, where the
+        item still has that content. Not a content change: the version stays."""
+        if not records:
+            return
+        stmt = (
+            update(_items)
+            .where(_items.c.id == bindparam("b_id"), _items.c.content_hash == bindparam("b_hash"))
+            .values(record_key=key, record=bindparam("b_record"))
+        )
+        rows = [{"b_id": i, "b_hash": h, "b_record": r} for i, (h, r) in records.items()]
+        with self.db.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def stored_records(self, key: str) -> dict[str, tuple[str, str]]:
+        """id -> (content hash, JSON) of the published items whose index record was made under
+        lexicon `key`."""
+        query = select(_items.c.id, _items.c.content_hash, _items.c.record).where(
+            self._published(), _items.c.record_key == key, _items.c.record.is_not(None)
+        )
+        with self.db.read_engine.connect() as conn:
+            return {r.id: (r.content_hash, r.record) for r in conn.execute(query)}
+
     # --- reads ---------------------------------------------------------------------------
     def kb_id(self) -> str:
         with self.db.read_engine.connect() as conn:
@@ -180,6 +217,9 @@ class KnowledgeStore:
                     _items.c.vector_encoder,
                     _items.c.vector_key,
                     _items.c.vector,
+                    _items.c.content_hash,
+                    _items.c.record_key,
+                    _items.c.record,
                 )
                 .where(_items.c.version > version)
                 .order_by(_items.c.id)
@@ -192,7 +232,9 @@ class KnowledgeStore:
             vec = None
             if row.vector is not None and row.vector_encoder and row.vector_key:
                 vec = StoredVector(row.vector_encoder, row.vector_key, bytes(row.vector))
-            changes.items.append(StoredItem(item_from_dict(json.loads(row.data)), vec))
+            changes.items.append(
+                StoredItem(row.id, row.content_hash, row.data, vec, row.record, row.record_key)
+            )
         return changes
 
     def stored_vectors(self, encoder: str) -> dict[str, StoredVector]:
@@ -205,6 +247,17 @@ class KnowledgeStore:
 
     def _published(self):  # type: ignore[no-untyped-def]
         return _items.c.published.is_(True)
+
+    def guide_names(self) -> Iterator[tuple[str, list[str]]]:
+        """(id, [title, *aliases]) of every published guide, by id, without validating whole
+        records (the tokenizer's user words at start-up)."""
+        query = select(_items.c.id, _items.c.title, _items.c.data).where(
+            self._published(), _items.c.kind == "guide"
+        )
+        with self.db.read_engine.connect() as conn:
+            rows = conn.execute(query.order_by(_items.c.id)).all()
+        for row in rows:
+            yield row.id, [row.title, *(json.loads(row.data).get("aliases") or [])]
 
     def get(self, item_id: str) -> Item | None:
         with self.db.read_engine.connect() as conn:
@@ -232,12 +285,25 @@ class KnowledgeStore:
         self, kind: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[tuple[str, str, str]]:
         """(id, kind, title) rows for listings, without parsing whole records."""
-        query = select(_items.c.id, _items.c.kind, _items.c.title).where(self._published())
+        return [(i, k, t) for i, k, t, _source in self.search_rows("", kind, limit, offset)]
+
+    def search_rows(
+        self, words: str = "", kind: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[tuple[str, str, str, str]]:
+        """(id, kind, title, source) of published items whose title, id or source holds every
+        word, for the administration pages' search."""
+        query = select(_items.c.id, _items.c.kind, _items.c.title, _items.c.source).where(self._published())
+        for word in words.split():
+            query = query.where(
+                _items.c.title.contains(word, autoescape=True)
+                | _items.c.id.contains(word, autoescape=True)
+                | _items.c.source.contains(word, autoescape=True)
+            )
         if kind:
             query = query.where(_items.c.kind == kind)
         query = query.order_by(_items.c.kind, _items.c.id).limit(limit).offset(offset)
         with self.db.read_engine.connect() as conn:
-            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
     def hashes(self) -> dict[str, str]:
         """id -> content hash, used by the index to see what changed."""

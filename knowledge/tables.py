@@ -2,8 +2,9 @@
 
 `kb_items` keeps every record once, with its content hash, the version that last changed it,
 whether it is published (an unpublished row stays as a tombstone so every worker's index drops
-it) and its vector, so a machine with an empty data directory loads vectors instead of
-re-embedding. `kb_state` holds the one knowledge-base version that every change bumps.
+it), its vector and its index record, so a machine with an empty data directory loads them
+instead of re-embedding and re-tokenising. `kb_state` holds the one knowledge-base version that
+every change bumps.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ items = Table(
     Column("vector_encoder", String(200)),
     Column("vector_key", String(32)),
     Column("vector", LargeBinary),
+    # the index's record of the item (lexical terms, names), valid under `record_key`
+    # (index.lexical.lexicon_key): a joining machine reuses it instead of re-tokenising
+    Column("record_key", String(64)),
+    Column("record", Text),
 )
 
 state = Table(

@@ -14,8 +14,9 @@ stratified k-fold over the masked examples (a deployment's historic tickets):
 each candidate is trained on everything but one inner fold of the masked
 examples and scored on that fold, so the choice is made on the deployment's own
 messages and never on anything outside the training data. Without a mask (the
-shipped, authored-only model) the defaults are used. Saved with joblib under the
-data directory's models folder.
+shipped, authored-only model) the defaults are used. What was learned is exported to
+plain arrays (nlu/linear_model.py) under the data directory's models folder: predicting and
+loading never import scikit-learn.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from nlu.linear_model import LinearTextModel, word_ngrams
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -48,19 +49,6 @@ class Prediction:
     ranking: list[tuple[str, float]]
 
 
-@lru_cache(maxsize=8192)
-def _tokens(text: str) -> tuple[str, ...]:
-    from nlu.tokenize import tokenize
-
-    return tuple(tokenize(text.lower()))
-
-
-def word_ngrams(text: str) -> list[str]:
-    """jieba tokens and adjacent token pairs (the analyzer of the word TF-IDF)."""
-    tokens = _tokens(text)
-    return [*tokens, *(f"{a} {b}" for a, b in pairwise(tokens))]
-
-
 class TextClassifier:
     def __init__(
         self, *, embedding_weight: float = 1.0, c: float = 4.0, features: Features = "chars+words"
@@ -69,7 +57,7 @@ class TextClassifier:
         self.c = c
         self.features = features
         self._vectorizers: list[Any] = []
-        self._model: Any = None
+        self._linear: LinearTextModel | None = None
         self.labels: list[str] = []
         self.selection: dict[str, float] = {}
 
@@ -121,9 +109,10 @@ class TextClassifier:
         if select_on is not None:
             self._select(texts, labels, vectors, np.asarray(select_on, dtype=bool))
         self._fit_vectorizers(texts)
-        self._model = self._logistic(self.c)
-        self._model.fit(self._join(self._sparse(texts), vectors, self.embedding_weight), list(labels))
-        self.labels = [str(c) for c in self._model.classes_]
+        model = self._logistic(self.c)
+        model.fit(self._join(self._sparse(texts), vectors, self.embedding_weight), list(labels))
+        self._linear = LinearTextModel.from_sklearn(self._vectorizers, model, self.embedding_weight)
+        self.labels = self._linear.labels
 
     def _select(
         self, texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray | None, mask: np.ndarray
@@ -164,21 +153,21 @@ class TextClassifier:
         return self.predict_many([text], None if vector is None else vector[None, :])[0]
 
     def predict_many(self, texts: Sequence[str], vectors: np.ndarray | None) -> list[Prediction]:
-        if self._model is None:
+        if self._linear is None:
             raise RuntimeError("classifier is not trained")
-        probs = self._model.predict_proba(self._join(self._sparse(texts), vectors, self.embedding_weight))
         out = []
-        for row in probs:
-            order = np.argsort(-row)
+        for row in self._linear.probabilities(texts, vectors):
+            order = np.argsort(-row, kind="stable")
             ranking = [(self.labels[i], float(row[i])) for i in order]
             out.append(Prediction(ranking[0][0], ranking[0][1], ranking))
         return out
 
     def save(self, folder: Path) -> None:
-        import joblib
-
+        if self._linear is None:
+            raise RuntimeError("classifier is not trained")
         folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"vectorizers": self._vectorizers, "model": self._model}, folder / "model.joblib")
+        self._linear.save(folder)
+        (folder / LEGACY_PICKLE).unlink(missing_ok=True)
         meta = {
             "labels": self.labels,
             "embedding_weight": self.embedding_weight,
@@ -190,18 +179,34 @@ class TextClassifier:
 
     @classmethod
     def load(cls, folder: Path) -> TextClassifier:
-        import joblib
-
         meta = json.loads((folder / "config.json").read_text())
         clf = cls(
             embedding_weight=meta["embedding_weight"],
             c=meta["c"],
             features=meta.get("features", "chars+words"),
         )
-        parts = joblib.load(folder / "model.joblib")
-        # models saved before the word features hold one char vectorizer
-        clf._vectorizers = parts.get("vectorizers") or [parts["vectorizer"]]
-        clf._model = parts["model"]
-        clf.labels = meta["labels"]
+        if not LinearTextModel.saved_in(folder):
+            _export_legacy_pickle(folder, meta["embedding_weight"])
+        clf._linear = LinearTextModel.load(folder)
+        clf.labels = clf._linear.labels
         clf.selection = meta.get("selection", {})
         return clf
+
+    @staticmethod
+    def saved_in(folder: Path) -> bool:
+        """A trained model is in `folder` (either form)."""
+        return (folder / "config.json").is_file() and (
+            LinearTextModel.saved_in(folder) or (folder / LEGACY_PICKLE).is_file()
+        )
+
+
+LEGACY_PICKLE = "model.joblib"
+
+
+def _export_legacy_pickle(folder: Path, embedding_weight: float) -> None:
+    """Models trained before the array export were joblib pickles: export them once, in place."""
+    import joblib
+
+    parts = joblib.load(folder / LEGACY_PICKLE)
+    vectorizers = parts.get("vectorizers") or [parts["vectorizer"]]
+    LinearTextModel.from_sklearn(vectorizers, parts["model"], embedding_weight).save(folder)

@@ -30,7 +30,7 @@ class ModelMissingError(RuntimeError):
 
 
 def load_classifier(folder: Path) -> TextClassifier:
-    if not (folder / "model.joblib").is_file():
+    if not TextClassifier.saved_in(folder):
         raise ModelMissingError(f"no trained model in {folder}; run `govbot train`")
     return TextClassifier.load(folder)
 

@@ -6,6 +6,7 @@ so 港澳通行证 or 住房公积金 stay one token instead of falling apart.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -86,6 +87,23 @@ def add_user_words(words: Iterable[str]) -> int:
             _added.add(word)
             added += 1
     return added
+
+
+_KEY_CACHE: dict[int, str] = {}
+
+
+def segmentation_key() -> str:
+    """What `content_tokens` gives besides the text depends on: jieba's version and dictionary
+    of user words (which only grows), and the stop words. Tokens stored by another process are
+    reused only under the same key."""
+    key = _KEY_CACHE.get(len(_added))
+    if key is None:
+        jieba = _jieba()
+        payload = "\n".join([jieba.__version__, *sorted(_STOP), "", *sorted(_added)])
+        key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+        _KEY_CACHE.clear()
+        _KEY_CACHE[len(_added)] = key
+    return key
 
 
 def cut(text: str) -> list[str]:

@@ -20,19 +20,41 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
+from core.files import private_umask
 from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
 from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
+from jobs.retention import sweep as retention_sweep
+from jobs.retention import sweep_forever as retention_forever
 from server import console as console_page
 from server import metrics
-from server.api import agent, auth, console, kb, ops, promotion, rasa_nlu, reports, tickets, vocab
+from server.api import (
+    admin,
+    agent,
+    auth,
+    console,
+    handoff,
+    kb,
+    kb_admin,
+    ops,
+    promotion,
+    rasa_nlu,
+    reports,
+    tickets,
+    vocab,
+)
+from server.api import (
+    desk as desk_api,
+)
 from server.auth import TokenTable
 from server.limits import RateLimitedError, make_rate_limiter
+from server.live import LiveDesk
 from server.logs import install_masking
 from server.service import AssistantService
 from tickets.chat_gateway import SqlTicketGateway
 from tickets.errors import TicketError
+from tickets.handoff import HandoffError
 from tickets.promotion import PromotionRefusedError
 from tickets.service import TicketDesk, sweep_forever
 from tickets.unanswered import UnansweredRecorder
@@ -41,6 +63,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    private_umask()  # databases and files the server writes: readable by their owner only
     settings = settings or load_settings()
     apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
@@ -54,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     channels = load_channels(settings.channels, runtime=runtime)
     service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
+    live = LiveDesk(settings, desk, channels)
+    service.assistant.live = live.store
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,17 +90,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.start_refresher()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
+        keep = settings.retention
+        keeper = (
+            asyncio.create_task(
+                retention_forever(
+                    lambda: retention_sweep(
+                        keep, db=desk.db, sessions=service.assistant.sessions, now=desk.clock()
+                    ),
+                    keep.sweep_interval_minutes * 60,
+                )
+            )
+            if keep.sweep_interval_minutes > 0
+            else None
+        )
         every = settings.hotline_platform.push_interval_seconds
         pusher = asyncio.create_task(push_forever(platform, every)) if platform.ready and every > 0 else None
         for channel in channels:
             await channel.start()
+        await live.start()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
+            await live.stop()
             for channel in channels:
                 await channel.stop()
-            for task in (sweeper, pusher):
+            for task in (sweeper, pusher, keeper):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -108,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.tokens = TokenTable(settings.secrets.api_tokens)
     app.state.on_message = on_message
+    app.state.live = live
 
     @app.exception_handler(RateLimitedError)
     async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:
@@ -129,10 +170,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(TicketError, tickets.ticket_error_response)
     app.add_exception_handler(PromotionRefusedError, promotion.promotion_refused_response)
+    app.add_exception_handler(HandoffError, handoff.handoff_error_response)
 
     for channel in channels:
         app.include_router(channel.router(on_message))
-    for module in (agent, kb, ops, rasa_nlu, tickets, promotion, reports, auth, console, vocab, console_page):
+    for module in (
+        agent,
+        kb,
+        ops,
+        rasa_nlu,
+        tickets,
+        desk_api,
+        promotion,
+        reports,
+        auth,
+        console,
+        vocab,
+        admin,
+        kb_admin,
+        handoff,
+        console_page,
+    ):
         app.include_router(module.router)
     app.include_router(reports.pages)
     app.include_router(platform.router())
@@ -142,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.server.max_body_bytes,
+        max_upload_bytes=settings.server.max_upload_bytes,
         limiter=limiter,
         per_ip=settings.server.rate_per_ip,
         trusted_upstreams=frozenset(settings.server.trusted_upstreams),

@@ -18,6 +18,8 @@ from server.inputs import BadInputError, check_json
 from server.limits import RateLimiter
 
 EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
+UPLOAD_PATHS = ("/api/v1/admin/kb/import",)
+"""Routes that take a file (never JSON-checked): `max_upload_bytes` instead of `max_body_bytes`."""
 
 
 async def _refuse(
@@ -47,9 +49,11 @@ class RequestGuard:
         limiter: RateLimiter,
         per_ip: int,
         trusted_upstreams: frozenset[str] = frozenset(),
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.limiter = limiter
         self.per_ip = per_ip
         self.trusted_upstreams = trusted_upstreams
@@ -59,9 +63,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        limit = self.max_upload_bytes if scope["path"] in UPLOAD_PATHS else self.max_body_bytes
         declared = headers.get(b"content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _refuse(send, 413, f"request body over {self.max_body_bytes} bytes")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, 413, f"request body over {limit} bytes")
             return
         client = (scope.get("client") or ("unknown", 0))[0]
         wait = 0 if client in self.trusted_upstreams else self.limiter.hit(f"ip:{client}", self.per_ip)
@@ -77,7 +82,7 @@ class RequestGuard:
         if b"json" in headers.get(b"content-type", b"") and scope.get("method") in ("POST", "PUT", "PATCH"):
             await self._strict_json(scope, receive, send)
             return
-        await self._streamed(scope, receive, send)
+        await self._streamed(scope, receive, send, limit)
 
     async def _strict_json(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Read the whole (bounded) body, check it, and hand the route the same bytes."""
@@ -113,7 +118,7 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _streamed(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
         started = False
 
@@ -122,7 +127,7 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLargeError
             return message
 
@@ -136,4 +141,4 @@ class RequestGuard:
             await self.app(scope, counted_receive, tracked_send)
         except _BodyTooLargeError:
             if not started:
-                await _refuse(send, 413, f"request body over {self.max_body_bytes} bytes")
+                await _refuse(send, 413, f"request body over {limit} bytes")

@@ -21,6 +21,14 @@ class MaskPersonalFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, mask_personal(value))
+        # A traceback quotes values (pydantic's input_value=…, SQLAlchemy's [parameters: …]):
+        # formatted here, masked, and kept as exc_text, which formatters print instead.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_personal(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_personal(record.stack_info)
         return True
 
 
@@ -28,6 +36,7 @@ def _masked(value: object) -> object:
     return mask_personal(value) if isinstance(value, str) else value
 
 
+_TRACEBACKS = logging.Formatter()
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

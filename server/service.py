@@ -143,9 +143,12 @@ class AssistantService:
             checks["index_current"] = index_version == kb_version
             if self.last_sync is not None:
                 checks["last_sync"] = {
+                    "path": self.last_sync.path,
+                    "reason": self.last_sync.reason,
                     "changed": self.last_sync.changed,
                     "removed": self.last_sync.removed,
                     "embedded": self.last_sync.embedded,
+                    "tokenised": self.last_sync.tokenised,
                     "seconds": self.last_sync.seconds,
                 }
         except Exception as exc:  # reported, not raised: readiness must answer

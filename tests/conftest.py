@@ -12,7 +12,6 @@ import os
 # hundreds of times slower. Must be set before the OpenMP runtime loads (first import).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,26 @@ import pytest
 from bot.assistant import Assistant
 from core.settings import Settings, load_settings
 from tests.utils.shared import shared_path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_postgres_schema() -> Iterator[None]:
+    """With DATABASE_URL pointing at PostgreSQL (`make test-pg`), the session's data directories
+    keep their tickets and knowledge base in a schema of their own, dropped afterwards, so runs
+    never meet each other's data."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from tests.utils.ticketdb import drop_clones, pg_schema_url
+
+    with pg_schema_url() as private:
+        os.environ["DATABASE_URL"] = private
+        try:
+            yield
+        finally:
+            drop_clones()
+            os.environ["DATABASE_URL"] = url
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +70,16 @@ def assistant(settings: Settings) -> Iterator[Assistant]:
 
 
 @pytest.fixture
-def copy_prepared(prepared_dir: Path, tmp_path: Path) -> Callable[[], Path]:
-    """Factory: a private copy of the prepared directory, for tests that import or rebuild."""
+def copy_prepared(prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], Path]:
+    """Factory: a private copy of the prepared directory, for tests that import or rebuild. On
+    PostgreSQL its database is a copy too (DATABASE_URL points at the latest copy's schema)."""
+    from tests.utils.ticketdb import copy_data_dir
 
     def make() -> Path:
         target = tmp_path / f"data-{len(list(tmp_path.glob('data-*')))}"
-        shutil.copytree(prepared_dir, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+        url = copy_data_dir(prepared_dir, target)
+        if url:
+            monkeypatch.setenv("DATABASE_URL", url)
         return target
 
     return make

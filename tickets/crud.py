@@ -6,18 +6,22 @@ They raise domain errors (tickets.errors), never HTTP ones; callers own the tran
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
 from rapidfuzz import fuzz
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import crypto
+from core.privacy import mask_personal
 from core.vocab import ACCEPTED, CALLED_BACK, COMPLETED, DISPATCHED, IN_PROGRESS, OPEN, PENDING, QUEUES
 from tickets.errors import InvalidTicketError, PermissionDeniedError, TicketNotFoundError
 from tickets.lifecycle import TransitionRequest, Viewer, can_see, transition
-from tickets.models import AuditEntry, Ticket, TicketCounter, phone_tail
+from tickets.models import WORD_COLUMNS, AuditEntry, Ticket, TicketCounter, TicketWords
 from tickets.routing import Router, Taxonomy, split_category
 from tickets.schemas import TicketCreate, TicketSearch, TicketUpdate
 from tickets.sla import SlaPolicy, set_deadlines
@@ -170,7 +174,8 @@ def _queue_filter(query: Select[tuple[Ticket]], viewer: Viewer, queue: str) -> S
     if queue == "mine":
         if viewer.role == "handler":
             return query.where(Ticket.assignee == viewer.name, Ticket.status.in_(OPEN))
-        return query.where(Ticket.created_by == viewer.name, Ticket.status.in_(OPEN))
+        mine = or_(Ticket.created_by == viewer.name, Ticket.assignee == viewer.name)
+        return query.where(mine, Ticket.status.in_(OPEN))
     if queue == "department":
         if not viewer.department:
             raise PermissionDeniedError("the department queue needs an account with a department")
@@ -193,7 +198,7 @@ def _queue_filter(query: Select[tuple[Ticket]], viewer: Viewer, queue: str) -> S
 def list_tickets(
     *, session: Session, viewer: Viewer, queue: str = "open", limit: int = 100, offset: int = 0
 ) -> list[Ticket]:
-    """mine (handled by me), department (my department's work), at_risk, overdue, open,
+    """mine (created by me or assigned to me), department (my department's work), at_risk, overdue, open,
     awaiting_callback (已办结, 回访 to make), closed (已办结 and 已回访), all."""
     query = _queue_filter(select(Ticket), viewer, queue)
     newest_first = queue in ("all", "closed", "awaiting_callback")
@@ -219,17 +224,12 @@ def search_tickets(
     elif search.ticket_no:
         query = query.where(Ticket.ticket_no.startswith(search.ticket_no, autoescape=True))
     if search.phone:
-        if len(search.phone) >= 4:  # ix_tickets_phone_tail first, then the whole suffix
-            query = query.where(phone_tail(Ticket.phone) == search.phone[-4:])
-        query = query.where(Ticket.phone.endswith(search.phone, autoescape=True))
-    for word in search.words.split():
-        query = query.where(
-            or_(
-                Ticket.title.contains(word, autoescape=True),
-                Ticket.content.contains(word, autoescape=True),
-                Ticket.location.contains(word, autoescape=True),
-            )
-        )
+        if len(search.phone) < 4:
+            raise InvalidTicketError("a phone search needs at least the last four digits")
+        # the phone is sealed: its last four digits are found through their keyed hash (indexed)
+        query = query.where(Ticket.phone_tail.in_(crypto.active().tail_hashes(search.phone)))
+    if words := search.words.split():  # the masked copy of title, content and place
+        query = _with_words(session, query, words)
     if since is not None:
         query = query.where(Ticket.received_at >= since)
     if until is not None:
@@ -240,7 +240,34 @@ def search_tickets(
         query = query.where(Ticket.status.in_(search.status))
     # newest first by id (the order tickets came in): a backward walk of the primary key that
     # stops at the page, where ordering by received_at made SQLite visit every row through its index
-    return list(session.scalars(query.order_by(Ticket.id.desc()).limit(limit).offset(offset)))
+    query = query.order_by(Ticket.id.desc())
+    if len(search.phone) > 4:  # the longer suffix is checked on the opened phones of the few
+        same_tail = cast(Iterable[Ticket], session.scalars(query))  # a handful of rows
+        rows = (t for t in same_tail if t.phone.endswith(search.phone))
+        return list(islice(rows, offset, offset + limit))
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+WORD_MATCHES_LISTED = 1000
+
+
+def _with_words(session: Session, query: Select[tuple[Ticket]], words: list[str]) -> Select[tuple[Ticket]]:
+    """`query` limited to tickets whose masked words hold every one of `words`.
+
+    First the narrow words table alone, newest first, up to WORD_MATCHES_LISTED matches: a
+    rare word is one scan of it (not of the wider, sealed ticket rows) and its few ids go into
+    the query; a common word stops that walk early and is joined instead, so the walk over the
+    tickets, newest first, finds a page of matches after a few rows."""
+    found = [TicketWords.text.contains(word, autoescape=True) for word in words]
+    ids = session.scalars(
+        select(TicketWords.ticket_id)
+        .where(*found)
+        .order_by(TicketWords.ticket_id.desc())
+        .limit(WORD_MATCHES_LISTED + 1)
+    ).all()
+    if len(ids) <= WORD_MATCHES_LISTED:
+        return query.where(Ticket.id.in_(ids))
+    return query.join(TicketWords, TicketWords.ticket_id == Ticket.id).where(*found)
 
 
 def update_ticket(
@@ -281,13 +308,19 @@ def update_ticket(
         changes["feedback_deadline"] = [before.isoformat(), deadlines.feedback.isoformat()]
     for name, value in given.items():
         if getattr(ticket, name) != value:
-            changes[name] = [getattr(ticket, name), value]
+            changes[name] = [_audited(name, getattr(ticket, name)), _audited(name, value)]
             setattr(ticket, name, value)
     if changes:
         session.add(
             AuditEntry(ticket_id=ticket.id, actor=viewer.name, at=now, action="update", changes=changes)
         )
     return ticket
+
+
+def _audited(field: str, value: Any) -> Any:
+    """A value as the audit trail keeps it: the citizen's own words with personal numbers
+    masked, as the trail is stored in clear and shown to every role that sees the ticket."""
+    return mask_personal(value) if field in WORD_COLUMNS and isinstance(value, str) else value
 
 
 def move_ticket(

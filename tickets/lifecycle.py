@@ -105,6 +105,9 @@ def transition(
             changes["department"] = [ticket.department, department]
         ticket.department = department
         ticket.assignee = None
+    elif step.action == "accept" and ticket.assignee is None:  # the agent who accepts has it
+        changes["assignee"] = [None, viewer.name]
+        ticket.assignee = viewer.name
     elif step.action == "start":
         changes["assignee"] = [ticket.assignee, viewer.name]
         ticket.assignee = viewer.name

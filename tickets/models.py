@@ -18,13 +18,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
-    func,
+    insert,
+    inspect,
+    update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core import crypto
 from core.clock import system_clock
+from core.crypto import Sealed
 from core.outbox import OutboxColumns
+from core.privacy import mask_personal
 from core.sqltypes import UTCDateTime
 
 
@@ -39,11 +46,15 @@ class Ticket(Base):
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(64))
-    citizen_name: Mapped[str | None] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
-    title: Mapped[str] = mapped_column(String(200))
-    content: Mapped[str] = mapped_column(Text)
-    location: Mapped[str | None] = mapped_column(String(200))
+    # what the citizen gave, sealed at rest (core/crypto.py) and clear in memory
+    citizen_name: Mapped[str | None] = mapped_column(Sealed(64))
+    phone: Mapped[str] = mapped_column(Sealed(20))
+    title: Mapped[str] = mapped_column(Sealed(200))
+    content: Mapped[str] = mapped_column(Sealed())
+    location: Mapped[str | None] = mapped_column(Sealed(200))
+    # what is searched instead: the keyed hash of the phone's last four digits (kept by
+    # `_hash_tail`), and the masked words in `ticket_words`
+    phone_tail: Mapped[str] = mapped_column(String(32), index=True, server_default="")
     type: Mapped[str] = mapped_column(String(8))
     category1: Mapped[str | None] = mapped_column(String(32))
     category2: Mapped[str | None] = mapped_column(String(32))
@@ -72,12 +83,46 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=system_clock, onupdate=system_clock)
 
 
-def phone_tail(phone: Any) -> Any:
-    """The phone's last four digits as SQL (the expression ix_tickets_phone_tail indexes)."""
-    return func.substr(phone, func.length(phone) - 3)
+class TicketWords(Base):
+    """The desk's word search reads this: title, content and place with personal numbers masked
+    (core/privacy.py), so it may stay clear. A narrow table of its own, so a search that scans
+    every ticket reads the masked words and not the sealed columns around them."""
+
+    __tablename__ = "ticket_words"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
 
 
-Index("ix_tickets_phone_tail", phone_tail(Ticket.phone))
+def searchable_text(title: str | None, content: str | None, location: str | None) -> str:
+    """What the desk's word search reads: no phone or ID number in it."""
+    return mask_personal("\n".join(part or "" for part in (title, content, location)))
+
+
+WORD_COLUMNS = ("title", "content", "location")  # the citizen's words: sealed, searched masked
+SEALED_COLUMNS = ("citizen_name", "phone", *WORD_COLUMNS)
+
+
+@event.listens_for(Ticket, "before_insert")
+@event.listens_for(Ticket, "before_update")
+def _hash_tail(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    """The tail hash follows the phone on every write (a write after a key rotation also
+    rehashes it under the current key)."""
+    ticket.phone_tail = crypto.active().tail_hash(ticket.phone)
+
+
+@event.listens_for(Ticket, "after_insert")
+def _words_inserted(_mapper: Any, connection: Connection, ticket: Ticket) -> None:
+    text = searchable_text(ticket.title, ticket.content, ticket.location)
+    connection.execute(insert(TicketWords).values(ticket_id=ticket.id, text=text))
+
+
+@event.listens_for(Ticket, "after_update")
+def _words_updated(_mapper: Any, connection: Connection, ticket: Ticket) -> None:
+    state = inspect(ticket)
+    if any(state.attrs[name].history.has_changes() for name in WORD_COLUMNS):
+        text = searchable_text(ticket.title, ticket.content, ticket.location)
+        connection.execute(update(TicketWords).where(TicketWords.ticket_id == ticket.id).values(text=text))
 
 
 class AuditEntry(Base):

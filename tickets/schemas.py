@@ -153,6 +153,8 @@ class TicketSummary(BaseModel):
     title: str
     category1: str | None
     department: str | None
+    assignee: str | None
+    duplicate_of: str | None = None  # the open ticket this one looks like (a merge candidate)
     urgency: str
     received_at: datetime
     feedback_deadline: datetime

@@ -15,15 +15,20 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core import crypto
 from core.clock import Clock, system_clock
 from core.errors import RateLimitedError
 from core.settings import Settings
+from core.vocab import OPEN
 from tickets import crud, sla
+from tickets.assignment import assign_ticket, assignable
 from tickets.db import TicketDB
 from tickets.errors import AuthenticationError, InvalidTicketError, TicketNotFoundError
+from tickets.handoff import ticket_transcript
 from tickets.lifecycle import TransitionRequest, Viewer
 from tickets.lockout import Lockout, open_strike_store
-from tickets.models import AuditEntry, IntakeKey, Ticket
+from tickets.models import AuditEntry, IntakeKey, Ticket, User
+from tickets.notes import TicketNote, add_note, ticket_notes
 from tickets.notify import DeliveryReport, Webhook, deliver_pending
 from tickets.platform import recorder
 from tickets.routing import Router, Taxonomy
@@ -35,14 +40,20 @@ from tickets.schemas import (
     TicketSummary,
     TicketUpdate,
 )
+from tickets.staff_audit import StaffAction, recent_actions, record_action
+from tickets.unanswered import UnansweredQuestion, get_unanswered, open_unanswered, resolve_unanswered
 from tickets.users import (
     Account,
     account_for_token,
     authenticate,
+    change_user,
+    check_may_manage,
     create_user,
     disable_user,
     issue_token,
+    list_users,
     revoke_token,
+    user_role,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,7 @@ class TicketView:
 
     ticket: TicketPublic
     audit: list[dict[str, Any]]
+    transcript: list[dict[str, Any]] | None = None  # the live chat it came from, masked
 
 
 class TicketDesk:
@@ -62,6 +74,7 @@ class TicketDesk:
         cfg = settings.tickets
         self.settings = settings
         self.clock = clock
+        self.keyring = crypto.load_for(settings)  # before the first sealed column is read or written
         self.db = TicketDB(url or settings.tickets_url)
         self.policy = sla.SlaPolicy.from_settings(cfg)
         self._coverage_logged: date | None = None  # the local day the calendar's coverage was last logged
@@ -160,7 +173,7 @@ class TicketDesk:
         def job(s: Session) -> TicketView:
             ticket = crud.get_ticket(session=s, ticket_no=ticket_no, viewer=viewer)
             trail = [_audit_dict(a) for a in crud.audit_trail(session=s, ticket=ticket)]
-            return TicketView(self._public(s, ticket, viewer), trail)
+            return TicketView(self._public(s, ticket, viewer), trail, ticket_transcript(s, ticket.id))
 
         return self.db.run(job)
 
@@ -196,7 +209,7 @@ class TicketDesk:
     def queue(self, *, viewer: Viewer, queue: str, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
         def job(s: Session) -> list[TicketSummary]:
             rows = crud.list_tickets(session=s, viewer=viewer, queue=queue, limit=limit, offset=offset)
-            return [TicketSummary.model_validate(t, from_attributes=True) for t in rows]
+            return _summaries(s, rows)
 
         return self.db.run(job)
 
@@ -216,9 +229,39 @@ class TicketDesk:
             rows = crud.search_tickets(
                 session=s, viewer=viewer, search=search, since=since, until=until, limit=limit, offset=offset
             )
-            return [TicketSummary.model_validate(t, from_attributes=True) for t in rows]
+            return _summaries(s, rows)
 
         return self.db.run(job)
+
+    # --- the desk: notes and assignment -----------------------------------------------------
+    def add_note(self, ticket_no: str, text: str, *, viewer: Viewer) -> TicketNote:
+        def job(s: Session) -> TicketNote:
+            note = add_note(session=s, ticket_no=ticket_no, text=text, viewer=viewer, now=self.clock())
+            s.flush()
+            s.expunge(note)
+            return note
+
+        return self.db.run(job)
+
+    def notes(self, ticket_no: str, *, viewer: Viewer) -> list[TicketNote]:
+        def job(s: Session) -> list[TicketNote]:
+            rows = ticket_notes(session=s, ticket_no=ticket_no, viewer=viewer)
+            s.expunge_all()
+            return rows
+
+        return self.db.run(job)
+
+    def assign(self, ticket_no: str, assignee: str | None, *, viewer: Viewer) -> TicketPublic:
+        def job(s: Session) -> TicketPublic:
+            ticket = assign_ticket(
+                session=s, ticket_no=ticket_no, assignee=assignee, viewer=viewer, now=self.clock()
+            )
+            return self._public(s, ticket, viewer)
+
+        return self.db.run(job)
+
+    def assignable(self, ticket_no: str, *, viewer: Viewer) -> list[tuple[str, str, str | None]]:
+        return self.db.run(lambda s: assignable(session=s, ticket_no=ticket_no, viewer=viewer))
 
     def citizen_status(
         self, ticket_no: str, phone_last4: str, *, client: str | None = None
@@ -269,18 +312,118 @@ class TicketDesk:
         return self.db.run(lambda s: sla.rates(session=s, start=start, end=end, now=self.clock()))
 
     # --- users ----------------------------------------------------------------------------
-    def add_user(self, username: str, password: str, *, role: str, department: str | None) -> None:
+    def add_user(
+        self, username: str, password: str, *, role: str, department: str | None, by: Viewer | None = None
+    ) -> None:
+        """Create an account; `by` (from the administration pages) is checked and logged."""
         self.check_department(department)
-        self.db.run(
-            lambda s: create_user(
+        if by is not None:
+            check_may_manage(by.role, role)
+
+        def job(s: Session) -> None:
+            now = self.clock()
+            create_user(
+                session=s, username=username, password=password, role=role, department=department, now=now
+            )
+            if by is not None:
+                details = {"role": role, "department": department}
+                record_action(
+                    session=s, actor=by.name, action="user.create", target=username, details=details, now=now
+                )
+
+        self.db.run(job)
+
+    def users(self) -> list[User]:
+        def job(s: Session) -> list[User]:
+            rows = list_users(session=s)
+            s.expunge_all()
+            return rows
+
+        return self.db.run(job)
+
+    def change_user(
+        self,
+        username: str,
+        *,
+        by: Viewer,
+        role: str | None = None,
+        department: str | None = None,
+        clear_department: bool = False,
+        active: bool | None = None,
+        password: str | None = None,
+    ) -> dict[str, object]:
+        """Change an account from the administration pages (checked, logged); what changed."""
+        self.check_department(department)
+
+        def job(s: Session) -> dict[str, object]:
+            current = user_role(session=s, username=username)
+            if by.name == username and (active is False or role not in (None, current)):
+                raise InvalidTicketError("you cannot disable your own account or change your own role")
+            check_may_manage(by.role, current, role)
+            changed = change_user(
                 session=s,
                 username=username,
-                password=password,
                 role=role,
                 department=department,
-                now=self.clock(),
+                clear_department=clear_department,
+                active=active,
+                password=password,
+            )
+            if changed:
+                record_action(
+                    session=s,
+                    actor=by.name,
+                    action="user.update",
+                    target=username,
+                    details=changed,
+                    now=self.clock(),
+                )
+            return changed
+
+        return self.db.run(job)
+
+    def record_action(self, *, by: Viewer, action: str, target: str, details: dict[str, Any]) -> None:
+        """Log a staff change that is not a ticket's (the knowledge base, from the server)."""
+        self.db.run(
+            lambda s: record_action(
+                session=s, actor=by.name, action=action, target=target, details=details, now=self.clock()
             )
         )
+
+    def unanswered(self, *, limit: int = 100, offset: int = 0) -> list[UnansweredQuestion]:
+        def job(s: Session) -> list[UnansweredQuestion]:
+            rows = open_unanswered(session=s, limit=limit, offset=offset)
+            s.expunge_all()
+            return rows
+
+        return self.db.run(job)
+
+    def unanswered_question(self, question_id: int) -> UnansweredQuestion:
+        def job(s: Session) -> UnansweredQuestion:
+            row = get_unanswered(session=s, question_id=question_id)
+            s.expunge(row)
+            return row
+
+        return self.db.run(job)
+
+    def resolve_unanswered(self, question_id: int, item_id: str, *, by: Viewer) -> None:
+        """Mark a logged question answered by an FAQ, and log who wrote it."""
+
+        def job(s: Session) -> None:
+            now = self.clock()
+            resolve_unanswered(session=s, question_id=question_id, item_id=item_id, by=by.name, now=now)
+            details = {"question_id": question_id}
+            record_action(session=s, actor=by.name, action="kb.faq", target=item_id, details=details, now=now)
+
+        self.db.run(job)
+
+    def staff_actions(self, *, limit: int = 100, target: str | None = None) -> list[StaffAction]:
+        def job(s: Session) -> list[StaffAction]:
+            rows = recent_actions(session=s, limit=limit, target=target)
+            s.expunge_all()
+            return rows
+
+        return self.db.run(job)
 
     def login(self, username: str, password: str) -> tuple[str, datetime, Account]:
         """A token for a right password; a locked username gets RateLimitedError without any
@@ -314,6 +457,18 @@ class TicketDesk:
     def disable_user(self, username: str) -> int:
         """Deactivate an account and revoke its tokens; how many tokens were revoked."""
         return self.db.run(lambda s: disable_user(session=s, username=username))
+
+
+def _summaries(session: Session, rows: list[Ticket]) -> list[TicketSummary]:
+    """List rows, each open one with the number of the open ticket it looks like (merge candidates)."""
+    numbers = crud.ticket_numbers(session=session, ids={t.duplicate_of_id or 0 for t in rows})
+    out = []
+    for ticket in rows:
+        summary = TicketSummary.model_validate(ticket, from_attributes=True)
+        if ticket.status in OPEN:
+            summary.duplicate_of = numbers.get(ticket.duplicate_of_id or 0)
+        out.append(summary)
+    return out
 
 
 def _number_day(ticket_no: str) -> date | None:

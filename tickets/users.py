@@ -15,7 +15,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.vocab import ROLES
-from tickets.errors import AuthenticationError, DuplicateUserError, InvalidTicketError, TicketNotFoundError
+from tickets.errors import (
+    AuthenticationError,
+    DuplicateUserError,
+    InvalidTicketError,
+    PermissionDeniedError,
+    TicketNotFoundError,
+)
 from tickets.models import LoginToken, User
 
 _DUMMY_HASH: str | None = None
@@ -117,3 +123,60 @@ def disable_user(*, session: Session, username: str) -> int:
     user.active = False
     result = session.execute(delete(LoginToken).where(LoginToken.user_id == user.id))
     return int(getattr(result, "rowcount", 0))
+
+
+def check_may_manage(manager_role: str, *roles: str | None) -> None:
+    """Only an admin creates, changes or grants an admin account (a supervisor manages the rest)."""
+    if manager_role != "admin" and "admin" in roles:
+        raise PermissionDeniedError("only an admin manages admin accounts")
+
+
+def user_role(*, session: Session, username: str) -> str:
+    role = session.scalar(select(User.role).where(User.username == username))
+    if role is None:
+        raise TicketNotFoundError(f"no user {username!r}")
+    return role
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.username)))
+
+
+def change_user(
+    *,
+    session: Session,
+    username: str,
+    role: str | None = None,
+    department: str | None = None,
+    clear_department: bool = False,
+    active: bool | None = None,
+    password: str | None = None,
+) -> dict[str, object]:
+    """Apply the given changes to an account; what changed (the password only as 'reset').
+    Disabling or a new password revokes the account's tokens."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise TicketNotFoundError(f"no user {username!r}")
+    changed: dict[str, object] = {}
+    if role is not None and role != user.role:
+        if role not in ROLES:
+            raise InvalidTicketError(f"role must be one of {', '.join(ROLES)}")
+        changed["role"] = [user.role, role]
+        user.role = role
+    new_department = None if clear_department else department
+    if (clear_department or department is not None) and new_department != user.department:
+        changed["department"] = [user.department, new_department]
+        user.department = new_department
+    if user.role == "handler" and not user.department:
+        raise InvalidTicketError("a handler needs a department")
+    if password is not None:
+        if len(password) < 8:
+            raise InvalidTicketError("the password needs at least 8 characters")
+        user.password_hash = hash_password(password)
+        changed["password"] = "reset"
+    if active is not None and active != user.active:
+        changed["active"] = [user.active, active]
+        user.active = active
+    if password is not None or active is False:
+        session.execute(delete(LoginToken).where(LoginToken.user_id == user.id))
+    return changed

@@ -231,6 +231,19 @@ class WorkCalendar:
             day += timedelta(days=1)
         return days
 
+    def is_open(self, moment: datetime) -> bool:
+        """Whether `moment` lies inside a working period of a working day (local time)."""
+        local = moment.astimezone(self.zone)
+        if not self.is_workday(local.date()):
+            return False
+        return any(a <= local.time() < b for a, b in self.periods)
+
+    def next_open(self, moment: datetime) -> datetime | None:
+        """The next moment at or after `moment` that is within working hours (local, aware)."""
+        for begin, _end in self._spans_from(moment):
+            return begin
+        return None
+
     # --- working time --------------------------------------------------------------------
     def _spans_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working spans (local, aware) from `start` on, clipped to start."""

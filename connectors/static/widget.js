@@ -21,6 +21,7 @@
 
   const PREFIX = "govbot-w-";
   const STORAGE_KEY = "govbot-widget-session";
+  const LIVE_KEY = "govbot-widget-live"; // the live-agent conversation followed, across page loads
   const REQUEST_TIMEOUT_MS = 30000;
   const TICKET_TEXT = "我要提交诉求";
   const GREETING =
@@ -97,6 +98,27 @@
       }
     }
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // sessionStorage for one tab's state; a blocked storage only loses the resume after a reload.
+  function remember(key, value) {
+    try {
+      if (value === null) {
+        window.sessionStorage.removeItem(key);
+      } else {
+        window.sessionStorage.setItem(key, value);
+      }
+    } catch (_error) {
+      // storage blocked: nothing to keep
+    }
+  }
+
+  function recall(key) {
+    try {
+      return window.sessionStorage.getItem(key);
+    } catch (_error) {
+      return null;
+    }
   }
 
   let memorySessionId = null;
@@ -332,6 +354,8 @@
       this.config = config;
       this.pending = false;
       this.lastReply = null;
+      this.live = null; // the live agent conversation followed: { id, token, source }
+      this.seenLines = new Set(); // ids of live lines shown (a line comes by stream and by reply)
       this.build();
     }
 
@@ -357,7 +381,11 @@
       ticket.addEventListener("click", () => this.ticket());
       this.closeButton = button("close", "×", "关闭对话");
       this.closeButton.addEventListener("click", () => this.close());
-      header.append(heading, ticket, this.closeButton);
+      // Shown while a person (not the bot) is on the conversation.
+      this.liveBadge = el("span", "live-badge", "");
+      this.liveBadge.setAttribute("role", "status");
+      this.liveBadge.hidden = true;
+      header.append(heading, this.liveBadge, ticket, this.closeButton);
 
       this.log = el("div", "log");
       this.log.setAttribute("role", "log");
@@ -414,6 +442,14 @@
       this.root.append(this.panel, this.launcher);
       document.body.append(this.root);
       this.addBot(el("p", "text", GREETING));
+      const live = recall(LIVE_KEY); // a live chat before a reload: follow it again
+      if (live) {
+        try {
+          this.followHandoff(JSON.parse(live));
+        } catch (_error) {
+          remember(LIVE_KEY, null);
+        }
+      }
     }
 
     // --- opening and closing ---
@@ -533,6 +569,13 @@
     }
 
     showReply(reply, labels) {
+      const handoff = reply.handoff && typeof reply.handoff === "object" ? reply.handoff : null;
+      if (handoff) {
+        this.followHandoff(handoff);
+        if (!reply.reply) {
+          return; // a line relayed to the agent: nothing from the bot to show
+        }
+      }
       const parts = [];
       const notices = Array.isArray(reply.notices) ? reply.notices : [];
       reply.notices = notices;
@@ -561,7 +604,8 @@
       if (reply.ticket && reply.ticket.ticket_no) {
         parts.push(el("p", "ticket-no", `工单编号：${reply.ticket.ticket_no}`));
       }
-      if ((reply.action === "ticket" && !form && !reply.ticket) || reply.action === "fallback") {
+      const offered = handoff && handoff.offer_ticket;
+      if ((reply.action === "ticket" && !form && !reply.ticket) || reply.action === "fallback" || offered) {
         const ticket = button("ticket reply-ticket", "提交诉求", "提交12345诉求");
         ticket.addEventListener("click", () => this.ticket());
         parts.push(ticket);
@@ -572,6 +616,79 @@
       }
       const item = this.addBot(...parts);
       item.setAttribute("data-action", String(reply.action || ""));
+    }
+
+    // --- a live agent (转人工) ---
+    // The conversation's lines come as server-sent events; lines handed over in a chat reply
+    // are shown too, each once (by id).
+    followHandoff(handoff) {
+      (Array.isArray(handoff.lines) ? handoff.lines : []).forEach((line) => this.showLiveLine(line));
+      const id = handoff.conversation;
+      const live = ["waiting", "active"].includes(handoff.status);
+      if (!live || !id || !handoff.token) {
+        return;
+      }
+      if (this.live && this.live.id === id) {
+        return;
+      }
+      this.stopHandoff();
+      const url =
+        `${this.config.endpoint}/api/v1/handoff/${encodeURIComponent(id)}/events` +
+        `?token=${encodeURIComponent(handoff.token)}`;
+      const source = new EventSource(url);
+      this.live = { id, token: handoff.token, source };
+      remember(LIVE_KEY, JSON.stringify({ conversation: id, token: handoff.token, status: handoff.status }));
+      this.setLiveBadge(handoff.status === "active" ? "人工客服服务中" : "正在等待人工客服");
+      source.addEventListener("line", (event) => this.showLiveLine(JSON.parse(event.data)));
+      source.addEventListener("status", (event) => {
+        const { status } = JSON.parse(event.data);
+        if (status === "closed") {
+          this.stopHandoff();
+        } else {
+          this.setLiveBadge(status === "active" ? "人工客服服务中" : "正在等待人工客服");
+        }
+      });
+    }
+
+    stopHandoff() {
+      remember(LIVE_KEY, null);
+      if (this.live && this.live.source) {
+        this.live.source.close();
+      }
+      if (this.live) {
+        this.live.source = null;
+        this.live.id = null;
+      }
+      this.setLiveBadge("");
+    }
+
+    setLiveBadge(text) {
+      this.liveBadge.textContent = text;
+      this.liveBadge.hidden = !text;
+    }
+
+    showLiveLine(line) {
+      if (!line || !line.text) {
+        return;
+      }
+      if (this.seenLines.has(line.id)) {
+        return;
+      }
+      this.seenLines.add(line.id);
+      // A citizen's stream carries two senders: the desk's notices ("system") and the person's lines.
+      if (line.sender !== "system") {
+        const item = this.addBot(el("p", "text", line.text));
+        item.classList.add(`${PREFIX}msg-agent`);
+        item.setAttribute("data-action", "person");
+        item.firstChild.textContent = "人工客服：";
+      } else {
+        const item = this.addBot(el("p", "notice", line.text));
+        item.classList.add(`${PREFIX}msg-live-notice`);
+        item.setAttribute("data-kind", String(line.kind || ""));
+        if (line.kind === "joined") {
+          this.setLiveBadge("人工客服服务中");
+        }
+      }
     }
 
     renderOptions(options) {

@@ -153,6 +153,18 @@ class WeChatChannel(Channel):
         if self.api is not None:
             await self.api.close()
 
+    async def deliver(self, session_id: str, text: str, key: str) -> None:
+        """An agent's line through the durable outbox and the customer-service API (retried
+        there, never dropped); the session key names the app and the user."""
+        _, app_id, touser = session_id.split(":", 2)
+        if self.outbox is None or app_id not in self.apps:
+            log.warning("wechat.deliver.unroutable", extra={"app_id": app_id})
+            return
+        parts = split_text(
+            text, self.settings.max_reply_bytes, self.settings.max_parts, self.settings.more_link
+        )
+        await self.outbox.put(app_id=app_id, touser=touser, parts=parts, msg_key=key)
+
     async def send_row(self, row: OutboxRow) -> None:
         assert self.api is not None
         await self.api.send_text(row.app_id, row.touser, row.content)
@@ -213,7 +225,7 @@ class WeChatChannel(Channel):
 
     def _passive(self, checked: _Checked, text: str | None) -> Response:
         """The HTTP answer to WeChat: a (possibly encrypted) text reply, or 'success'."""
-        if text is None or checked.app.config.kind != "official_account":
+        if not text or checked.app.config.kind != "official_account":  # "": relayed to an agent
             return PlainTextResponse(SUCCESS)
         inbound = checked.inbound
         xml = text_reply_xml(
@@ -270,7 +282,9 @@ class WeChatChannel(Channel):
         task.add_done_callback(self._tasks.discard)
 
     async def _queue_when_ready(self, checked: _Checked, key: str, answer: asyncio.Task[str]) -> None:
-        await self._queue(checked, key, await answer)
+        text = await answer
+        if text:  # an empty answer: the line went to a live agent, nothing to send back
+            await self._queue(checked, key, text)
 
     async def _handle(self, checked: _Checked, key: str, on_message: OnMessage, started: float) -> Response:
         """First delivery of a message: decide the reply and record what retries should get."""

@@ -24,6 +24,7 @@ class ConsoleMeta(BaseModel):
     departments: list[str]
     categories: list[str]
     at_risk_fraction: float
+    refresh_seconds: float
 
 
 class DraftIn(BaseModel):
@@ -73,6 +74,7 @@ def console_meta(desk: Desk, principal: CanSeeConsole) -> ConsoleMeta:
         departments=departments,
         categories=sorted(desk.taxonomy.level1),
         at_risk_fraction=cfg.at_risk_fraction,
+        refresh_seconds=cfg.console_refresh_seconds,
     )
 
 

@@ -128,9 +128,10 @@ def citizen_status(query: StatusQuery, desk: Desk, request: Request) -> TicketSt
 
 @router.get("/{ticket_no}")
 def show_ticket(ticket_no: str, desk: Desk, principal: CanReadTicket) -> dict[str, object]:
-    """One ticket with its audit trail (phone masked unless you handle it)."""
+    """One ticket with its audit trail (phone masked unless you handle it) and, for a ticket made
+    from a live chat, that chat's transcript (numbers masked)."""
     view = desk.show(ticket_no, viewer=principal)
-    return {**view.ticket.model_dump(mode="json"), "audit": view.audit}
+    return {**view.ticket.model_dump(mode="json"), "audit": view.audit, "transcript": view.transcript}
 
 
 @router.patch("/{ticket_no}", response_model=TicketPublic)

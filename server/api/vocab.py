@@ -42,6 +42,7 @@ class Vocabulary(BaseModel):
     satisfaction: list[str]
     step_labels: dict[str, str]
     audit_labels: dict[str, str]
+    staff_action_labels: dict[str, str] = Field(description="Staff actions log (administration) → label")
     urgency_labels: dict[str, str]
     queue_labels: dict[str, str]
     ticket_fields: dict[str, str] = Field(description="Ticket field → label, in display order")
@@ -69,6 +70,7 @@ def vocabulary() -> Vocabulary:
         satisfaction=list(vocab.SATISFACTION),
         step_labels=dict(vocab.STEP_LABELS),
         audit_labels=dict(vocab.AUDIT_LABELS),
+        staff_action_labels=dict(vocab.STAFF_ACTION_LABELS),
         urgency_labels=dict(vocab.URGENCY_LABELS),
         queue_labels=dict(vocab.QUEUE_LABELS),
         ticket_fields=dict(vocab.TICKET_FIELD_LABELS),

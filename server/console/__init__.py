@@ -12,7 +12,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+FILES = {
+    "console.js": "text/javascript",
+    "admin.js": "text/javascript",
+    "console.css": "text/css",
+    "inbox.js": "text/javascript",
+    "inbox.css": "text/css",
+}
 # Only our own files run: no inline script, no third-party origin, no framing.
 HEADERS = {
     "Content-Security-Policy": (

@@ -244,7 +244,11 @@ def test_item_missing_from_kb_is_not_invented(assistant: Assistant) -> None:
     """If the index names an item the KB no longer holds, the reply falls back."""
     parsed = assistant.parse("补办身份证")
     reply = assistant._reply(
-        parsed, Decision("answer", "retrieval", "deleted-item"), [], SessionState(), "web"
+        parsed,
+        Decision("answer", "retrieval", "deleted-item"),
+        [],
+        SessionState(),
+        UserMessage(text="补办身份证", channel="web"),
     )
     assert reply.action == "fallback"
     assert reply.reply in assistant.responses.templates["utter_no_answer"]

@@ -97,6 +97,7 @@ IN_FORM = SessionState(form=TicketForm(step="location", description="楼下烧�
 RATING = SessionState(rating_for=f"{TICKET_NO}:5678")
 WAITING_LAST4 = SessionState(pending_ticket_no=TICKET_NO)
 OFFERED = SessionState(last_action="fallback", offer_ticket=True)
+LIVE = SessionState(handoff_id=7, handoff_token="t" * 32)  # a person is on the line
 STATUS_TEXT = f"工单{TICKET_NO}进度怎么样"
 
 CASES: dict[str, Case] = {
@@ -117,6 +118,11 @@ CASES: dict[str, Case] = {
         state=WAITING_LAST4,
     ),
     "form-request": Case(make_message("我要提交诉求"), ("ticket", "form_request", None)),
+    # -- a live agent on the line: the bot relays, unless the citizen leaves for a ticket
+    "live-relay": Case(
+        make_message("居住证怎么办", intent="ask_service"), ("handoff", "live", None), state=LIVE
+    ),
+    "live-leave-for-ticket": Case(make_message("提交诉求"), ("ticket", "leave_handoff", None), state=LIVE),
     "offer-accepted": Case(make_message("好的"), ("ticket", "form_request", None), state=OFFERED),
     "yes-without-offer": Case(make_message("好的"), ("fallback", "low_confidence", None), _weak_hits()),
     # -- a new message

@@ -16,7 +16,10 @@ from bot.messages import Option
 from bot.sessions import RedisSessionStore, SessionState, open_session_store
 from core.clock import ManualClock
 from server.limits import WINDOW_SECONDS, RedisRateLimiter
+from tests.utils.keys import fresh_keyring
 from tests.utils.redis_server import REDIS_URL, private_redis
+
+RING = fresh_keyring()
 
 
 @pytest.fixture
@@ -27,8 +30,8 @@ def redis_prefix() -> Iterator[tuple[Any, str]]:
 
 def test_two_stores_share_one_conversation(redis_prefix: tuple[Any, str]) -> None:
     client, prefix = redis_prefix
-    first = RedisSessionStore(REDIS_URL, ttl_minutes=30, prefix=prefix)
-    second = RedisSessionStore(REDIS_URL, ttl_minutes=30, prefix=prefix)
+    first = RedisSessionStore(REDIS_URL, ttl_minutes=30, keyring=RING, prefix=prefix)
+    second = RedisSessionStore(REDIS_URL, ttl_minutes=30, keyring=RING, prefix=prefix)
     try:
         state = SessionState(
             last_item_id="passport", last_action="clarify", options=[Option(id="a", title="甲")]
@@ -46,7 +49,7 @@ def test_two_stores_share_one_conversation(redis_prefix: tuple[Any, str]) -> Non
 def test_session_expires_after_its_ttl_and_each_write_renews_it(redis_prefix: tuple[Any, str]) -> None:
     client, prefix = redis_prefix
     clock = ManualClock()
-    store = RedisSessionStore(REDIS_URL, ttl_minutes=30, prefix=prefix, clock=clock)
+    store = RedisSessionStore(REDIS_URL, ttl_minutes=30, keyring=RING, prefix=prefix, clock=clock)
     try:
         store.put("alice", SessionState(last_item_id="passport"))
         clock.advance(minutes=20)
@@ -64,7 +67,7 @@ def test_session_expires_after_its_ttl_and_each_write_renews_it(redis_prefix: tu
 def test_an_expired_key_is_an_empty_session(redis_prefix: tuple[Any, str]) -> None:
     """When Redis has dropped the key (its TTL ran out), the conversation starts afresh."""
     client, prefix = redis_prefix
-    store = RedisSessionStore(REDIS_URL, ttl_minutes=30, prefix=prefix, clock=ManualClock())
+    store = RedisSessionStore(REDIS_URL, ttl_minutes=30, keyring=RING, prefix=prefix, clock=ManualClock())
     try:
         store.put("alice", SessionState(last_item_id="passport"))
         assert 0 < client.ttl(f"{prefix}alice") <= 30 * 60
@@ -77,7 +80,7 @@ def test_an_expired_key_is_an_empty_session(redis_prefix: tuple[Any, str]) -> No
 
 def test_open_session_store_uses_the_configured_prefix(redis_prefix: tuple[Any, str], tmp_path: Any) -> None:
     client, prefix = redis_prefix
-    store = open_session_store(tmp_path / "unused.sqlite", 30, REDIS_URL, prefix)
+    store = open_session_store(tmp_path / "unused.sqlite", 30, REDIS_URL, prefix, keyring=RING)
     try:
         store.put("web:carol", SessionState(turns=2))
         assert client.exists(f"{prefix}session:web:carol") == 1

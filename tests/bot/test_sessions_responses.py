@@ -11,10 +11,13 @@ from bot.messages import Option
 from bot.responses import RESPONSES_FILE, Responses
 from bot.sessions import SessionState, SqliteSessionStore
 from core.clock import ManualClock
+from tests.utils.keys import fresh_keyring
+
+RING = fresh_keyring()
 
 
 def test_session_round_trip_and_isolation(tmp_path: Path) -> None:
-    store = SqliteSessionStore(tmp_path / "s" / "sessions.sqlite", ttl_minutes=30)
+    store = SqliteSessionStore(tmp_path / "s" / "sessions.sqlite", ttl_minutes=30, keyring=RING)
     try:
         state = SessionState(
             last_item_id="id-card", last_action="clarify", options=[Option(id="a", title="甲")]
@@ -31,7 +34,7 @@ def test_session_round_trip_and_isolation(tmp_path: Path) -> None:
 
 def test_expired_session_is_forgotten_and_each_write_renews_it(tmp_path: Path) -> None:
     clock = ManualClock()
-    store = SqliteSessionStore(tmp_path / "sessions.sqlite", ttl_minutes=30, clock=clock)
+    store = SqliteSessionStore(tmp_path / "sessions.sqlite", ttl_minutes=30, keyring=RING, clock=clock)
     try:
         store.put("alice", SessionState(last_item_id="id-card"))
         clock.advance(minutes=20)
@@ -76,6 +79,10 @@ def test_every_template_renders_with_documented_placeholders(responses: Response
         "document": "工伤保险条例",
         "place": "第十四条",
         "source": "gongshang.md",
+        # live agents (bot/handoff.py)
+        "ahead": 2,
+        "hours": "周一至周五 09:00-18:00，法定节假日除外",
+        "next": "明天09:00",
     }
     for name, variants in responses.templates.items():
         assert variants, name

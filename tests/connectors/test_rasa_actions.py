@@ -12,7 +12,6 @@ assertions read the ticket the server stored. Requests are what a Rasa server po
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -33,6 +32,7 @@ from server.app import create_app
 from tests.server.conftest import AGENT_TOKEN, server_settings
 from tests.utils.citizen_text import citizen_problems
 from tests.utils.servers import free_port, serve_in_thread, wait_until_up
+from tests.utils.ticketdb import copy_data_dir
 from tickets.models import AuditEntry, Ticket
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
@@ -69,8 +69,7 @@ class Govbot:
 @pytest.fixture(scope="module")
 def govbot(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Govbot]:
     data_dir = tmp_path_factory.mktemp("actions") / "data"
-    ignore = shutil.ignore_patterns("sessions.sqlite*")  # tickets.sqlite holds the KB too
-    shutil.copytree(prepared_dir, data_dir, ignore=ignore)
+    copy_data_dir(prepared_dir, data_dir)
     app = create_app(server_settings(data_dir))
     with serve_in_thread(app) as url:
         yield Govbot(url, app)

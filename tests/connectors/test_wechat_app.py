@@ -14,6 +14,7 @@ from core.channel_settings import WeChatApp, WeChatAppSecrets
 from server.app import create_app
 from tests.connectors.conftest import APP_SECRETS
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import database_of
 from tests.utils.wechat import (
     AES_KEY,
     TOKEN,
@@ -81,7 +82,9 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
     copy_prepared: Callable[[], Path], api_server: FakeWeChatServer
 ) -> None:
     """The ticket form turn by turn over WeChat; WeChat re-pushes 确认提交 → still one ticket."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, select
+
+    from tickets.models import Ticket
 
     data_dir = copy_prepared()
     settings = server_settings(data_dir)
@@ -116,9 +119,9 @@ def test_duplicate_pushes_of_the_confirmation_create_one_ticket(
                 == 200
             )
         assert _wechat_replies(client) - before == len(turns) + 1  # the retries were not answered again
-    engine = create_engine(f"sqlite:///{data_dir / 'tickets.sqlite'}")
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT channel, location FROM tickets")).all()
+    engine = create_engine(database_of(data_dir) or f"sqlite:///{data_dir / 'tickets.sqlite'}")
+    with engine.connect() as conn:  # the place is sealed at rest: read through the model's column type
+        rows = [tuple(r) for r in conn.execute(select(Ticket.channel, Ticket.location)).all()]
     engine.dispose()
     assert rows == [("wechat", "越秀区东风中路300号")]
 

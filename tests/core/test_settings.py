@@ -104,7 +104,7 @@ def test_registries_match_the_declarations() -> None:
         (  # top level
             "languag: zh\n",
             "languag: unknown key; valid: language, data_dir, pipeline, policies, knowledge, index, bot,"
-            " server, tickets, runtime, hotline_platform, channels",
+            " server, tickets, retention, runtime, handoff, hotline_platform, channels",
         ),
         (  # a section
             "bot:\n  min_source: 5\n",
@@ -162,7 +162,7 @@ def test_registries_match_the_declarations() -> None:
         (  # secrets come from the environment only
             "secrets:\n  redis_url: redis://x\n",
             "secrets: unknown key; valid: language, data_dir, pipeline, policies, knowledge, index, bot,"
-            " server, tickets, runtime, hotline_platform, channels",
+            " server, tickets, retention, runtime, handoff, hotline_platform, channels",
         ),
     ],
 )

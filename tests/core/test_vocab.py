@@ -18,7 +18,11 @@ from tickets.schemas import TicketCreate, TicketPublic, TransitionIn
 from tickets.users import create_user
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = [ROOT / "server/console/static/console.js", ROOT / "connectors/static/widget.js"]
+SCRIPTS = [
+    ROOT / "server/console/static/console.js",
+    ROOT / "server/console/static/admin.js",
+    ROOT / "connectors/static/widget.js",
+]
 
 
 def test_every_name_has_a_label() -> None:
@@ -96,6 +100,7 @@ def test_scripts_hold_no_copy_of_the_vocabulary(script: Path) -> None:
         *vocab.SATISFACTION,
         *vocab.STEP_LABELS.values(),
         *vocab.AUDIT_LABELS.values(),
+        *vocab.STAFF_ACTION_LABELS.values(),
         *vocab.URGENCY_LABELS.values(),
         *vocab.QUEUE_LABELS.values(),
         *vocab.TICKET_FIELD_LABELS.values(),

@@ -3,7 +3,6 @@ role checks, the HTML page, unanswered questions recorded masked, and a promoted
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import copy_data_dir
 
 AGENT, SUPERVISOR, ADMIN = "agent-token-0123456789", "super-token-0123456789", "admin-token-0123456789"
 QUESTION = "老旧小区加装电梯政府有补贴吗"
@@ -55,7 +55,7 @@ class Api:
 def api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("reports") / "data"
     # tickets.sqlite is copied too: the knowledge base lives in it
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     settings = server_settings(data_dir)
     settings.secrets.api_tokens = f"{AGENT}:agent,{SUPERVISOR}:supervisor,{ADMIN}:admin"
     with TestClient(create_app(settings)) as client:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings, load_settings
 from server.app import create_app
+from tests.utils.ticketdb import database_of
 
 AGENT_TOKEN = "agent-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"
@@ -19,7 +20,10 @@ def server_settings(data_dir: Path, **server: object) -> Settings:
     settings = load_settings(data_dir=data_dir)
     settings.secrets.api_tokens = f"{AGENT_TOKEN}:agent,{ADMIN_TOKEN}:admin"
     settings.secrets.redis_url = ""
-    settings.secrets.database_url = ""  # tickets in SQLite under data_dir unless a test says otherwise
+    # the data directory's own database: SQLite under data_dir (even with DATABASE_URL set), or on
+    # PostgreSQL (make test-pg) the schema of the session or of this copy (copy_data_dir)
+    url = database_of(data_dir)
+    settings.secrets.database_url = url if url.startswith("postgresql") else ""
     settings.tickets.sweep_interval_seconds = 0
     for key, value in server.items():
         setattr(settings.server, key, value)

@@ -11,7 +11,10 @@ from bot.sessions import RedisSessionStore, SessionState
 from core.degraded import DEGRADED
 from server.inputs import BadInputError, check_json
 from server.limits import RedisRateLimiter
+from tests.utils.keys import fresh_keyring
 from tests.utils.redis_server import REDIS_URL, private_redis
+
+RING = fresh_keyring()
 
 DOWN = "redis://127.0.0.1:1/0"  # connection refused at once
 
@@ -31,7 +34,7 @@ def test_rate_limits_count_in_memory_while_redis_is_down(caplog: pytest.LogCaptu
 
 
 def test_sessions_live_in_memory_while_redis_is_down() -> None:
-    store = RedisSessionStore(DOWN, ttl_minutes=30, prefix="govbot-test-down:")
+    store = RedisSessionStore(DOWN, ttl_minutes=30, keyring=RING, prefix="govbot-test-down:")
     before = _count("sessions")
     store.put("web:s1", SessionState(last_item_id="item-1", turns=2))
     assert store.get("web:s1").last_item_id == "item-1"
@@ -41,7 +44,7 @@ def test_sessions_live_in_memory_while_redis_is_down() -> None:
 
 def test_sessions_go_back_to_redis_when_it_answers() -> None:
     with private_redis() as (client, prefix):
-        store = RedisSessionStore(REDIS_URL, ttl_minutes=30, prefix=prefix)
+        store = RedisSessionStore(REDIS_URL, ttl_minutes=30, keyring=RING, prefix=prefix)
         held = SessionState(last_item_id="kept-during-outage", updated_at=time.time())  # put in an outage
         store.fallback.put("web:s2", held)
         assert store.get("web:s2").last_item_id == "kept-during-outage"  # not lost when Redis returns

@@ -5,9 +5,8 @@ gets stuck, long Rasa sender ids, trusted upstreams, and the database going away
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from core import permissions
 from server.app import create_app
 from server.deps import require
 from tests.server.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
+from tests.utils.ticketdb import copy_data_dir
 from tickets.db import TicketDB
 from tickets.models import Ticket
 
@@ -45,6 +45,8 @@ PUBLIC = {  # routes anyone may call; every other route must name an action of t
     "/console",
     "/console/",
     "/console/{name}",
+    "/api/v1/handoff/{conversation}/lines",  # a citizen reads their own chat with its secret token
+    "/api/v1/handoff/{conversation}/events",
 }
 BODY = {
     "title": "小区路灯坏了",
@@ -80,9 +82,13 @@ class Served:
 def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     # a private copy: tickets and the knowledge base share the data directory's database
     data_dir = tmp_path_factory.mktemp("hardening") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     settings = server_settings(data_dir)
     settings.server.trusted_upstreams = ["rasa-host"]
+    # the walk asks every route as every caller from one address: far more than a minute's
+    # per-address allowance, which test_server.py checks on its own
+    settings.server.rate_per_ip = 5000
+    settings.handoff.stream_seconds = 0  # event streams end at once: the walk reads every body to its end
     app = create_app(settings)
     with TestClient(app) as client:
         desk = app.state.desk
@@ -149,17 +155,19 @@ def test_every_route_times_every_role_and_department_follows_the_matrix(served: 
     receipt = client.post("/api/v1/tickets", json=BODY, headers=served.auth("agent"))
     assert receipt.status_code == 201 and receipt.json()["department"] == DEPT
     number = receipt.json()["ticket_no"]
+    live = served.app.state.live.store.open(session_id="web:walk", channel="web", transcript=[])
     checked = 0
     logout_last = sorted(_endpoints(served.app), key=lambda e: e.path.endswith("/logout"))
     for endpoint in logout_last:
         action, method = _action(endpoint), endpoint.method
         if action is None:
             continue
-        path = endpoint.path.replace("{ticket_no}", number)
+        path = endpoint.path.replace("{ticket_no}", number).replace("{conversation}", str(live.id))
         assert "{" not in path, path
         # a body the schema accepts, so the answer is about who asks (a state that does not
         # exist: the lifecycle refuses it after the ticket is found, never with 403)
         body = {"to": "不存在的状态"} if path.endswith("/transitions") else {}
+        body = {"text": "巡检备注"} if path.endswith("/notes") else body
         body = body if method in ("POST", "PATCH", "PUT") else None
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
@@ -323,9 +331,11 @@ def test_a_long_rasa_sender_id_gets_a_reply(served: Served) -> None:
 
 
 def test_a_trusted_upstream_is_limited_per_session_not_per_address(
-    prepared_dir: Path, tmp_path: Path
+    copy_prepared: Callable[[], Path], tmp_path: Path
 ) -> None:
-    settings = server_settings(prepared_dir, rate_per_ip=3, rate_per_session=100)
+    # a private copy: with an empty database of its own, the app syncs the data directory's
+    # index to that empty knowledge base, which later tests of the shared directory would read
+    settings = server_settings(copy_prepared(), rate_per_ip=3, rate_per_session=100)
     settings.secrets.database_url = f"sqlite:///{tmp_path / 'tickets.sqlite'}"
     settings.server.trusted_upstreams = ["testclient"]  # TestClient's address
     with TestClient(create_app(settings)) as client:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 
+from core.crypto import new_key
 from core.settings import DEFAULT_CONFIG
 from tests.utils.redis_server import REDIS_URL, private_redis
 from tests.utils.servers import free_port, start_serve_process, stop_process, wait_until_up
@@ -57,6 +58,7 @@ def machines(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             "REDIS_URL": REDIS_URL,
             "GOVBOT_CONFIG": str(config_path),
             "OMP_WAIT_POLICY": "PASSIVE",
+            "GOVBOT_DATA_KEY": new_key(),  # one data key for all machines, as deployment.md says
         }
         env.pop("GOVBOT_DATA_DIR", None)
         dirs = [_machine_dir(prepared_dir, tmp / name) for name in ("a", "b")]
@@ -133,11 +135,16 @@ def test_an_import_and_an_unpublish_reach_the_other_machine(machines: dict[str, 
     assert _top_id(first, QUESTION) == FAQ_ID
     ready = httpx.get(f"{second}/readyz", timeout=30).json()
     assert ready["index_current"] is True
+    # one item of ~140: applied to the served index, not a rebuild
+    assert ready["last_sync"]["path"] == "incremental", ready["last_sync"]
+    assert (ready["last_sync"]["changed"], ready["last_sync"]["removed"]) == (1, 0)
 
     _govbot(machines, machines["dirs"][0], "kb", "unpublish", FAQ_ID)
     seconds = _within_deadline(lambda: _top_id(second, QUESTION) != FAQ_ID)
     print(f"unpublish gone from the other machine after {seconds:.2f} s")
     assert _top_id(first, QUESTION) != FAQ_ID
+    last = httpx.get(f"{second}/readyz", timeout=30).json()["last_sync"]
+    assert (last["path"], last["changed"], last["removed"]) == ("incremental", 0, 1), last
 
 
 def test_a_conversation_alternating_between_machines_keeps_its_context(machines: dict[str, Any]) -> None:

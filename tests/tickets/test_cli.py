@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from core import crypto
 
 Invoke = Callable[..., Result]
 
@@ -92,3 +94,49 @@ def test_help_texts() -> None:
     result = CliRunner().invoke(app, ["tickets", "--help"], env={"COLUMNS": "200"})
     for command in ("create", "list", "show", "transition", "sweep", "stats"):
         assert command in result.stdout
+
+
+def test_keys_new_rotate_and_private_files(db_url: str, tmp_path: Path) -> None:
+    """`keys new` prints a usable key; after the key changes, `keys rotate` reseals the tickets
+    (once); the data dir's key file, SQLite files and written exports are 0600."""
+    runner = CliRunner()
+    data = tmp_path / "data"
+
+    def invoke(*args: str, **env: str) -> Result:
+        return runner.invoke(
+            app,
+            ["--data-dir", str(data), *args],
+            env={"COLUMNS": "200", "DATABASE_URL": db_url, **env},
+            catch_exceptions=False,
+        )
+
+    first, second = invoke("keys", "new").stdout.strip(), invoke("keys", "new").stdout.strip()
+    assert first != second and len(crypto.decode_key(first)) == 32
+    created = invoke(
+        "tickets",
+        "create",
+        "--title",
+        "路灯坏了",
+        "--content",
+        "路灯坏了",
+        "--phone",
+        "13812345678",
+        GOVBOT_DATA_KEY=first,
+    )
+    assert created.exit_code == 0, created.output
+    rotated = invoke("keys", "rotate", GOVBOT_DATA_KEY=second, GOVBOT_DATA_KEYS_OLD=first)
+    assert rotated.exit_code == 0 and "resealed 1 tickets" in rotated.stdout, rotated.output
+    again = invoke("keys", "rotate", GOVBOT_DATA_KEY=second)  # the old key no longer needed
+    assert "resealed 0 tickets" in again.stdout
+    listed = invoke("tickets", "list", "--queue", "all", GOVBOT_DATA_KEY=second)
+    assert listed.exit_code == 0 and "路灯坏了" in listed.stdout
+
+    out = tmp_path / "report.html"
+    assert invoke("report", "daily", "--out", str(out), GOVBOT_DATA_KEY=second).exit_code == 0
+    swept = invoke("retention", "sweep", GOVBOT_DATA_KEY=second)
+    assert json.loads(swept.stdout) == {"sessions_deleted": 0, "forms_wiped": 0, "unanswered_deleted": 0}
+    private = [out, data / "sessions.sqlite"]  # the dev key file: test_encryption.py
+    if db_url.startswith("sqlite"):
+        private.append(Path(db_url.split("///", 1)[1]))
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

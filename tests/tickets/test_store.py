@@ -29,6 +29,9 @@ def test_migrated_schema_matches_the_models(desk: TicketDesk) -> None:
     # every module that declares tables on Base, so the comparison does not depend on test order
     importlib.import_module("tickets.platform.models")
     importlib.import_module("tickets.unanswered")
+    importlib.import_module("tickets.notes")
+    importlib.import_module("tickets.staff_audit")
+    importlib.import_module("tickets.handoff")
     with desk.db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         tables = set(inspect(connection).get_table_names())

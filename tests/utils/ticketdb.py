@@ -7,9 +7,11 @@ When no server answers, PostgreSQL cases are skipped with the reason.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
@@ -55,6 +57,63 @@ def pg_schema_url() -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _schema_of(url: str) -> str | None:
+    """The schema a URL made by pg_schema_url works in."""
+    marker = quote("-csearch_path=")
+    return url.split(marker, 1)[1] if marker in url else None
+
+
+@contextmanager
+def pg_schema_clone(url: str) -> Iterator[str]:
+    """A new schema holding a copy of the tables (rows included) of the schema `url` works in,
+    dropped afterwards: a private copy of a prepared database, like a copied SQLite file."""
+    source = _schema_of(url)
+    assert source, f"not a URL with its own schema: {url}"
+    import psycopg
+
+    with pg_schema_url() as clone:
+        target = _schema_of(clone)
+        conninfo = url.split("?", 1)[0].replace("postgresql+psycopg", "postgresql")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+                (source,),
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(f'CREATE TABLE "{target}"."{table}" (LIKE "{source}"."{table}" INCLUDING ALL)')
+                conn.execute(f'INSERT INTO "{target}"."{table}" SELECT * FROM "{source}"."{table}"')
+        yield clone
+
+
+_DATA_DIR_URLS: dict[Path, str] = {}
+_SESSION_CLONES = ExitStack()  # closed by the session fixture in tests/conftest.py
+
+
+def database_of(data_dir: Path) -> str:
+    """The database a test data directory uses: its own schema when it is a copy made on
+    PostgreSQL (copy_data_dir), else DATABASE_URL ("" : SQLite in the directory)."""
+    return _DATA_DIR_URLS.get(Path(data_dir).resolve(), os.environ.get("DATABASE_URL", ""))
+
+
+def copy_data_dir(source: Path, target: Path) -> str:
+    """A private copy of a prepared data directory. On SQLite its tickets.sqlite (which holds
+    the knowledge base too) is copied with it; on PostgreSQL the source's schema is cloned for it
+    (kept until the session ends). Returns the copy's database URL ("" on SQLite)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    url = database_of(source)
+    if not url.startswith("postgresql"):
+        return ""
+    clone = _SESSION_CLONES.enter_context(pg_schema_clone(url))
+    _DATA_DIR_URLS[Path(target).resolve()] = clone
+    return clone
+
+
+def drop_clones() -> None:
+    _SESSION_CLONES.close()
+    _DATA_DIR_URLS.clear()
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -14,6 +13,7 @@ import uvicorn
 
 from server.app import create_app
 from tests.server.conftest import server_settings
+from tests.utils.ticketdb import copy_data_dir
 
 START_TIMEOUT_S = 300  # the lifespan warms the engine; slow on a busy 2-core machine
 
@@ -52,7 +52,7 @@ class LiveServer:
 def live_server(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running server; its data directory is a private copy."""
     data_dir = tmp_path_factory.mktemp("live") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)
     server = LiveServer(data_dir)
     server.start()
     yield server.url

@@ -1,6 +1,7 @@
 """The push outbox towards the 12345 platform, on the shared engine (core/outbox.py): rows of
 one ticket go out in order (order column `ticket_no`), a row's `key` is its Idempotency-Key,
-and the phone is added to a creation push at send time, only when a consent row exists.
+and the phone and the citizen's clear words are added to a creation push at send time, only
+when a consent row exists (the citizen agreed to share them).
 Nothing here knows HTTP: the send function comes from jobs/platform.py.
 """
 
@@ -19,7 +20,7 @@ from core.retry import RetryPolicy
 from tickets.db import TicketDB
 from tickets.models import Ticket
 from tickets.platform.models import PlatformConsent, PlatformOutbox
-from tickets.platform.recorder import CREATE
+from tickets.platform.recorder import CREATE, citizen_words
 
 PushReport = Report
 
@@ -36,9 +37,13 @@ class OutboxMessage:
 
 
 def _load(session: Session, row: PlatformOutbox) -> OutboxMessage:
+    """The row's payload; a creation push with the citizen's consent also gets the phone and
+    the clear words, opened from the ticket now (the row itself keeps neither)."""
     payload = dict(row.payload)
     if row.kind == CREATE and session.get(PlatformConsent, row.ticket_id) is not None:
         ticket = session.get(Ticket, row.ticket_id)
+        if ticket is not None:
+            payload |= citizen_words(ticket, consent=True)
         payload["phone"] = ticket.phone if ticket else None
     return OutboxMessage(row.key, row.kind, row.ticket_no, payload, row.attempts)
 

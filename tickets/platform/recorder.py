@@ -1,6 +1,7 @@
 """Writing outbox rows in the ticket's own transaction: a `before_flush` hook on the ticket
 sessions adds one row for each audited creation and state change, so the row commits or rolls
-back with the ticket. Installed explicitly (`TicketDesk.open` calls `attach`), never as a side
+back with the ticket. Rows keep no personal data: no phone, and the citizen's words masked.
+Installed explicitly (`TicketDesk.open` calls `attach`), never as a side
 effect of building something else. The citizen's phone is never copied into a row.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.privacy import mask_personal
 from core.settings import HotlinePlatformSettings
 from tickets.db import TicketDB
 from tickets.errors import TicketNotFoundError
@@ -70,16 +72,29 @@ def outbox_row(ticket: Ticket, entry: AuditEntry) -> PlatformOutbox:
     )
 
 
+def citizen_words(ticket: Ticket, *, consent: bool) -> dict[str, str | None]:
+    """The citizen's own words for the platform: in clear with their consent to share contact
+    details, else with every phone, ID and card number masked (core/privacy.py), in any field."""
+
+    def shown(text: str | None) -> str | None:
+        return text if consent or text is None else mask_personal(text)
+
+    return {
+        "title": shown(ticket.title),
+        "content": shown(ticket.content),
+        "location": shown(ticket.location),
+    }
+
+
 def ticket_payload(ticket: Ticket) -> dict[str, Any]:
-    """What the platform gets for a new ticket (the phone is added at send time, with consent)."""
+    """What the platform gets for a new ticket, as the outbox row keeps it: masked words and no
+    phone (the push adds the phone and the clear words at send time, when consent exists)."""
     return {
         "ticket_no": ticket.ticket_no,
         "type": ticket.type,
         "category": "/".join(c for c in (ticket.category1, ticket.category2, ticket.category3) if c) or None,
         "department": ticket.department,
-        "title": ticket.title,
-        "content": ticket.content,
-        "location": ticket.location,
+        **citizen_words(ticket, consent=False),
         "received_at": ticket.received_at.isoformat(),
         "feedback_deadline": ticket.feedback_deadline.isoformat(),
         "completion_deadline": ticket.completion_deadline.isoformat(),
@@ -97,9 +112,14 @@ def status_payload(ticket: Ticket, entry: AuditEntry) -> dict[str, Any]:
         "action": entry.action,
         "at": entry.at.isoformat(),
         "department": ticket.department,
-        "note": entry.changes.get("note"),
+        "note": _masked(entry.changes.get("note")),
         "satisfaction": entry.changes.get("satisfaction"),
     }
+
+
+def _masked(text: Any) -> Any:
+    """A staff note as pushed: it may quote the citizen, and the platform gets no number."""
+    return mask_personal(text) if isinstance(text, str) else text
 
 
 def record_consent(*, session: Session, ticket_no: str, actor: str, now: datetime) -> None:

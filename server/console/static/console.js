@@ -15,7 +15,17 @@
     429: "请求过于频繁",
   };
 
-  const state = { token: null, me: null, meta: null, vocab: null, queue: null, tickets: [], current: null };
+  const state = {
+    token: null,
+    me: null,
+    meta: null,
+    vocab: null,
+    queue: null,
+    search: null, // the criteria of the search shown in the list (null: a queue is shown)
+    tickets: [],
+    current: null,
+    alerted: new Set(), // ticket numbers already announced as about to breach
+  };
   const vocab = () => state.vocab;
   const $ = (id) => document.getElementById(id);
 
@@ -124,6 +134,7 @@
     if (me.department) queues.push("department");
     queues.push("at_risk", "overdue");
     if (isCentre()) queues.push("open");
+    queues.push("awaiting_callback", "closed", "all"); // every state has a view
     return queues;
   }
 
@@ -156,7 +167,12 @@
 
   function logout(message) {
     sessionStorage.removeItem(TOKEN_KEY);
-    Object.assign(state, { token: null, me: null, meta: null, queue: null, tickets: [], current: null });
+    clearInterval(pollTimer);
+    Object.assign(state, { token: null, me: null, meta: null, queue: null, search: null, tickets: [], current: null });
+    state.alerted.clear();
+    show($("sla-alert"), false);
+    show($("view-nav"), false);
+    document.dispatchEvent(new CustomEvent("govbot:logout"));
     $("queue-body").replaceChildren();
     $("suggestions").replaceChildren();
     $("d-fields").replaceChildren();
@@ -175,17 +191,23 @@
     ]);
     Object.assign(state, { meta, vocab: words, me: meta.user });
     $("user-name").textContent = state.me.name;
-    $("user-role").textContent = state.me.role;
-    $("user-role").title = vocab().roles[state.me.role] || "";
+    $("user-role").textContent = vocab().roles[state.me.role] || state.me.role;
+    $("user-role").title = state.me.role;
     $("user-department").textContent = state.me.department || "";
     for (const node of document.querySelectorAll("[data-needs=centre]")) show(node, isCentre());
     show($("create-panel"), false); // opens from the suggestions box
     fillCreateForm();
+    fillSearchForm();
     show($("login-view"), false);
     show($("whoami"), true);
+    show($("view-nav"), true);
     show($("app-view"), true);
     renderTabs();
     await loadQueue(queuesForRole()[0]);
+    clearInterval(pollTimer);
+    pollTimer = setInterval(poll, Math.max(2, state.meta.refresh_seconds) * 1000);
+    poll();
+    document.dispatchEvent(new CustomEvent("govbot:login", { detail: shared }));
   }
 
   // --- suggested answers -------------------------------------------------------------------------
@@ -343,21 +365,80 @@
 
   async function loadQueue(name) {
     state.queue = name;
+    state.search = null;
+    $("queue-title").textContent = vocab().queue_labels[name] || name;
+    await reloadList();
+  }
+
+  // The list as it stands: the chosen queue, or the search; kept in place on every poll.
+  async function reloadList() {
     for (const tab of $("queue-tabs").children) {
-      const active = tab.dataset.queue === name;
+      const active = !state.search && tab.dataset.queue === state.queue;
       tab.classList.toggle("active", active);
       tab.setAttribute("aria-selected", String(active));
     }
     setError($("queue-error"), "");
     try {
-      state.tickets = await api("GET", `/api/v1/tickets?queue=${encodeURIComponent(name)}`);
+      state.tickets = state.search
+        ? await api("GET", `/api/v1/tickets/search?${state.search}`)
+        : await api("GET", `/api/v1/tickets?queue=${encodeURIComponent(state.queue)}`);
     } catch (err) {
       state.tickets = [];
       setError($("queue-error"), err.message);
     }
+    // a refresh keeps the keyboard where it was: the same button of the same ticket
+    const focused = $("queue-body").contains(document.activeElement) ? document.activeElement : null;
+    const focusRow = focused && focused.closest("tr") ? focused.closest("tr").dataset.ticketNo : null;
+    const focusKind = focused ? focused.dataset.rowAction || "link" : null;
     $("queue-body").replaceChildren(...state.tickets.map(renderRow));
+    if (focusRow) {
+      const row = $("queue-body").querySelector(`tr[data-ticket-no="${CSS.escape(focusRow)}"]`);
+      const again = row && row.querySelector(focusKind === "link" ? "button.link" : `[data-row-action="${focusKind}"]`);
+      if (again) again.focus();
+    }
     show($("queue-empty"), state.tickets.length === 0);
+    $("queue-updated").textContent = `更新于 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
     tick();
+  }
+
+  // --- search ------------------------------------------------------------------------------------
+  function fillSearchForm() {
+    $("search-department").replaceChildren(
+      el("option", { value: "" }, "全部部门"),
+      ...state.meta.departments.map((d) => el("option", { value: d }, d)),
+    );
+    $("search-status").replaceChildren(
+      el("option", { value: "" }, "全部状态"),
+      ...vocab().states.map((s) => el("option", { value: s }, s)),
+    );
+  }
+
+  async function search(event) {
+    if (event) event.preventDefault();
+    const params = new URLSearchParams();
+    const add = (key, id) => {
+      const value = $(id).value.trim();
+      if (value) params.append(key, value);
+    };
+    add("q", "search-q");
+    add("date_from", "search-from");
+    add("date_to", "search-to");
+    add("department", "search-department");
+    add("status", "search-status");
+    if (![...params.keys()].length) {
+      await loadQueue(state.queue || queuesForRole()[0]);
+      return;
+    }
+    state.search = params.toString();
+    $("queue-title").textContent = "查找结果";
+    await reloadList();
+    const first = $("queue-body").querySelector("button.link");
+    if (state.tickets.length === 1 && first) first.focus();
+  }
+
+  function clearSearch() {
+    $("search-form").reset();
+    loadQueue(state.queue || queuesForRole()[0]);
   }
 
   function slaTarget(ticket) {
@@ -385,25 +466,73 @@
     });
   }
 
+  // A step this user may take on a row straight from the list: 回访 on a closed ticket, 合并 on a
+  // flagged duplicate (the form opens in the detail, filled in).
+  function rowActions(ticket) {
+    const buttons = [];
+    for (const step of allowedSteps(ticket)) {
+      if (step.action === "callback") {
+        buttons.push(
+          el(
+            "button",
+            { type: "button", className: "small", dataset: { rowAction: step.action }, onclick: () => openTicket(ticket.ticket_no, step.action) },
+            vocab().step_labels[step.action],
+          ),
+        );
+      }
+      if (step.action === "merge" && ticket.duplicate_of) {
+        buttons.push(
+          el(
+            "button",
+            {
+              type: "button",
+              className: "small warning-btn",
+              dataset: { rowAction: step.action },
+              title: `${vocab().step_labels.merge}至 ${ticket.duplicate_of}`,
+              onclick: () => openTicket(ticket.ticket_no, step.action, { merged_into: ticket.duplicate_of }),
+            },
+            vocab().step_labels.merge,
+          ),
+        );
+      }
+    }
+    return buttons;
+  }
+
   function renderRow(ticket) {
     const category = ticket.category1 || "—";
+    const duplicate = ticket.duplicate_of
+      ? el(
+          "span",
+          { className: "badge amber", title: `${ticket.duplicate_of}` },
+          vocab().ticket_fields.duplicate_of,
+        )
+      : null;
     return el(
       "tr",
       { dataset: { ticketNo: ticket.ticket_no }, className: ticket.urgency === "urgent" ? "urgent" : "" },
       el(
         "td",
-        {},
+        { className: "nowrap" },
         el(
           "button",
           { type: "button", className: "link", onclick: () => openTicket(ticket.ticket_no) },
           ticket.ticket_no,
         ),
       ),
-      el("td", {}, ticket.title, ticket.urgency === "urgent" ? el("span", { className: "badge red" }, "急") : null),
-      el("td", {}, category),
+      el(
+        "td",
+        {},
+        ticket.title,
+        ticket.urgency === "urgent" ? el("span", { className: "badge red" }, "急") : null,
+        duplicate,
+      ),
+      el("td", { className: "nowrap" }, category),
       el("td", {}, ticket.department || "—"),
-      el("td", {}, ticket.status),
+      el("td", { className: "nowrap" }, ticket.assignee || "—"),
+      el("td", { className: "nowrap" }, ticket.status),
       el("td", {}, slaNode(ticket)),
+      el("td", { className: "nowrap" }, ...rowActions(ticket)),
     );
   }
 
@@ -442,10 +571,13 @@
   // --- ticket detail and transitions ------------------------------------------------------------------
   const TIME_FIELDS = ["received_at", "feedback_deadline", "completion_deadline", "feedback_at", "completed_at"];
 
-  async function openTicket(ticketNo) {
+  // Open a ticket; with `action`, also that step's form (prefilled with `values`).
+  async function openTicket(ticketNo, action, values) {
     setError($("d-error"), "");
+    const path = `/api/v1/tickets/${encodeURIComponent(ticketNo)}`;
+    let notes = [];
     try {
-      state.current = await api("GET", `/api/v1/tickets/${encodeURIComponent(ticketNo)}`);
+      [state.current, notes] = await Promise.all([api("GET", path), api("GET", `${path}/notes`)]);
     } catch (err) {
       state.current = null;
       show($("detail-panel"), false);
@@ -453,6 +585,77 @@
       return;
     }
     renderDetail();
+    renderNotes(notes);
+    loadAssignable(ticketNo);
+    const step = action && allowedSteps(state.current).find((s) => s.action === action);
+    if (step) {
+      openStep(step);
+      for (const [name, value] of Object.entries(values || {})) {
+        const control = $("d-step-form").querySelector(`[name="${name}"]`);
+        if (control) control.value = value;
+      }
+    }
+    $("detail-panel").scrollIntoView({ block: "nearest" });
+  }
+
+  // --- internal notes and assignment ------------------------------------------------------------------
+  function renderNotes(notes) {
+    $("d-notes").replaceChildren(
+      ...notes.map((n) =>
+        el(
+          "li",
+          { dataset: { noteId: n.id } },
+          el("span", { className: "muted" }, fmtTime(n.at)),
+          " ",
+          el("strong", {}, n.author),
+          "：",
+          el("span", { className: "note-text" }, n.text),
+        ),
+      ),
+    );
+    show($("d-notes-empty"), notes.length === 0);
+  }
+
+  async function addNote(event) {
+    event.preventDefault();
+    const text = $("d-note-text").value.trim();
+    if (!text || !state.current) return;
+    const path = `/api/v1/tickets/${encodeURIComponent(state.current.ticket_no)}`;
+    try {
+      await api("POST", `${path}/notes`, { text });
+      $("d-note-text").value = "";
+      await openTicket(state.current.ticket_no);
+      flash("备注已保存（仅工作人员可见）。", "ok");
+    } catch (err) {
+      setError($("d-error"), err.message);
+    }
+  }
+
+  async function loadAssignable(ticketNo) {
+    const select = $("d-assignee");
+    select.replaceChildren(el("option", { value: "" }, "（未指派）"));
+    try {
+      const people = await api("GET", `/api/v1/tickets/${encodeURIComponent(ticketNo)}/assignable`);
+      for (const p of people) {
+        const where = p.department ? `，${p.department}` : "";
+        select.append(el("option", { value: p.username }, `${p.username}（${p.role_label}${where}）`));
+      }
+    } catch (_err) {
+      // a finished ticket or no right to assign: the menu stays empty
+    }
+    select.value = (state.current && state.current.assignee) || "";
+  }
+
+  async function assign(assignee) {
+    const ticketNo = state.current.ticket_no;
+    try {
+      await api("POST", `/api/v1/tickets/${encodeURIComponent(ticketNo)}/assign`, { assignee: assignee || null });
+      flash(assignee ? `工单 ${ticketNo} 已指派给 ${assignee}。` : `工单 ${ticketNo} 已取消指派。`, "ok");
+      await openTicket(ticketNo);
+      await reloadList();
+    } catch (err) {
+      setError($("d-error"), err.message);
+    }
   }
 
   function renderDetail() {
@@ -467,6 +670,7 @@
       if (key === "escalation_level" && !value) continue;
       if (TIME_FIELDS.includes(key)) value = fmtTime(value);
       if (key === "urgency") value = vocab().urgency_labels[value] || value;
+      if (key === "channel") value = vocab().channels[value] || value;
       rows.push(el("dt", {}, label), el("dd", { dataset: { field: key } }, String(value)));
     }
     $("d-fields").replaceChildren(...rows);
@@ -499,6 +703,7 @@
     if (changes.merged_into) parts.push(`合并至 ${changes.merged_into}`);
     if (changes.satisfaction) parts.push(`${vocab().ticket_fields.satisfaction}：${changes.satisfaction}`);
     if (changes.note) parts.push(`说明：${changes.note}`);
+    if (Array.isArray(changes.assignee)) parts.push(`${vocab().ticket_fields.assignee}：${changes.assignee[1] || "—"}`);
     return el(
       "li",
       {},
@@ -534,7 +739,8 @@
     } else if (step.action === "redispatch") {
       inputs.push(labelled("重新交办至", departmentSelect(t.department)));
     } else if (step.action === "feedback") {
-      inputs.push(labelled("办理结果", el("textarea", { name: "note", rows: 3, required: true })));
+      const reply = el("textarea", { name: "note", rows: 4, required: true });
+      inputs.push(labelled("办理结果", reply), cannedReplies(reply));
     } else if (step.action === "return") {
       inputs.push(labelled("退回原因", el("textarea", { name: "note", rows: 3, required: true })));
     } else if (step.action === "callback") {
@@ -542,7 +748,7 @@
       for (const s of vocab().satisfaction) select.append(el("option", { value: s }, s));
       inputs.push(labelled(vocab().ticket_fields.satisfaction, select));
       const result = el("textarea", { name: "callback_result", rows: 2 });
-      inputs.push(labelled(vocab().ticket_fields.callback_result, result));
+      inputs.push(labelled(vocab().ticket_fields.callback_result, result), cannedReplies(result));
     } else if (step.action === "merge") {
       inputs.push(
         labelled("合并至工单号", el("input", { name: "merged_into", required: true, maxlength: 20 })),
@@ -572,6 +778,71 @@
     if (first) first.focus();
   }
 
+  // Canned replies: the knowledge base's best answers to this ticket, one click to insert.
+  function cannedReplies(target) {
+    const box = el("div", { className: "canned" });
+    const list = el("ol", { className: "canned-list" });
+    const button = el(
+      "button",
+      {
+        type: "button",
+        className: "secondary small canned-btn",
+        onclick: async () => {
+          const t = state.current;
+          list.replaceChildren(el("li", { className: "muted" }, "查询中……"));
+          try {
+            const q = `${t.title}。${t.content}`.slice(0, 4000);
+            const out = await api("GET", `/api/v1/suggest?q=${encodeURIComponent(q)}&k=3`);
+            list.replaceChildren(
+              ...out.suggestions.map((item) => {
+                const text = cannedText(item);
+                return el(
+                  "li",
+                  { className: "canned-item" },
+                  el("strong", {}, item.title),
+                  " ",
+                  el("span", { className: "muted" }, text.slice(0, 60) + (text.length > 60 ? "…" : "")),
+                  " ",
+                  el(
+                    "button",
+                    {
+                      type: "button",
+                      className: "small insert-btn",
+                      onclick: () => {
+                        target.value = target.value ? `${target.value}\n${text}` : text;
+                        target.focus();
+                      },
+                    },
+                    "插入",
+                  ),
+                );
+              }),
+            );
+            if (!out.suggestions.length) list.replaceChildren(el("li", { className: "muted" }, "知识库中没有相关答案。"));
+          } catch (err) {
+            list.replaceChildren(el("li", { className: "error" }, err.message));
+          }
+        },
+      },
+      "插入建议答案",
+    );
+    box.append(button, list);
+    return box;
+  }
+
+  // The words a reply can use from a suggestion: an FAQ's answer, a guide's key fields, a policy's text.
+  function cannedText(item) {
+    const summary = item.summary || {};
+    if (summary.answer) return String(summary.answer);
+    if (summary.text) return String(summary.text);
+    const parts = [];
+    for (const [key, value] of Object.entries(summary)) {
+      if (key === "source" || value === null || value === "") continue;
+      parts.push(`${itemLabels()[key] || key}：${fieldValue(value)}`);
+    }
+    return `${item.title}。${parts.join("；")}`;
+  }
+
   async function submitStep(step, form) {
     const body = { to: step.to };
     for (const control of form.querySelectorAll("[name]")) {
@@ -583,11 +854,99 @@
       await api("POST", `/api/v1/tickets/${encodeURIComponent(ticketNo)}/transitions`, body);
       flash(`工单 ${ticketNo} 已${vocab().step_labels[step.action] || step.action}。`, "ok");
       await openTicket(ticketNo);
-      await loadQueue(state.queue);
+      await reloadList();
     } catch (err) {
       setError($("d-error"), err.message);
     }
   }
+
+  // --- live updates and the SLA alert -------------------------------------------------------------------
+  let pollTimer = null;
+  let polling = false;
+
+  // Every refresh_seconds: the list in place (not while a step form is being filled in), and an
+  // alert for open tickets about to breach (flagged by the sweeper, or under the at-risk share).
+  async function poll() {
+    if (!state.me || polling) return;
+    polling = true;
+    try {
+      if (!$("d-step-form").contains(document.activeElement)) await reloadList();
+      await checkAlerts();
+    } finally {
+      polling = false;
+    }
+  }
+
+  function aboutToBreach(ticket, now) {
+    const target = slaTarget(ticket);
+    if (!target || ticket.overdue) return false;
+    const deadline = Date.parse(target.deadline);
+    const received = Date.parse(ticket.received_at);
+    const left = deadline - now;
+    return left > 0 && (ticket.at_risk || left < state.meta.at_risk_fraction * (deadline - received));
+  }
+
+  async function checkAlerts() {
+    const queue = isCentre() ? "open" : state.me.department ? "department" : "mine";
+    let open = [];
+    try {
+      open = await api("GET", `/api/v1/tickets?queue=${queue}&limit=500`);
+    } catch (_err) {
+      return;
+    }
+    const now = Date.now();
+    const risky = open.filter((t) => aboutToBreach(t, now));
+    const fresh = risky.filter((t) => !state.alerted.has(t.ticket_no));
+    for (const t of risky) state.alerted.add(t.ticket_no);
+    if (!risky.length) {
+      show($("sla-alert"), false);
+      return;
+    }
+    $("sla-alert-text").textContent = `${risky.length} 件工单即将超时`;
+    $("sla-alert-list").replaceChildren(
+      ...risky.slice(0, 5).map((t) =>
+        el("button", { type: "button", className: "link", onclick: () => openTicket(t.ticket_no) }, t.ticket_no),
+      ),
+    );
+    show($("sla-alert"), true);
+    if (fresh.length) $("sla-alert").classList.add("pulse");
+  }
+
+  // --- keyboard ----------------------------------------------------------------------------------------
+  function typing(target) {
+    return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  function onKey(event) {
+    if (!state.me || $("app-view").hidden) return;
+    if (event.key === "/" && !typing(event.target) && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      $("search-q").focus();
+    } else if (event.key === "Escape" && !$("detail-panel").hidden) {
+      show($("detail-panel"), false);
+      $("search-q").focus();
+    } else if (event.altKey && /^[1-9]$/.test(event.key)) {
+      const tab = $("queue-tabs").children[Number(event.key) - 1];
+      if (tab) {
+        event.preventDefault();
+        tab.click();
+        tab.focus();
+      }
+    } else if (event.altKey && event.code === "KeyR") {
+      event.preventDefault();
+      reloadList();
+    } else if (event.altKey && event.code === "KeyN" && !$("detail-panel").hidden) {
+      event.preventDefault();
+      $("d-note-text").focus();
+    } else if (event.altKey && event.code === "KeyQ" && isCentre()) {
+      event.preventDefault();
+      $("question").focus();
+    }
+  }
+
+  // What the administration pages (admin.js) share with the desk: one API client, one DOM helper.
+  const shared = { api, el, show, setError, flash, fmtTime, state, vocab, openTicket, loadQueue };
+  window.govbotConsole = shared;
 
   // --- wiring -----------------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
@@ -597,8 +956,21 @@
     $("draft-btn").addEventListener("click", draftTicket);
     $("create-form").addEventListener("submit", createTicket);
     $("create-cancel").addEventListener("click", () => show($("create-panel"), false));
-    $("refresh-btn").addEventListener("click", () => state.queue && loadQueue(state.queue));
+    $("refresh-btn").addEventListener("click", () => state.me && reloadList());
     $("detail-close").addEventListener("click", () => show($("detail-panel"), false));
+    $("search-form").addEventListener("submit", search);
+    $("search-clear").addEventListener("click", clearSearch);
+    $("d-note-form").addEventListener("submit", addNote);
+    $("d-assign-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      assign($("d-assignee").value);
+    });
+    $("d-take-btn").addEventListener("click", () => assign(state.me.name));
+    $("sla-alert-open").addEventListener("click", () => {
+      $("sla-alert").classList.remove("pulse");
+      loadQueue("at_risk");
+    });
+    document.addEventListener("keydown", onKey);
     $("f-urgent").addEventListener("change", () => {
       if (!$("f-urgent").checked) $("f-urgent-reason").value = "";
     });

@@ -76,9 +76,11 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
 
     # --- the agent: suggestions, a ticket from the pasted call ------------------------------------
     page = open_console(browser, live_server, "agent1")
-    expect(page.locator("#user-role")).to_have_text("agent")
+    expect(page.locator("#user-role")).to_have_text("话务员")
     expect(page.locator("#suggest-panel")).to_be_visible()
-    expect(page.locator("#queue-tabs button")).to_have_text(["我的工单", "即将超时", "已超时", "全部在办"])
+    expect(page.locator("#queue-tabs button")).to_have_text(
+        ["我的工单", "即将超时", "已超时", "全部在办", "待回访", "已办结", "全部"]
+    )
 
     page.fill("#question", TRANSCRIPT)
     page.click("#suggest-btn")
@@ -113,7 +115,7 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
     expect(row.locator("td").nth(1)).to_contain_text(TITLE)
     expect(row.locator("td").nth(2)).to_have_text("城乡建设")
     expect(row.locator("td").nth(3)).to_have_text(DEPT)
-    expect(row.locator("td").nth(4)).to_have_text("待受理")
+    expect(row.locator("td").nth(5)).to_have_text("待受理")
     countdown = row.locator(".sla")
     expect(countdown).to_have_text(re.compile(r"^距反馈期限 01:\d\d:\d\d$"))  # urgent: 2 hours
     expect(countdown).to_have_class(re.compile("sla-ok"))
@@ -141,7 +143,7 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
     expect(page.locator("#d-audit li")).to_have_count(3)  # created, accepted, dispatched
     expect(page.locator("#d-audit li").last).to_contain_text("请尽快维修路灯")
     expect(page.locator("#d-actions button")).to_have_text(["重新交办", "合并"])
-    expect(row.locator("td").nth(4)).to_have_text("已交办")
+    expect(row.locator("td").nth(5)).to_have_text("已交办")
 
     # A step the server refuses is shown, with the reason: merging into itself.
     page.click('#d-actions button[data-action="merge"]')
@@ -159,7 +161,9 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
     # --- a handler of another department: not in any queue, and the API refuses -----------------------
     other = open_console(browser, live_server, "handler2")
     expect(other.locator("#suggest-panel")).to_be_hidden()
-    expect(other.locator("#queue-tabs button")).to_have_text(["我的工单", "本部门", "即将超时", "已超时"])
+    expect(other.locator("#queue-tabs button")).to_have_text(
+        ["我的工单", "本部门", "即将超时", "已超时", "待回访", "已办结", "全部"]
+    )
     for queue in ("mine", "department", "at_risk", "overdue"):
         other.click(f'#queue-tabs button[data-queue="{queue}"]')
         expect(other.locator(f'#queue-tabs button[data-queue="{queue}"]')).to_have_class(re.compile("active"))

@@ -3,6 +3,7 @@ platform on loopback that goes down and comes back: nothing lost, nothing create
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,6 +21,8 @@ from tests.utils.factories import ticket_data
 from tests.utils.fake_platform import FakePlatform, LoopbackServer
 from tests.utils.ticketdb import FakeClock
 from tickets import crud
+from tickets.chat_gateway import SqlTicketGateway
+from tickets.intake import TicketRequest
 from tickets.platform.push import claim_due
 from tickets.platform.recorder import CREATE, STATUS, record_consent
 from tickets.service import TicketDesk
@@ -228,3 +231,45 @@ def test_postgres_pushers_skip_the_rows_another_one_holds(
     assert len(held) == 4 and len(other) == 2
     assert not {c.message.key for c in held} & {c.message.key for c in other}
     assert all(r.attempts == 1 for r in outbox(desk))
+
+
+def test_after_no_consent_the_push_carries_no_phone_or_id_in_any_field(
+    make_link: MakeLink, server: LoopbackServer, fake: FakePlatform
+) -> None:
+    """不同意 at the chat form's consent step: the citizen's numbers, typed into the title,
+    content and place as well as given as the phone, reach the platform in no field; a citizen
+    who consented (a consent row) has them sent in clear."""
+    desk, link = make_link()
+    gateway = SqlTicketGateway(desk)
+    phone, id_number = "13700139000", "44010619850712351X"
+    words = {
+        "title": f"身份证{id_number}办不了社保",
+        "content": f"我的身份证{id_number}在窗口办不了社保，请回电 {phone[:3]} {phone[3:7]} {phone[7:]}",
+        "location": f"天河区体育西路1号（联系{phone}）",
+        "phone": phone,
+        "channel": "web",
+        "category": "城乡建设",
+    }
+    refused = gateway.create(TicketRequest(**words, contact_consent=False))
+    agreed = gateway.create(TicketRequest(**words, contact_consent=True))
+    desk.db.run(
+        lambda s: record_consent(session=s, ticket_no=agreed.ticket_no, actor=AGENT.name, now=desk.clock())
+    )
+    walk_to(desk, refused.ticket_no, ACCEPTED)
+    server.start()
+    link.push()
+    sent = [
+        json.dumps(r.body, ensure_ascii=False)
+        for r in fake.requests
+        if r.body["ticket_no"] == refused.ticket_no
+    ]
+    assert len(sent) == 2  # the creation and the 受理
+    for body in sent:
+        assert phone not in body and id_number not in body and "1370" not in body.replace("137****9000", "")
+        assert "0712351" not in body
+    assert "137****9000" in fake.tickets[refused.ticket_no]["content"]  # masked, still recognisable
+    assert fake.tickets[agreed.ticket_no]["phone"] == phone
+    assert id_number in fake.tickets[agreed.ticket_no]["content"]
+    for row in outbox(desk):  # at rest the outbox keeps no number, whoever consented
+        assert phone not in json.dumps(row.payload, ensure_ascii=False)
+        assert id_number not in json.dumps(row.payload, ensure_ascii=False)
