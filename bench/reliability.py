@@ -20,6 +20,12 @@ limits in a private redis-server this script starts on --redis-port (the shared 
             server is killed with SIGKILL while they do; it is started again and every citizen
             whose confirm got no answer confirms again. Reported: citizens, tickets stored,
             duplicates, and citizens with a stored ticket who never got its number (must be 0).
+  schemathesis  only with --schemathesis PATH (the `st` command of a separate venv: it is not a
+            dependency of govbot or its tests, e.g. `python3.11 -m venv /tmp/st && /tmp/st/bin/pip
+            install schemathesis`): `st run /openapi.json` with the not_a_server_error check,
+            --st-examples cases per operation, as an agent. Reported: its exit code and summary.
+
+--only NAME[,NAME] runs some of the probes (brute, fuzz, redis, kill9, schemathesis).
 
 Run::
 
@@ -393,36 +399,97 @@ async def kill9(server: Server, citizens: int, data_dir: Path) -> dict[str, Any]
 
 
 def report(res: dict[str, Any]) -> str:
-    b, f, r, k = res["brute"], res["fuzz"], res["redis"], res["kill9"]
-    rows = [
-        [
-            "brute force, chat (new session each)",
-            b["chat"]["tries"],
-            f"found {b['chat']['found']}, 5xx {b['chat']['errors']}",
-        ],
-        [
-            "brute force, API (new X-Forwarded-For each)",
-            b["api"]["tries"],
-            f"found {b['api']['found']}, 429 {b['api']['locked_429']}, 5xx {b['api']['errors']}",
-        ],
-        ["fuzz over /openapi.json", f["cases"], f"5xx {f['server_errors']}"],
-        [
-            "chat with Redis stopped / restarted",
-            f"{r['messages_while_down']} / {r['messages_after']}",
-            f"failed {r['failed_while_down']} / {r['failed_after']}",
-        ],
-        [
-            "kill -9 during 确认提交",
-            k["citizens"],
-            f"stored {k['tickets_stored']}, duplicates {k['duplicates']}, "
-            f"stored but never told {k['stored_but_never_told']}",
-        ],
-    ]
+    rows: list[list[Any]] = []
+    if b := res.get("brute"):
+        rows.append(
+            [
+                "brute force, chat (new session each)",
+                b["chat"]["tries"],
+                f"found {b['chat']['found']}, 5xx {b['chat']['errors']}",
+            ]
+        )
+        rows.append(
+            [
+                "brute force, API (new X-Forwarded-For each)",
+                b["api"]["tries"],
+                f"found {b['api']['found']}, 429 {b['api']['locked_429']}, 5xx {b['api']['errors']}",
+            ]
+        )
+    if f := res.get("fuzz"):
+        rows.append(["fuzz over /openapi.json", f["cases"], f"5xx {f['server_errors']}"])
+    if st := res.get("schemathesis"):
+        rows.append(["schemathesis (not_a_server_error)", "see summary", f"exit code {st['exit_code']}"])
+    if r := res.get("redis"):
+        rows.append(
+            [
+                "chat with Redis stopped / restarted",
+                f"{r['messages_while_down']} / {r['messages_after']}",
+                f"failed {r['failed_while_down']} / {r['failed_after']}",
+            ]
+        )
+    if k := res.get("kill9"):
+        rows.append(
+            [
+                "kill -9 during 确认提交",
+                k["citizens"],
+                f"stored {k['tickets_stored']}, duplicates {k['duplicates']}, "
+                f"stored but never told {k['stored_but_never_told']}",
+            ]
+        )
     return (
         header("Reliability (issue 11)", res["environment"])
         + markdown_table(["probe", "tries", "outcome"], rows)
         + "\n"
     )
+
+
+def failures(res: dict[str, Any]) -> int:
+    """What must be 0: tickets revealed, 5xx, messages lost with Redis down, tickets lost or doubled."""
+    count = 0
+    if b := res.get("brute"):
+        count += b["chat"]["found"] + b["api"]["found"]
+    if f := res.get("fuzz"):
+        count += f["server_errors"]
+    if st := res.get("schemathesis"):
+        count += int(st["exit_code"] != 0)
+    if r := res.get("redis"):
+        count += r["failed_while_down"]
+    if k := res.get("kill9"):
+        count += k["stored_but_never_told"] + k["duplicates"]
+    return count
+
+
+def schemathesis(server: Server, st: Path, examples: int, seed: int) -> dict[str, Any]:
+    """Schemathesis' own generator over every operation; a 5xx fails its one check."""
+    command = [
+        str(st),
+        "run",
+        f"{server.url}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        str(examples),
+        "--seed",
+        str(seed),
+        "--header",
+        f"Authorization: Bearer {AGENT_TOKEN}",
+        "--request-timeout",
+        "30",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    failed = [
+        line
+        for line in lines
+        if "Server error" in line or "Reproduce" in line or line.startswith(("curl", "_"))
+    ]
+    return {
+        "exit_code": done.returncode,
+        "summary": lines[-12:],
+        "failures": failed,
+        "output": done.stdout,
+        "command": " ".join(command),
+    }
 
 
 def main() -> int:
@@ -436,26 +503,33 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--citizens", type=int, default=30)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--schemathesis", type=Path, help="the st command of a venv with schemathesis")
+    parser.add_argument("--st-examples", type=int, default=25, help="schemathesis cases per operation")
+    parser.add_argument("--only", help="comma-separated probes to run (default: all)")
     args = parser.parse_args()
+    chosen = set(args.only.split(",")) if args.only else {"brute", "fuzz", "redis", "kill9", "schemathesis"}
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     ensure_prepared(args.data_dir)
     res: dict[str, Any] = {"environment": environment()}
     with served(args, args.data_dir) as (server, redis):
-        res["brute"] = asyncio.run(brute(server, args.guesses, args.concurrency))
-        print(json.dumps(res["brute"]), file=sys.stderr)
-        res["fuzz"] = asyncio.run(fuzz(server, args.fuzz_cases, args.seed))
-        print(json.dumps(res["fuzz"], ensure_ascii=False)[:500], file=sys.stderr)
-        res["redis"] = asyncio.run(redis_outage(server, redis, 30))
-        print(json.dumps(res["redis"]), file=sys.stderr)
-        res["kill9"] = asyncio.run(kill9(server, args.citizens, args.data_dir))
-        print(json.dumps(res["kill9"]), file=sys.stderr)
+        if "brute" in chosen:
+            res["brute"] = asyncio.run(brute(server, args.guesses, args.concurrency))
+            print(json.dumps(res["brute"]), file=sys.stderr)
+        if "fuzz" in chosen:
+            res["fuzz"] = asyncio.run(fuzz(server, args.fuzz_cases, args.seed))
+            print(json.dumps(res["fuzz"], ensure_ascii=False)[:500], file=sys.stderr)
+        if "schemathesis" in chosen and args.schemathesis:
+            res["schemathesis"] = schemathesis(server, args.schemathesis, args.st_examples, args.seed)
+            print("\n".join(res["schemathesis"]["summary"]), file=sys.stderr)
+        if "redis" in chosen:
+            res["redis"] = asyncio.run(redis_outage(server, redis, 30))
+            print(json.dumps(res["redis"]), file=sys.stderr)
+        if "kill9" in chosen:
+            res["kill9"] = asyncio.run(kill9(server, args.citizens, args.data_dir))
+            print(json.dumps(res["kill9"]), file=sys.stderr)
     print(report(res))
     write_json(args.out, res)
-    lost = res["kill9"]["stored_but_never_told"] + res["kill9"]["duplicates"]
-    broken = (
-        res["brute"]["chat"]["found"] + res["brute"]["api"]["found"] + res["fuzz"]["server_errors"] + lost
-    )
-    return 1 if broken or res["redis"]["failed_while_down"] else 0
+    return 1 if failures(res) else 0
 
 
 if __name__ == "__main__":

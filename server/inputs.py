@@ -1,13 +1,23 @@
 """What a JSON body may hold, checked once at the boundary for every route: strict JSON
 (no NaN or Infinity, no number that overflows to infinity), and strings the database can
 store (no lone surrogate such as \\ud800, no NUL). A body that breaks this is answered 400
-before any route sees it, so nothing of it is stored."""
+before any route sees it, so nothing of it is stored. Integers in paths and query strings
+are bounded here too: a row id or offset past what the database stores is a 422, not a failed
+query."""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+
+SQL_INT_MAX = 2**63 - 1
+"""The largest integer SQLite and PostgreSQL's BIGINT hold."""
+
+RowId = Annotated[int, Path(ge=1, le=SQL_INT_MAX, description="A row's id")]
+Position = Annotated[int, Query(ge=0, le=SQL_INT_MAX, description="Rows or lines to skip")]
 
 
 class BadInputError(ValueError):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from server.api.console import draft_from
 from server.deps import CanWorkHandoff, Desk, Service
+from server.inputs import SQL_INT_MAX, Position, RowId
 from server.live import LiveDesk
 from tickets.chat_gateway import DOOR_CHANNELS
 from tickets.handoff import HandoffError
@@ -76,14 +77,14 @@ async def stream(request: Request, principal: CanWorkHandoff) -> StreamingRespon
 
 @router.get("/{conversation}")
 async def conversation_detail(
-    conversation: int, request: Request, _agent: CanWorkHandoff, after: int = 0
+    conversation: RowId, request: Request, _agent: CanWorkHandoff, after: Position = 0
 ) -> dict[str, object]:
     """A conversation's state and its lines after `after` (citizens' numbers masked)."""
     return await run(_live(request).store.detail, conversation, after)
 
 
 @router.post("/{conversation}/take")
-async def take(conversation: int, request: Request, principal: CanWorkHandoff) -> dict[str, object]:
+async def take(conversation: RowId, request: Request, principal: CanWorkHandoff) -> dict[str, object]:
     """Take a waiting conversation (409 when another agent has it); the citizen is told."""
     live = _live(request)
     line, channel, session = await run(live.store.take, conversation, principal.name)
@@ -93,7 +94,7 @@ async def take(conversation: int, request: Request, principal: CanWorkHandoff) -
 
 @router.post("/{conversation}/reply")
 async def reply(
-    conversation: int, data: ReplyIn, request: Request, principal: CanWorkHandoff
+    conversation: RowId, data: ReplyIn, request: Request, principal: CanWorkHandoff
 ) -> dict[str, object]:
     """The agent's line to the citizen, on the door they came from."""
     live = _live(request)
@@ -104,7 +105,7 @@ async def reply(
 
 @router.post("/{conversation}/close")
 async def close(
-    conversation: int,
+    conversation: RowId,
     data: CloseIn,
     request: Request,
     desk: Desk,
@@ -165,10 +166,10 @@ async def _ticket(
 # --- citizens ----------------------------------------------------------------------------------
 @router.get("/{conversation}/lines")
 async def citizen_lines(
-    conversation: int,
+    conversation: RowId,
     request: Request,
     token: Annotated[str, Query(min_length=16, max_length=64)],
-    after: int = 0,
+    after: Position = 0,
 ) -> dict[str, object]:
     """The citizen's own conversation: status and the agent's lines after `after`."""
     status, lines = await run(_live(request).store.for_citizen, conversation, token, after)
@@ -177,10 +178,10 @@ async def citizen_lines(
 
 @router.get("/{conversation}/events")
 async def citizen_events(
-    conversation: int,
+    conversation: RowId,
     request: Request,
     token: Annotated[str, Query(min_length=16, max_length=64)],
-    after: int = 0,
+    after: Position = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The citizen's conversation as server-sent events (`line`, `status`); resumes after the
@@ -188,6 +189,6 @@ async def citizen_events(
     live = _live(request)
     await run(live.store.for_citizen, conversation, token, 0)  # 404 before streaming
     if last_event_id and last_event_id.isdigit():
-        after = max(after, int(last_event_id))
+        after = max(after, min(int(last_event_id), SQL_INT_MAX))
     events = live.citizen_events(conversation, token, after)
     return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobs.kb_upkeep import ImportReport, faq_for_question, import_upload, replace_item
 from knowledge.importers.base import ImportFormatError
 from server.deps import CanManageKB, Desk, Service
+from server.inputs import SQL_INT_MAX, Position
 from server.service import AssistantService
 
 router = APIRouter(prefix="/api/v1/admin", tags=["administration"])
@@ -53,7 +54,7 @@ class UnansweredOut(BaseModel):
 class FaqIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    question_id: int = Field(ge=1)
+    question_id: int = Field(ge=1, le=SQL_INT_MAX)
     question: str = Field(min_length=1, max_length=200, description="As citizens ask it")
     answer: str = Field(min_length=1, max_length=4000)
     alt_questions: list[str] = Field(default_factory=list, max_length=20)
@@ -149,7 +150,7 @@ async def import_file(
 
 @router.get("/unanswered", response_model=list[UnansweredOut])
 def unanswered(
-    desk: Desk, _overseer: CanManageKB, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)
+    desk: Desk, _overseer: CanManageKB, limit: int = Query(100, ge=1, le=500), offset: Position = 0
 ) -> list[UnansweredOut]:
     """Questions the assistant could not answer and nobody has answered yet, newest first
     (stored masked)."""

@@ -25,6 +25,7 @@ from server.deps import (
     Desk,
     Service,
 )
+from server.inputs import Position
 from tickets.errors import (
     AuthenticationError,
     DuplicateUserError,
@@ -95,7 +96,7 @@ def list_tickets(
         "open", description="mine | department | at_risk | overdue | open | awaiting_callback | closed | all"
     ),
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Position = 0,
 ) -> list[TicketSummary]:
     """A work queue; handlers only ever see their department's tickets."""
     return desk.queue(viewer=principal, queue=queue, limit=limit, offset=offset)
@@ -107,7 +108,7 @@ def search_tickets(
     principal: CanListTickets,
     search: Annotated[TicketSearch, Query()],
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Position = 0,
 ) -> list[TicketSummary]:
     """Find tickets by number, phone's last digits, words, local date range, department, state
     or view (`q` reads as whichever it looks like); newest first, within what you may see."""

@@ -196,3 +196,21 @@ def test_presence_expires_without_heartbeats(served: Served) -> None:
     served.clock.advance(seconds=served.live.settings.presence_seconds + 1)
     reply = served.say(uuid.uuid4().hex, "转人工")
     assert reply["handoff"]["status"] == "no_agent"
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("POST", "/api/v1/handoff/2309323004803993460277248/take"),
+        ("GET", "/api/v1/handoff/22337916781715878675818217472/events?token=" + "x" * 16),
+        ("GET", "/api/v1/handoff/1/lines?after=99999999999999999999&token=" + "x" * 16),
+        ("GET", "/api/v1/tickets/search?offset=493664082960793731072"),
+        ("GET", "/api/v1/tickets?offset=9223372036854775808"),
+    ],
+)
+def test_ids_and_offsets_past_what_the_database_holds_are_refused(
+    served: Served, method: str, url: str
+) -> None:
+    """Schemathesis found these answered 500 (the integer overflowed in the query); now 422."""
+    response = served.client.request(method, url, headers=AGENT)
+    assert response.status_code == 422, response.text
