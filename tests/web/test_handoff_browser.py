@@ -23,12 +23,12 @@ import uvicorn
 from core.clock import ManualClock
 from server.app import create_app
 from tests.server.conftest import server_settings
+from tests.utils.screens import SCREENS
 from tickets.service import TicketDesk
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 TIMEOUT_MS = 90_000  # a bot reply on a busy 2-core machine
 LIVE_MS = 10_000  # a live event (measured and printed; normally well under a second)
 PASSWORD = "handoff-pass-9"

@@ -19,9 +19,9 @@ import pytest
 from tests.server.conftest import server_settings
 from tests.server.console.conftest import PASSWORD, LiveServer, serve
 from tests.server.console.test_console_browser import browser, open_console  # noqa: F401 - the fixture
+from tests.utils.screens import SCREENS
 from tickets.service import TicketDesk
 
-SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
 CAT_QUESTION = "我家猫咪的疫苗应该打几针？"
 CAT_ANSWER = "幼猫一般接种猫三联疫苗三针，每针间隔三到四周，满十六周后再接种狂犬疫苗一针。"
 RECORDS = [

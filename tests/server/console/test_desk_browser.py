@@ -7,7 +7,6 @@ Two small screenshots go to docs/screens/ for the closing note."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +14,9 @@ from sqlalchemy import update
 
 from tests.server.console.conftest import DEPT, LiveServer
 from tests.server.console.test_console_browser import browser, open_console  # noqa: F401 - the fixture
+from tests.utils.screens import SCREENS
 from tickets.models import Ticket
 from tickets.service import TicketDesk
-
-SCREENS = Path(__file__).resolve().parents[3] / "docs" / "screens"
 
 
 def _create(live: LiveServer, headers: dict[str, str], **fields: str) -> str:
