@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock
 from tickets.handoff import HandoffError, HandoffStore, handoff_calendar
 from tickets.service import TicketDesk
@@ -79,3 +80,29 @@ def test_agents_read_numbers_masked_citizens_read_their_own_lines(
     store.close(opened.id, "agent-a", "resolved")
     with pytest.raises(HandoffError):
         store.citizen_says(opened.id, "还在吗")
+
+
+def test_live_chat_lines_are_sealed_at_rest_and_transcripts_kept_masked(
+    make_desk: Callable[[], TicketDesk],
+) -> None:
+    from sqlalchemy import Text, select, type_coerce
+
+    from core import crypto
+    from tickets.handoff import Line, TicketTranscript, attach_transcript
+
+    desk = make_desk()
+    store = _store(desk)
+    opened = store.open(session_id="web:p", channel="web", transcript=[("citizen", "转人工")])
+    store.citizen_says(opened.id, "我的电话13812345678，身份证110101199003071234")
+    with desk.db.session() as s:  # the column as stored: ciphertext only
+        raw = [str(v) for v in s.execute(select(type_coerce(Line.__table__.c.text, Text()))).scalars()]
+    assert raw and all(crypto.is_sealed(v) for v in raw if v)
+    assert not any("13812345678" in v or "110101199003071234" in v for v in raw)
+    said = [line["text"] for line in store.detail(opened.id)["lines"]]
+    assert any("138" in t and "转人工" not in t for t in said)  # read back through the model
+
+    ticket = desk.create(ticket_data(), actor="agent-a")
+    attach_transcript(desk.db, ticket.id, [{"who": "citizen", "text": "电话13812345678"}])
+    with desk.db.session() as s:
+        kept = s.get(TicketTranscript, ticket.id)
+        assert kept is not None and "13812345678" not in str(kept.lines) and "138" in str(kept.lines)
