@@ -419,7 +419,8 @@ def report(res: dict[str, Any]) -> str:
     if f := res.get("fuzz"):
         rows.append(["fuzz over /openapi.json", f["cases"], f"5xx {f['server_errors']}"])
     for role, st in res.get("schemathesis", {}).items():
-        cases = next((ln.strip() for ln in st["summary"] if re.match(r"\s*\d+ generated", ln)), "see its output")
+        counted = (ln.strip() for ln in st["summary"] if re.match(r"\s*\d+ generated", ln))
+        cases = next(counted, "see its output")
         rows.append([f"schemathesis as {role} (not_a_server_error)", cases, f"exit code {st['exit_code']}"])
     if r := res.get("redis"):
         rows.append(
