@@ -63,7 +63,7 @@ from _common import (
     require_shared,
     write_json,
 )
-from policy_docs import _DOC_SUFFIXES, POLICY_DEV, contains_clause, read_questions, run_baseline
+from policy_docs import _DOC_SUFFIXES, POLICY_DEV, read_questions, run_baseline, score_govbot
 from retrieval_compare import bm25_ranker, fuzzy_ranker
 
 OOC_CATALOG = REPO_ROOT / "bench" / "data" / "ooc_catalog.tsv"
@@ -267,36 +267,11 @@ def adapt(ranker: Any) -> Any:
 def score_policy(
     rows: Sequence[dict[str, str]], replies: Sequence[dict[str, Any]], items: dict[str, Any]
 ) -> dict[str, Any]:
-    answerable = right = clause = wrong_doc = hit5 = ooc = ooc_answered = 0
-    misses = []
-    for row, reply in zip(rows, replies, strict=True):
-        if row["expected_doc"] == "NONE":
-            ooc += 1
-            ooc_answered += reply["action"] == "answer"
-            continue
-        answerable += 1
-        docs = [getattr(items.get(s["id"]), "source", "") for s in reply["sources"]]
-        first_id = reply.get("item_id") or (reply["sources"][0]["id"] if reply["sources"] else "")
-        doc_ok = getattr(items.get(first_id), "source", "") == row["expected_doc"]
-        clause_ok = contains_clause(reply["reply"], row["key_phrase"])
-        right += doc_ok
-        clause += clause_ok
-        hit5 += row["expected_doc"] in docs[:5]
-        wrong_doc += reply["action"] == "answer" and not doc_ok
-        if not (doc_ok and clause_ok):
-            misses.append({"question": row["question"], "action": reply["action"], "doc_ok": doc_ok})
+    """bench/policy_docs.py's measures, with the latency of the replies."""
+    sources = {item_id: getattr(item, "source", "") for item_id, item in items.items()}
+    result = score_govbot(list(rows), list(replies), sources)
     latency = latency_summary([reply["latency_ms"] for reply in replies])
-    return {
-        "answerable": answerable,
-        "right_doc": right / max(1, answerable),
-        "clause_in_reply": clause / max(1, answerable),
-        "confidently_wrong": wrong_doc / max(1, answerable),
-        "hit5_doc": hit5 / max(1, answerable),
-        "ooc_confident": f"{ooc_answered}/{ooc}",
-        "p50_ms": latency["p50_ms"],
-        "p95_ms": latency["p95_ms"],
-        "misses": misses,
-    }
+    return {**result, "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"]}
 
 
 # --- the run ---------------------------------------------------------------------------------

@@ -120,7 +120,10 @@ def run_govbot(
 def score_govbot(
     rows: list[dict[str, str]], replies: list[dict[str, Any]], sources: dict[str, str]
 ) -> dict[str, Any]:
-    answerable = right = clause = ooc = ooc_confident = 0
+    """Per answerable question: the first cited item's document right, the needed clause in the
+    reply, the document among the first five sources, an answer from the wrong document; per
+    out-of-corpus question: answered confidently. `sources` maps item id to its document."""
+    answerable = right = clause = wrong_doc = hit5 = ooc = ooc_confident = 0
     misses = []
     for row, reply in zip(rows, replies, strict=True):
         if row["expected_doc"] == "NONE":
@@ -128,11 +131,14 @@ def score_govbot(
             ooc_confident += reply["action"] == "answer"
             continue
         answerable += 1
-        first = reply.get("item_id") or (reply["sources"][0]["id"] if reply.get("sources") else None)
+        cited = reply.get("sources") or []
+        first = reply.get("item_id") or (cited[0]["id"] if cited else None)
         doc_ok = sources.get(first or "") == row["expected_doc"]
         clause_ok = contains_clause(reply["reply"], row["key_phrase"])
         right += doc_ok
         clause += clause_ok
+        hit5 += row["expected_doc"] in [sources.get(s["id"], "") for s in cited[:5]]
+        wrong_doc += reply["action"] == "answer" and not doc_ok
         if not (doc_ok and clause_ok):
             misses.append(
                 {
@@ -143,8 +149,10 @@ def score_govbot(
                 }
             )
     return {
-        "right_doc": right / answerable,
-        "clause_in_reply": clause / answerable,
+        "right_doc": right / max(1, answerable),
+        "clause_in_reply": clause / max(1, answerable),
+        "confidently_wrong": wrong_doc / max(1, answerable),
+        "hit5_doc": hit5 / max(1, answerable),
         "ooc_confident": f"{ooc_confident}/{ooc}",
         "answerable": answerable,
         "misses": misses,
