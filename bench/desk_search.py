@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from _common import BENCH_VAR, MESSAGES, environment, header, latency_summary, markdown_table, write_json
 from sqlalchemy import insert
@@ -37,6 +36,7 @@ from sqlalchemy import insert
 from core import crypto
 from core.settings import load_settings
 from core.vocab import STATES
+from tests.utils.ticketdb import pg_schema_url
 from tickets.db import TicketDB
 from tickets.models import Ticket, TicketWords, searchable_text
 from tickets.schemas import TicketSearch
@@ -125,17 +125,8 @@ def _database(backend: str, pg_url: str) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
         return
-    import psycopg
-
-    schema = f"govbot_bench_{uuid.uuid4().hex[:10]}"
-    conninfo = pg_url.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{pg_url}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema_url(pg_url) as url:
+        yield url
 
 
 def _kinds(db: TicketDB, rng: random.Random) -> dict[str, Callable[[], TicketSearch]]:

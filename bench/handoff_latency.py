@@ -35,20 +35,8 @@ from _common import (
     write_json,
 )
 
-from core.settings import load_settings
 from server.live import LiveDesk
-from tickets.service import TicketDesk
-
-
-def _worker(url: str, redis_url: str, prefix: str) -> LiveDesk:
-    settings = load_settings(data_dir=BENCH_VAR / "handoff")
-    settings.secrets.database_url = url
-    settings.secrets.redis_url = redis_url
-    settings.server.redis_prefix = prefix
-    settings.handoff.stream_seconds = 3600
-    desk = TicketDesk(settings)
-    desk.migrate()
-    return LiveDesk(settings, desk, [])
+from tests.utils.live import live_worker
 
 
 async def _measure(first: LiveDesk, second: LiveDesk, replies: int) -> list[float]:
@@ -104,7 +92,10 @@ def main() -> None:
         url = args.pg_url or f"sqlite:///{folder / 'tickets.sqlite'}"
         redis_url = args.redis_url if mode == "redis" else ""
         prefix = f"govbot-bench-{uuid.uuid4().hex[:8]}:"
-        first, second = _worker(url, redis_url, prefix), _worker(url, redis_url, prefix)
+        first, second = (
+            live_worker(folder, database_url=url, redis_url=redis_url, prefix=prefix, stream_seconds=3600)
+            for _ in range(2)
+        )
         times = asyncio.run(_measure(first, second, args.replies))
         summary = latency_summary(times)
         results["modes"][mode] = summary

@@ -9,24 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import load_settings
 from server.live import LiveDesk
+from tests.utils.live import live_worker
 from tests.utils.redis_server import REDIS_URL, private_redis
-from tickets.service import TicketDesk
 
 SLOW_POLL = 30.0  # with Redis, a wake-up long before this came by pub/sub, not by polling
 
 
 def _worker(tmp_path: Path, redis_url: str, prefix: str, poll: float) -> LiveDesk:
-    settings = load_settings(data_dir=tmp_path / "data")
-    settings.secrets.database_url = ""
-    settings.secrets.redis_url = redis_url
-    settings.server.redis_prefix = prefix
-    settings.handoff.poll_seconds = poll
-    settings.handoff.stream_seconds = 60
-    desk = TicketDesk(settings)
-    desk.migrate()
-    return LiveDesk(settings, desk, [])
+    return live_worker(tmp_path / "data", redis_url=redis_url, prefix=prefix, poll_seconds=poll)
 
 
 async def _first_agent_line(first: LiveDesk, second: LiveDesk) -> float:

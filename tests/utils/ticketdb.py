@@ -41,9 +41,11 @@ _problems: list[str] = []
 
 
 @contextmanager
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose connections use a new, empty schema; the schema is dropped afterwards."""
-    base = pg_base_url()
+def pg_schema_url(base: str | None = None) -> Iterator[str]:
+    """A URL whose connections use a new, empty schema; the schema is dropped afterwards.
+
+    `base` names the server (benchmarks pass their --pg-url); tests use the reachable one."""
+    base = base or pg_base_url()
     if base is None:
         pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}/{PG_DB}: {'; '.join(_problems)}")
     import psycopg
