@@ -116,6 +116,13 @@ class RetentionSettings(Section):
         description="Unanswered questions (masked) are deleted after this many days: the gap report "
         "reads a day at a time, and a quarter is enough to see whether a gap keeps coming back",
     )
+    live_chat_days: int = Field(
+        30,
+        ge=1,
+        description="Lines of a live chat with an agent are deleted this many days after it ended "
+        "(or after it was opened, if it never ended); a chat closed as a ticket keeps its masked "
+        "transcript with the ticket, which is the record of the case",
+    )
     sweep_interval_minutes: int = Field(
         60, ge=0, description="The server sweeps this often; 0 = only `govbot retention sweep`"
     )

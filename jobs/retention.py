@@ -1,6 +1,6 @@
-"""The retention sweep (settings.retention): conversation rows, unfinished ticket forms and the
-unanswered-question log are deleted once they are older than their period. The server runs it
-in the background; `govbot retention sweep` runs it once.
+"""The retention sweep (settings.retention): conversation rows, unfinished ticket forms, the
+unanswered-question log and the lines of ended live chats are deleted once they are older than
+their period. The server runs it in the background; `govbot retention sweep` runs it once.
 
 Sessions kept in Redis expire by themselves (bot.session_ttl_minutes, shorter than any
 retention period), so the sweep only reaches the SQLite session file.
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from bot.sessions import SessionStore, SqliteSessionStore
 from core.settings import RetentionSettings
 from tickets.db import TicketDB
+from tickets.handoff import delete_lines_before
 from tickets.unanswered import delete_unanswered_before
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class RetentionReport:
     sessions_deleted: int
     forms_wiped: int
     unanswered_deleted: int
+    live_lines_deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -44,7 +46,8 @@ def sweep(
     gaps = db.run(
         lambda s: delete_unanswered_before(session=s, before=now - timedelta(days=cfg.unanswered_days))
     )
-    report = RetentionReport(deleted, wiped, gaps)
+    lines = db.run(lambda s: delete_lines_before(session=s, before=now - timedelta(days=cfg.live_chat_days)))
+    report = RetentionReport(deleted, wiped, gaps, lines)
     if any(report.as_dict().values()):
         log.info("retention.swept", extra=report.as_dict())
     return report

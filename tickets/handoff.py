@@ -103,6 +103,16 @@ class TicketTranscript(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
+def delete_lines_before(*, session: Session, before: datetime) -> int:
+    """Retention: remove every line of the conversations that ended before `before` (or, never
+    ended, were opened before it); the conversation rows stay for counts. Returns how many."""
+    old = select(Conversation.id).where(
+        func.coalesce(Conversation.closed_at, Conversation.opened_at) < before
+    )
+    result = session.execute(delete(Line).where(Line.conversation_id.in_(old)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Availability:
     """Whether a person can take a conversation now, and why not."""

@@ -17,10 +17,11 @@ from bot.ticket_form import TicketForm
 from core.clock import ManualClock
 from core.settings import RetentionSettings, load_settings
 from jobs.retention import RetentionReport, sweep, sweep_forever
+from tickets.handoff import HandoffStore, Line, handoff_calendar
 from tickets.service import TicketDesk
 from tickets.unanswered import UnansweredQuestion, record_unanswered
 
-CFG = RetentionSettings(sessions_hours=24, abandoned_forms_hours=2, unanswered_days=90)
+CFG = RetentionSettings(sessions_hours=24, abandoned_forms_hours=2, unanswered_days=90, live_chat_days=30)
 
 
 @pytest.fixture
@@ -92,6 +93,33 @@ def test_the_unanswered_log_is_trimmed_after_its_days(desk: TicketDesk, clock: M
     assert sweep(CFG, db=desk.db, sessions=None, now=clock()).unanswered_deleted == 0
 
 
+def test_live_chat_lines_go_a_period_after_the_chat_ended(desk: TicketDesk, clock: ManualClock) -> None:
+    cfg = desk.settings
+    live = HandoffStore(desk.db, cfg.handoff, handoff_calendar(cfg.tickets, cfg.handoff), clock)
+    ended = live.open(session_id="web:a", channel="web", transcript=[("citizen", "转人工")])
+    live.citizen_says(ended.id, "我的电话是13700139000，请回电")
+    live.take(ended.id, "agent-1")
+    live.close(ended.id, "agent-1", "resolved")
+    clock.advance(days=10)
+    going_on = live.open(session_id="web:b", channel="web", transcript=[])
+    live.citizen_says(going_on.id, "还在等人工")
+
+    def lines(conversation_id: int) -> int:
+        with desk.db.session() as s:
+            query = select(func.count()).select_from(Line).where(Line.conversation_id == conversation_id)
+            return int(s.scalar(query) or 0)
+
+    kept = lines(ended.id)
+    clock.advance(days=20)  # ended 30 days ago less a minute: not yet
+    clock.advance(minutes=-1)
+    assert sweep(CFG, db=desk.db, sessions=None, now=clock()).live_lines_deleted == 0
+    assert lines(ended.id) == kept > 0
+    clock.advance(minutes=2)
+    assert sweep(CFG, db=desk.db, sessions=None, now=clock()).live_lines_deleted == kept
+    assert lines(ended.id) == 0 and lines(going_on.id) > 0  # opened 20 days ago, still open
+    assert live.live_status(ended.id) is None and live.live_status(going_on.id) == "waiting"
+
+
 def test_the_background_loop_survives_a_failed_round(caplog: pytest.LogCaptureFixture) -> None:
     rounds: list[int] = []
     waits: list[float] = []
@@ -116,5 +144,6 @@ def test_the_background_loop_survives_a_failed_round(caplog: pytest.LogCaptureFi
 def test_the_configured_defaults_are_the_documented_ones() -> None:
     cfg = load_settings().retention
     assert (cfg.sessions_hours, cfg.abandoned_forms_hours, cfg.unanswered_days) == (24, 2, 90)
+    assert cfg.live_chat_days == 30
     with pytest.raises(ValueError):
         RetentionSettings(sessions_hours=0)

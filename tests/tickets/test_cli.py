@@ -134,7 +134,12 @@ def test_keys_new_rotate_and_private_files(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     assert invoke("report", "daily", "--out", str(out), GOVBOT_DATA_KEY=second).exit_code == 0
     swept = invoke("retention", "sweep", GOVBOT_DATA_KEY=second)
-    assert json.loads(swept.stdout) == {"sessions_deleted": 0, "forms_wiped": 0, "unanswered_deleted": 0}
+    assert json.loads(swept.stdout) == {
+        "sessions_deleted": 0,
+        "forms_wiped": 0,
+        "unanswered_deleted": 0,
+        "live_lines_deleted": 0,
+    }
     private = [out, data / "sessions.sqlite"]  # the dev key file: test_encryption.py
     if db_url.startswith("sqlite"):
         private.append(Path(db_url.split("///", 1)[1]))
