@@ -485,16 +485,13 @@ class HandoffStore:
         return int(self.db.run(lambda s: s.execute(select(func.coalesce(func.max(Line.id), 0))).scalar_one()))
 
 
-def attach_transcript(db: Database, ticket_id: int, lines: list[dict[str, Any]]) -> None:
-    """Attach a conversation's lines to a ticket (once: a second attach keeps the first), masked:
-    every staff view shows them masked, so the numbers are not kept there at all."""
-    masked = [{**line, "text": mask_personal(str(line.get("text", "")))} for line in lines]
-
-    def job(s: Session) -> None:
-        if s.get(TicketTranscript, ticket_id) is None:
-            s.add(TicketTranscript(ticket_id=ticket_id, lines=masked))
-
-    db.run(job, retry_integrity=True)
+def add_transcript(s: Session, ticket_id: int, lines: list[dict[str, Any]]) -> None:
+    """Attach a conversation's lines to a ticket in the caller's transaction (once: a second
+    attach keeps the first), masked: every staff view shows them masked, so the numbers are not
+    kept there at all."""
+    if lines and s.get(TicketTranscript, ticket_id) is None:
+        masked = [{**line, "text": mask_personal(str(line.get("text", "")))} for line in lines]
+        s.add(TicketTranscript(ticket_id=ticket_id, lines=masked))
 
 
 def ticket_transcript(session: Session, ticket_id: int) -> list[dict[str, Any]] | None:

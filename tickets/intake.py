@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from tickets.crud import ticket_numbers
 from tickets.errors import InvalidTicketError
-from tickets.handoff import attach_transcript
 from tickets.schemas import TicketCreate
 from tickets.service import TicketDesk
 
@@ -109,14 +108,15 @@ def intake(
     reply) answers with the receipt of the ticket the first call stored. Raises
     TicketRefusedError (or InvalidTicketError for a category outside the taxonomy or a
     department outside the routing table) and lets database errors through to the door.
-    `transcript` (a live chat's lines) is attached to the ticket; a retry with the same
-    `intake_key` attaches it if the first call stopped before.
+    `transcript` (a live chat's lines) is stored with the ticket, in its transaction.
     """
     ticket = desk.create(
-        validate(data), actor=actor, predicted_category=predicted_category, intake_key=intake_key
+        validate(data),
+        actor=actor,
+        predicted_category=predicted_category,
+        intake_key=intake_key,
+        transcript=transcript,
     )
-    if transcript:
-        attach_transcript(desk.db, ticket.id, transcript)
     duplicate = None
     if ticket.duplicate_of_id:
         with desk.db.session() as session:

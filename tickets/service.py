@@ -24,7 +24,7 @@ from tickets import crud, sla
 from tickets.assignment import assign_ticket, assignable
 from tickets.db import TicketDB
 from tickets.errors import AuthenticationError, InvalidTicketError, TicketNotFoundError
-from tickets.handoff import ticket_transcript
+from tickets.handoff import add_transcript, ticket_transcript
 from tickets.lifecycle import TransitionRequest, Viewer
 from tickets.lockout import Lockout, open_strike_store
 from tickets.models import AuditEntry, IntakeKey, Ticket, User
@@ -132,9 +132,11 @@ class TicketDesk:
         actor: str,
         predicted_category: str | None = None,
         intake_key: str | None = None,
+        transcript: list[dict[str, Any]] | None = None,
     ) -> Ticket:
         """Create (audited); with `intake_key`, a second call with the same key returns the
-        ticket of the first (checked and recorded in the same transaction)."""
+        ticket of the first (checked and recorded in the same transaction). A live chat's
+        `transcript` is stored with the ticket in that transaction: no ticket without it."""
         self.check_department(data.department)
         cfg = self.settings.tickets
         window = timedelta(days=cfg.duplicate_window_days) if cfg.duplicate_window_days > 0 else None
@@ -143,6 +145,7 @@ class TicketDesk:
             if intake_key is not None and (known := s.get(IntakeKey, intake_key)) is not None:
                 existing = s.get(Ticket, known.ticket_id)
                 assert existing is not None
+                add_transcript(s, existing.id, transcript or [])
                 return existing
             ticket = crud.create_ticket(
                 session=s,
@@ -158,7 +161,8 @@ class TicketDesk:
             )
             if intake_key is not None:
                 s.add(IntakeKey(key=intake_key, ticket_id=ticket.id))
-                s.flush()
+            add_transcript(s, ticket.id, transcript or [])
+            s.flush()
             return ticket
 
         ticket = self.db.run(job, retry_integrity=True)

@@ -88,7 +88,7 @@ def test_live_chat_lines_are_sealed_at_rest_and_transcripts_kept_masked(
     from sqlalchemy import Text, select, type_coerce
 
     from core import crypto
-    from tickets.handoff import Line, TicketTranscript, attach_transcript
+    from tickets.handoff import Line, TicketTranscript
 
     desk = make_desk()
     store = _store(desk)
@@ -101,8 +101,40 @@ def test_live_chat_lines_are_sealed_at_rest_and_transcripts_kept_masked(
     said = [line["text"] for line in store.detail(opened.id)["lines"]]
     assert any("138" in t and "转人工" not in t for t in said)  # read back through the model
 
-    ticket = desk.create(ticket_data(), actor="agent-a")
-    attach_transcript(desk.db, ticket.id, [{"who": "citizen", "text": "电话13812345678"}])
+    ticket = desk.create(
+        ticket_data(), actor="agent-a", transcript=[{"who": "citizen", "text": "电话13812345678"}]
+    )
     with desk.db.session() as s:
         kept = s.get(TicketTranscript, ticket.id)
         assert kept is not None and "13812345678" not in str(kept.lines) and "138" in str(kept.lines)
+
+
+def test_a_ticket_and_its_transcript_are_stored_together_or_not_at_all(
+    make_desk: Callable[[], TicketDesk], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from tickets import service
+    from tickets.handoff import TicketTranscript
+    from tickets.models import Ticket
+
+    desk = make_desk()
+    lines = [{"who": "citizen", "text": "路灯坏了三天"}]
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service, "add_transcript", broken)
+    with pytest.raises(RuntimeError):
+        desk.create(ticket_data(), actor="agent-a", intake_key="chat-7", transcript=lines)
+    with desk.db.session() as s:  # the failed transcript took the ticket with it
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+    monkeypatch.undo()
+
+    first = desk.create(ticket_data(), actor="agent-a", intake_key="chat-7", transcript=lines)
+    again = desk.create(ticket_data(), actor="agent-a", intake_key="chat-7", transcript=lines)
+    assert again.id == first.id
+    with desk.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(TicketTranscript)) == 1
+        kept = s.get(TicketTranscript, first.id)
+        assert kept is not None and kept.lines[0]["text"] == "路灯坏了三天"
