@@ -65,9 +65,11 @@ class TicketForm(BaseModel):
     name_asked: bool = False
 
     def summary(self) -> str:
+        """What the citizen confirms; numbers typed into the text are masked as well, since the
+        summary also travels through outboxes and channel logs."""
         lines = [
-            f"诉求内容：{self.description}",
-            f"事发地点：{self.location}",
+            f"诉求内容：{mask_personal(self.description)}",
+            f"事发地点：{mask_personal(self.location)}",
             f"联系电话：{mask_personal(self.phone)}",
             f"姓名：{self.name or '未留'}",
             f"同意将联系方式转交承办部门：{'是' if self.contact_consent else '否'}",

@@ -113,6 +113,20 @@ def test_complaint_runs_the_form_and_creates_one_ticket(bot: Assistant, desk: Me
     assert after.ticket is None
 
 
+def test_numbers_typed_into_the_description_are_masked_in_the_confirmation(
+    bot: Assistant, desk: MemoryDesk
+) -> None:
+    session = uuid.uuid4().hex
+    said = COMPLAINT + "，有事打我电话13912345678，身份证号440106199001011234"
+    _talk(bot, session, said)
+    confirm = _talk(bot, session, "天河区体育西路100号", "13812345678", "跳过", "同意")[-1]
+    assert confirm.form is not None and confirm.form["step"] == "confirm"
+    assert "13912345678" not in confirm.reply and "440106199001011234" not in confirm.reply
+    assert "139****5678" in confirm.reply  # still recognisable to the citizen who typed it
+    _talk(bot, session, "确认提交")
+    assert desk.created[-1].content == said  # the ticket keeps what was said, for the department
+
+
 def test_cancel_leaves_nothing(bot: Assistant, desk: MemoryDesk) -> None:
     session = uuid.uuid4().hex
     replies = _talk(bot, session, COMPLAINT, "取消")
