@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, func, inspect, select, text
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, func, inspect, select, text, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -27,7 +27,7 @@ from connectors.wechat.api_client import ApiError
 from core.channel_settings import OutboxSettings
 from core.clock import Clock, system_clock
 from core.db import make_engine
-from core.outbox import DELIVERED, Attempt, Claim, OutboxColumns
+from core.outbox import DELIVERED, FAILED, Attempt, Claim, OutboxColumns
 from core.outbox import Outbox as Engine
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,16 @@ class Outbox:
         return self._run(lambda s: self.outbox.claim(s, now=self.clock(), limit=50))  # type: ignore[no-any-return]
 
     def _settle(self, claim: Claim[OutboxRow], result: Attempt) -> str:
-        return str(self._run(lambda s: self.outbox.settle(s, claim, result, now=self.clock())))
+        """Record the outcome; a part that was delivered or given up no longer needs its text,
+        so the reply (which may quote what the citizen wrote) is not kept at rest."""
+
+        def job(s: Session) -> str:
+            outcome = self.outbox.settle(s, claim, result, now=self.clock())
+            if outcome in (DELIVERED, FAILED):
+                s.execute(update(WeChatSend).where(WeChatSend.id == claim.id).values(content=""))
+            return outcome
+
+        return str(self._run(job))
 
     def _release(self, claims: list[Claim[OutboxRow]]) -> None:
         self._run(lambda s: [self.outbox.release(s, c, now=self.clock()) for c in claims])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,6 +169,8 @@ def test_outage_restart_and_recovery_deliver_everything_once(
         [("userA", "A第一段"), ("userA", "A第二段"), ("userB", "B答复"), ("userA", "A再一条")]
     )
     assert [c for u, c in sent if u == "userA"] == ["A第一段", "A第二段", "A再一条"]  # order kept
+    with sqlite3.connect(path) as conn:  # delivered answers are not kept at rest
+        assert {row[0] for row in conn.execute("SELECT content FROM wechat_sends")} == {""}
     assert _drain_until_empty(reopened, _api(server, path), rounds=2) == 0
     assert len(server.api.sent) == 4
 
