@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import yaml
+from core.yamlio import load_yaml
 
 RESPONSES_FILE = Path(__file__).parent / "data" / "responses.yml"
 
@@ -17,7 +17,7 @@ class Responses:
 
     @classmethod
     def load(cls, path: Path = RESPONSES_FILE) -> Responses:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         raw = data.get("responses") or {}
         templates = {
             name: [v["text"] if isinstance(v, dict) else str(v) for v in variants]

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from bot.confidence import FEATURES, ConfidenceModel
 from bot.policy import Calibration
+from core.yamlio import load_yaml
 from nlu.classifier import Features, TextClassifier
 from nlu.normalize import normalize_text
 
@@ -29,7 +29,7 @@ CALIBRATION_FILE = "calibration.json"
 
 
 def load_category_examples(path: Path) -> tuple[list[str], list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     texts, labels = [], []
     for block in data.get("categories", []):
         for example in block.get("examples", []):

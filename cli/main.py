@@ -98,15 +98,13 @@ def prepare_all(assistant: Assistant, *, quiet: bool = False, index: bool = True
     """Bring a fresh data directory to a working state: sample KB, index, models. Without
     `index` the index is built only when training needs it (`serve`: every worker brings its
     index up from the knowledge base itself, with the stored vectors and records)."""
-    from jobs.operations import build_kb_index, import_sample, train_models
+    from jobs.operations import build_kb_index, import_sample, models_trained, train_models
 
     settings = assistant.settings
     if assistant.kb.count() == 0:
         summary = import_sample(settings, assistant.kb)
         err.print(f"imported the bundled sample knowledge base: {summary.added} items")
-    trained = (settings.models_dir / "intent" / "model.joblib").is_file() and (
-        settings.models_dir / "calibration.json"
-    ).is_file()
+    trained = models_trained(settings)
     if not (settings.index_dir / "manifest.json").is_file() and (index or not trained):
         with progress("index build", assistant.kb.count()) as advance:
             build_kb_index(settings, assistant.resources, progress=advance)
@@ -505,12 +503,16 @@ def serve(
 
     import uvicorn
 
+    from core.startup import STARTUP
+
+    STARTUP.mark("interpreter_and_imports")
     settings = cli_settings(data_dir)
     assistant = Assistant(settings)
     try:
         prepare_all(assistant, quiet=False, index=False)
     finally:
         assistant.close()
+    STARTUP.mark("prepare")
     n_workers = workers or settings.server.workers
     os.environ["GOVBOT_DATA_DIR"] = str(settings.data_dir.resolve())
     config_path = global_options().config

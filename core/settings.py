@@ -15,13 +15,13 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from core.channel_settings import CHANNEL_MODELS, WECHAT_ENV_PREFIX, WECHAT_ENV_SUFFIXES, WeChatAppSecrets
 from core.component_settings import UNION_TAGS, ComponentOptions, PipelineList, PolicyList
 from core.config_model import ConfigError, Registry, Section, error_lines, unknown_keys
 from core.retry import RetryPolicy
+from core.yamlio import load_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -539,7 +539,7 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
     path = config_path or Path(os.environ.get("GOVBOT_CONFIG", "")) or DEFAULT_CONFIG
     if not path or not Path(path).is_file():
         path = DEFAULT_CONFIG
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     env_dir = os.environ.get("GOVBOT_DATA_DIR")

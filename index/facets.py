@@ -10,14 +10,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from core.yamlio import load_yaml
 
 FACETS_FILE = Path(__file__).parent / "data" / "facets.yml"
 
 
 @lru_cache(maxsize=1)
 def load_facets(path: Path = FACETS_FILE) -> dict[str, dict[str, tuple[str, ...]]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {
         name: {"title": tuple(spec.get("title", [])), "query": tuple(spec.get("query", []))}
         for name, spec in data.items()
@@ -26,7 +26,7 @@ def load_facets(path: Path = FACETS_FILE) -> dict[str, dict[str, tuple[str, ...]
 
 @lru_cache(maxsize=1)
 def facet_weights(path: Path = FACETS_FILE) -> dict[str, float]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {name: float(spec.get("weight", 1.0)) for name, spec in data.items()}
 
 

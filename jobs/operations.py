@@ -17,6 +17,7 @@ import numpy as np
 from bot.policy import Calibration
 from bot.resources import CATEGORIES_FILE, Resources
 from bot.training import (
+    CALIBRATION_FILE,
     choose_threshold,
     load_category_examples,
     load_ticket_examples,
@@ -30,6 +31,7 @@ from index.lexical import lexicon_key
 from index.retriever import Hit, HybridRetriever
 from knowledge.importers import ImportOptions, ImportResult, import_path
 from knowledge.store import KnowledgeStore
+from nlu.classifier import TextClassifier
 from nlu.normalize import normalize_text
 from nlu.tokenize import add_user_words
 
@@ -156,6 +158,17 @@ def _first_per_label(texts: list[str], labels: list[str], limit: int) -> list[st
 
 def _embed(resources: Resources, texts: list[str]) -> np.ndarray:
     return resources.encoder.encode_queries(texts)
+
+
+def models_trained(settings: Settings) -> bool:
+    """Both classifiers and the calibration are in the models folder (in whichever form
+    TextClassifier loads), so a start can skip training."""
+    models = settings.models_dir
+    return (
+        TextClassifier.saved_in(models / "intent")
+        and TextClassifier.saved_in(models / "category")
+        and (models / CALIBRATION_FILE).is_file()
+    )
 
 
 def train_models(settings: Settings, resources: Resources, *, tickets: Path | None = None) -> TrainReport:

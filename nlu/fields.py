@@ -6,16 +6,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.component_settings import FieldDetectorOptions
+from core.yamlio import load_yaml
 from nlu.message import ParsedMessage
 
 FIELDS_FILE = Path(__file__).parent / "data" / "fields.yml"
 
 
 def load_field_words(path: Path = FIELDS_FILE) -> dict[str, list[str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {str(k): [str(w) for w in v] for k, v in data.items()}
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from core.yamlio import load_yaml
+
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\((\w+)\)")
 
 
@@ -66,7 +68,7 @@ def strip_annotations(text: str) -> str:
 def load_nlu(path: Path) -> NluData:
     """Read one nlu.yml; raises ValueError naming the file on malformed input."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: invalid YAML: {exc}") from exc
     blocks = data.get("nlu") if isinstance(data, dict) else None

@@ -23,6 +23,7 @@ from connectors import ChannelRuntime, load_channels
 from core.files import private_umask
 from core.runtime import apply_runtime
 from core.settings import Settings, load_settings
+from core.startup import app_startup_timer
 from jobs.operations import migrate_legacy_kb
 from jobs.platform import PlatformLink, push_forever
 from jobs.retention import sweep as retention_sweep
@@ -63,6 +64,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    startup = app_startup_timer()
+    startup.mark("server_import")
     private_umask()  # databases and files the server writes: readable by their owner only
     settings = settings or load_settings()
     apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
@@ -83,10 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_masking()
+        startup.mark("app_create")
         await asyncio.to_thread(desk.migrate)
         desk.log_calendar_coverage()
         await asyncio.to_thread(migrate_legacy_kb, settings, service.assistant.kb)
-        await service.warm_up()
+        startup.mark("migrations")
+        await service.warm_up(startup)
         service.start_refresher()
         interval = settings.tickets.sweep_interval_seconds
         sweeper = asyncio.create_task(sweep_forever(desk, interval)) if interval > 0 else None
@@ -108,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for channel in channels:
             await channel.start()
         await live.start()
+        startup.mark("background_tasks")
+        startup.ready()
         log.info("server.ready", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
@@ -149,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenTable(settings.secrets.api_tokens)
     app.state.on_message = on_message
     app.state.live = live
+    app.state.startup = startup
 
     @app.exception_handler(RateLimitedError)
     async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:

@@ -23,6 +23,7 @@ from bot.desk import TicketGateway
 from bot.messages import BotReply, UserMessage
 from core.db import ChangeListener
 from core.settings import Settings
+from core.startup import StartupTimer
 from index.builder import embed_views
 from index.sync import IndexSync, SyncReport
 from jobs.operations import ann_params
@@ -45,11 +46,14 @@ class AssistantService:
         self._thread: threading.Thread | None = None
         self.last_sync: SyncReport | None = None
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, startup: StartupTimer | None = None) -> None:
         """Catch the index up with the knowledge base, load models and encoder now, so the
-        first citizen does not wait for them."""
-        await anyio.to_thread.run_sync(self.bootstrap_index)
+        first citizen does not wait for them; each step a phase of `startup`."""
+        startup = startup or StartupTimer()
+        await anyio.to_thread.run_sync(self.bootstrap_index, startup)
+        startup.mark("index_bootstrap")
         await self.handle(UserMessage(text="居住证怎么办", session_id="__warmup__", channel="warmup"))
+        startup.mark("warm_up_question")
 
     def call(self, job: Callable[[Assistant], T]) -> T:
         with self._lock:
@@ -78,11 +82,16 @@ class AssistantService:
             ann_params=ann_params(self.settings),
         )
 
-    def bootstrap_index(self) -> SyncReport:
+    def bootstrap_index(self, startup: StartupTimer | None = None) -> SyncReport:
         """The local index caught up, or built from the stored vectors (empty data directory)."""
+        startup = startup or StartupTimer()
         with self._refresh_lock:
-            add_user_words(self.call(lambda a: list(a.resources.domain_words())))
-            retriever, report = self._sync().bootstrap(self.settings.index_dir)
+            with startup.block("jieba_user_words"):
+                add_user_words(self.call(lambda a: list(a.resources.domain_words())))
+            with startup.block("encoder_load"):  # its name and size key the stored vectors
+                self.call(lambda a: a.resources.encoder)
+            with startup.block("index_sync"):
+                retriever, report = self._sync().bootstrap(self.settings.index_dir)
             self.call(lambda a: a.use_retriever(retriever))
             self.last_sync = report
             return report

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from core.vocab import GUIDE_FIELD_LABELS
+from core.yamlio import load_yaml
 from knowledge.importers.base import ImportResult, RecordError, explain_validation
 from knowledge.importers.documents import import_document, split_front_matter
 from knowledge.importers.options import ImportOptions
@@ -41,7 +41,7 @@ def _sections(body: str) -> dict[str, str]:
 def import_markdown(path: Path, options: ImportOptions) -> ImportResult:
     text = path.read_text(encoding="utf-8")
     front, body = split_front_matter(text)
-    meta = yaml.safe_load(front) if front else None
+    meta = load_yaml(front) if front else None
     if not isinstance(meta, dict) or "name" not in meta:
         return import_document(path, "md", options)  # a policy text, not a guide
     record = dict(meta)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from core.yamlio import load_yaml
 from knowledge.importers.base import (
     ImportFormatError,
     ImportResult,
@@ -39,7 +40,7 @@ def _record_lines(text: str) -> dict[str, list[int]]:
 def import_yaml(path: Path, options: ImportOptions) -> ImportResult:
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
         lines = _record_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

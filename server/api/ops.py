@@ -47,6 +47,7 @@ async def ready(service: Service, desk: Desk, request: Request, response: Respon
         dependencies["redis"] = {**await anyio.to_thread.run_sync(_probe, limiter.ping), "required": False}
     checks["dependencies"] = dependencies
     checks["calendar"] = desk.policy.calendar.coverage(desk.clock()).as_dict()
+    checks["startup"] = request.app.state.startup.report()
     checks["ready"] = all(d["ok"] for d in dependencies.values() if d["required"])
     if not checks["ready"]:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from cli.main import app
+from bot.assistant import Assistant
+from cli.main import app, prepare_all
 from core.settings import DEFAULT_CONFIG, load_settings
 from knowledge.store import KnowledgeStore
 from tests.utils.factories import write
@@ -272,6 +274,26 @@ def test_kb_sources_and_remove(runner: CliRunner, copy_prepared: Callable[[], Pa
 
 
 # ------------------------------------------------------------------ config and help
+
+
+def test_a_trained_directory_is_not_trained_again(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`govbot serve` prepares the directory on every start: models saved by `govbot train`
+    (the array export) must count as trained, or each start retrains for minutes."""
+    from jobs import operations
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(operations, "train_models", refuse)
+    monkeypatch.setattr(operations, "build_kb_index", refuse)
+    prepare_all(assistant, quiet=True, index=False)
+    assert operations.models_trained(assistant.settings)
+    models = tmp_path / "data" / "models"
+    shutil.copytree(assistant.settings.models_dir, models)
+    (models / "category" / "config.json").unlink()
+    assert not operations.models_trained(load_settings(data_dir=tmp_path / "data"))
 
 
 def test_config_prints_settings_with_pipeline(runner: CliRunner, prepared_dir: Path) -> None:

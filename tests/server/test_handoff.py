@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from core.clock import ManualClock
 from server.app import create_app
 from tests.server.conftest import ADMIN_TOKEN, AGENT_TOKEN, server_settings
+from tests.utils.ticketdb import copy_data_dir
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 OTHER_AGENT = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # admin: "agent or above"
@@ -51,10 +52,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import shutil
-
     data_dir = tmp_path_factory.mktemp("handoff") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)  # on PostgreSQL: its own schema too
     clock = ManualClock()
     app = create_app(server_settings(data_dir))
     app.state.desk.clock = clock

@@ -3,7 +3,6 @@ channel, through the real app. Working hours and presence follow a ManualClock."
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,6 +16,7 @@ from core.channel_settings import WeChatApp, WeChatAppSecrets
 from core.clock import ManualClock, system_clock
 from server.app import create_app
 from tests.server.conftest import AGENT_TOKEN, server_settings
+from tests.utils.ticketdb import copy_data_dir
 from tests.utils.wechat import (
     AES_KEY,
     OPENID,
@@ -45,7 +45,7 @@ def served(
     prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, wechat_api: FakeWeChatServer
 ) -> Iterator[tuple[TestClient, ManualClock]]:
     data_dir = tmp_path_factory.mktemp("handoff-channels") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)  # on PostgreSQL: its own schema too
     settings = server_settings(data_dir)
     settings.channels["wechat"] = {
         "apps": [WeChatApp(app_id=APP, kind="official_account", encoding="safe").model_dump()],

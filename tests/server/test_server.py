@@ -111,6 +111,10 @@ def test_health_readiness_metrics_and_openapi(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
     assert ready.json()["calendar"]["known_until"] == "2026-12-31"  # the official holidays known so far
+    startup = ready.json()["startup"]  # where the start went, phase by phase
+    assert {"app_create", "migrations", "index_bootstrap", "warm_up_question"} <= set(startup["phases"])
+    assert {"jieba_user_words", "encoder_load", "index_sync"} <= set(startup["blocks"])
+    assert startup["ready_after_s"] >= sum(startup["phases"].values()) - 1e-6
     client.post("/api/v1/chat", json={"session_id": _sid(), "text": "你好"})
     metrics = client.get("/metrics").text
     assert "govbot_replies_total" in metrics and 'action="smalltalk"' in metrics

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -24,6 +23,7 @@ from core.clock import ManualClock
 from server.app import create_app
 from tests.server.conftest import server_settings
 from tests.utils.screens import SCREENS
+from tests.utils.ticketdb import copy_data_dir
 from tickets.service import TicketDesk
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
@@ -47,7 +47,7 @@ class Live:
 @pytest.fixture(scope="module")
 def live(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data_dir = tmp_path_factory.mktemp("handoff-live") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)  # on PostgreSQL: its own schema too
     settings = server_settings(data_dir)
     desk = TicketDesk(settings)
     try:

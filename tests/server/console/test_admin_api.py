@@ -7,7 +7,6 @@ bot's answer changes without a restart."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from tests.server.conftest import ADMIN_TOKEN, server_settings
+from tests.utils.ticketdb import copy_data_dir
 
 PASSWORD = "admin-pages-9"
 DEPT = "市住房城乡建设局"
@@ -49,7 +49,7 @@ class Admin:
 @pytest.fixture(scope="module")
 def admin(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     data_dir = tmp_path_factory.mktemp("admin-api") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)  # on PostgreSQL: its own schema too
     app = create_app(server_settings(data_dir))
     with TestClient(app) as client:
         for name, role, dept in (

@@ -7,7 +7,6 @@ longer the unpublished one, without either worker restarting."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.server.conftest import server_settings
 from tests.server.console.conftest import PASSWORD, LiveServer, serve
 from tests.server.console.test_console_browser import browser, open_console  # noqa: F401 - the fixture
 from tests.utils.screens import SCREENS
+from tests.utils.ticketdb import copy_data_dir
 from tickets.service import TicketDesk
 
 CAT_QUESTION = "我家猫咪的疫苗应该打几针？"
@@ -45,7 +45,7 @@ def workers(
     prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     data_dir = tmp_path_factory.mktemp("admin-browser") / "data"
-    shutil.copytree(prepared_dir, data_dir, ignore=shutil.ignore_patterns("sessions.sqlite*"))
+    copy_data_dir(prepared_dir, data_dir)  # on PostgreSQL: its own schema too
     first, second = server_settings(data_dir), server_settings(data_dir)
     for settings in (first, second):
         settings.index.sync_poll_seconds = 1  # SQLite has no NOTIFY: each worker looks every second
