@@ -1,10 +1,36 @@
-"""Fuzzy name matching with rapidfuzz: the citizen typed (part of) the service's name."""
+"""Fuzzy name matching with rapidfuzz: the citizen typed (part of) the service's name.
+
+Only the names that can reach the leading scores are scored (nlu.charindex bounds
+each name by the characters it shares with the question), so a message costs the
+postings of its characters plus rapidfuzz on a shortlist, not rapidfuzz on every
+name; the leading documents and their scores are those of scoring every name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from nlu.charindex import ROUNDING, CharIndex
+
+SHORTLIST_FIRST = 512
+"""Names scored in the first round (by bound); a second round scores every name whose
+bound still reaches the k-th score found."""
+
+
+def combined_scores(query: str, names: Sequence[str]) -> np.ndarray:
+    """0.75 partial_ratio + 0.25 ratio of `query` with each name (float32, 0-100).
+
+    partial_ratio alone rewards any short name found inside a long question;
+    mixing in the plain ratio prefers the name that covers more of it."""
+    from rapidfuzz import fuzz, process
+
+    if not names:
+        return np.zeros(0, dtype=np.float32)
+    raw = process.cdist([query], names, scorer=fuzz.partial_ratio, dtype=np.uint8)[0]
+    full = process.cdist([query], names, scorer=fuzz.ratio, dtype=np.uint8)[0]
+    return 0.75 * raw.astype(np.float32) + 0.25 * full.astype(np.float32)
 
 
 class FuzzyNames:
@@ -19,17 +45,60 @@ class FuzzyNames:
                 self.owner.append(doc)
         self.n_docs = len(names_per_doc)
         self._owner = np.asarray(self.owner, dtype=np.int64)
+        self._first = np.searchsorted(self._owner, np.arange(self.n_docs + 1))  # a doc's names
+        self._chars = CharIndex(self.choices)
 
-    def scores(self, query: str) -> np.ndarray:
-        from rapidfuzz import fuzz, process
-
+    def scores(self, query: str, k: int | None = None) -> np.ndarray:
+        """Each document's score. With `k`, exact for the k best documents and every document
+        tied with the k-th (the ones a ranking of k candidates reads); the others hold what
+        their scored names gave (a lower bound, often 0): read them with `doc_scores`."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         if not query or not self.choices:
             return out
-        raw = process.cdist([query], self.choices, scorer=fuzz.partial_ratio, dtype=np.uint8)[0]
-        full = process.cdist([query], self.choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
-        # partial_ratio alone rewards any short name found inside a long question;
-        # mixing in the plain ratio prefers the name that covers more of it.
-        combined = 0.75 * raw.astype(np.float32) + 0.25 * full.astype(np.float32)
-        np.maximum.at(out, self._owner, combined)
+        if k is None:
+            np.maximum.at(out, self._owner, combined_scores(query, self.choices))
+            return out
+        shared = self._chars.shared(query)
+        rows = np.flatnonzero(shared)  # a name sharing no character scores 0
+        bound = self._bound(query, rows, shared[rows])
+        first = rows
+        if len(rows) > SHORTLIST_FIRST:
+            first = rows[np.argpartition(-bound, SHORTLIST_FIRST)[:SHORTLIST_FIRST]]
+        self._score_into(out, query, first)
+        kth = self._kth(out, k)
+        scored = np.zeros(len(self.choices), dtype=bool)
+        scored[first] = True
+        rest = rows[(bound >= kth) & ~scored[rows]]
+        self._score_into(out, query, rest)
         return out
+
+    def doc_scores(self, query: str, docs: Sequence[int]) -> np.ndarray:
+        """The exact scores of the documents at `docs`."""
+        out = np.zeros(len(docs), dtype=np.float32)
+        if not query or not self.choices:
+            return out
+        spans = [(int(self._first[d]), int(self._first[d + 1])) for d in docs]
+        values = combined_scores(query, [name for lo, hi in spans for name in self.choices[lo:hi]])
+        pos = 0
+        for i, (lo, hi) in enumerate(spans):
+            if hi > lo:
+                out[i] = values[pos : pos + hi - lo].max()
+            pos += hi - lo
+        return out
+
+    def _bound(self, query: str, rows: np.ndarray, shared: np.ndarray) -> np.ndarray:
+        partial = self._chars.partial_bound(query, rows, shared) + ROUNDING
+        full = self._chars.ratio_bound(query, rows, shared) + ROUNDING
+        return 0.75 * partial + 0.25 * full
+
+    def _score_into(self, out: np.ndarray, query: str, rows: np.ndarray) -> None:
+        if len(rows):
+            values = combined_scores(query, [self.choices[i] for i in rows])
+            np.maximum.at(out, self._owner[rows], values)
+
+    @staticmethod
+    def _kth(scores: np.ndarray, k: int) -> float:
+        """The k-th best score (0 when fewer than k documents)."""
+        if k <= 0 or k > len(scores):
+            return 0.0
+        return float(np.partition(scores, len(scores) - k)[len(scores) - k])

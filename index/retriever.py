@@ -111,7 +111,8 @@ class HybridRetriever:
         if mode in ("hybrid", "lexical"):
             signals["lexical"] = self.bm25.scores(query_terms)
         if mode in ("hybrid", "fuzzy"):
-            signals["fuzzy"] = self.fuzzy.scores(search_text)
+            # exact for every document a ranking of this many candidates reads
+            signals["fuzzy"] = self.fuzzy.scores(search_text, k=max(self.settings.candidates, top_k))
         if not signals:
             return []
         if len(signals) == 1:
@@ -125,12 +126,14 @@ class HybridRetriever:
             fused = self._adjust_for_facets(fused, facets_of(text, "query"))
         lexical_scale = self.bm25.max_possible(query_terms) or 1.0
         hits = []
-        for pos in top_candidates(fused, top_k):
+        leading = top_candidates(fused, top_k)
+        fuzzy = self.fuzzy.doc_scores(search_text, leading) if "fuzzy" in signals else None
+        for n, pos in enumerate(leading):
             record = self.records[pos]
             raw = {
                 "dense": float(signals["dense"][pos]) if "dense" in signals else 0.0,
                 "lexical": float(signals["lexical"][pos]) / lexical_scale if "lexical" in signals else 0.0,
-                "fuzzy": float(signals["fuzzy"][pos]) / 100.0 if "fuzzy" in signals else 0.0,
+                "fuzzy": float(fuzzy[n]) / 100.0 if fuzzy is not None else 0.0,
             }
             hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused[pos]), raw))
         return hits
