@@ -36,7 +36,10 @@ def combined_scores(query: str, names: Sequence[str]) -> np.ndarray:
 class FuzzyNames:
     """Scores each document by its best-matching name or alias (0-100)."""
 
-    def __init__(self, names_per_doc: Sequence[Sequence[str]]) -> None:
+    def __init__(self, names_per_doc: Sequence[Sequence[str]], *, max_scored: int = 0) -> None:
+        """`max_scored` (0 = no limit): most names scored per query; where the bound lets more
+        through, those with the highest bounds are scored and the rest left out (approximate)."""
+        self.max_scored = max_scored
         self.choices: list[str] = []
         self.owner: list[int] = []
         for doc, names in enumerate(names_per_doc):
@@ -58,21 +61,18 @@ class FuzzyNames:
         if k is None:
             np.maximum.at(out, self._owner, combined_scores(query, self.choices))
             return out
-        shared = self._chars.shared(query)
-        rows = np.flatnonzero(shared)  # a name sharing no character scores 0
-        bound = self._bound(query, rows, shared[rows])
-        first = rows
-        if len(rows) > SHORTLIST_FIRST:
-            first = rows[np.argpartition(-bound, SHORTLIST_FIRST)[:SHORTLIST_FIRST]]
+        bound = self._bound(query, self._chars.shared(query))  # 0: no shared character, score 0
+        first = _highest(bound, SHORTLIST_FIRST)
         self._score_into(out, query, first)
-        kth = self._kth(out, k)
-        scored = np.zeros(len(self.choices), dtype=bool)
-        scored[first] = True
-        rest = rows[(bound >= kth) & ~scored[rows]]
+        kth = self._kth(out[np.unique(self._owner[first])], k)
+        bound[first] = 0.0
+        rest = np.flatnonzero(bound >= max(kth, 1e-3))
+        if self.max_scored and len(first) + len(rest) > self.max_scored:
+            rest = rest[_highest(bound[rest], max(self.max_scored - len(first), 0))]
         self._score_into(out, query, rest)
         return out
 
-    def doc_scores(self, query: str, docs: Sequence[int]) -> np.ndarray:
+    def doc_scores(self, query: str, docs: Sequence[int] | np.ndarray) -> np.ndarray:
         """The exact scores of the documents at `docs`."""
         out = np.zeros(len(docs), dtype=np.float32)
         if not query or not self.choices:
@@ -86,10 +86,13 @@ class FuzzyNames:
             pos += hi - lo
         return out
 
-    def _bound(self, query: str, rows: np.ndarray, shared: np.ndarray) -> np.ndarray:
-        partial = self._chars.partial_bound(query, rows, shared) + ROUNDING
-        full = self._chars.ratio_bound(query, rows, shared) + ROUNDING
-        return 0.75 * partial + 0.25 * full
+    def _bound(self, query: str, shared: np.ndarray) -> np.ndarray:
+        """Upper bound of each name's combined score; 0 for a name sharing no character."""
+        partial = self._chars.partial_bound(query, shared) + ROUNDING
+        full = self._chars.ratio_bound(query, shared) + ROUNDING
+        bound = 0.75 * partial + 0.25 * full
+        bound[shared == 0] = 0.0
+        return bound
 
     def _score_into(self, out: np.ndarray, query: str, rows: np.ndarray) -> None:
         if len(rows):
@@ -102,3 +105,11 @@ class FuzzyNames:
         if k <= 0 or k > len(scores):
             return 0.0
         return float(np.partition(scores, len(scores) - k)[len(scores) - k])
+
+
+def _highest(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` highest positive values (fewer when fewer are positive)."""
+    if len(values) > n:
+        top = np.argpartition(-values, n)[:n]
+        return top[values[top] > 0]
+    return np.flatnonzero(values > 0)

@@ -68,7 +68,7 @@ class HybridRetriever:
             self.bm25 = previous.bm25.with_changes(keep, [r.lexical for r in new])
             self._title_facets = [previous._title_facets[i] for i in keep]
             self._title_facets += [facets_of(r.title, "title") for r in new]
-        self.fuzzy = FuzzyNames([r.names for r in self.records])
+        self.fuzzy = FuzzyNames([r.names for r in self.records], max_scored=settings.fuzzy_max_names)
         self._by_id = {r.id: i for i, r in enumerate(self.records)}
 
     @classmethod

@@ -26,42 +26,49 @@ class CharIndex:
     """Postings from each character to the names holding it, with its count in each name."""
 
     def __init__(self, names: Sequence[str]) -> None:
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        for row, name in enumerate(names):
-            for char, count in Counter(name).items():
-                rows.append(row)
-                cols.append(vocab.setdefault(char, len(vocab)))
-                counts.append(count)
-        order = np.lexsort((np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)))
-        self._vocab = vocab
-        self._rows = np.asarray(rows, dtype=np.int32)[order]
-        self._counts = np.asarray(counts, dtype=np.int16)[order]
-        self._starts = np.searchsorted(np.asarray(cols, dtype=np.int64)[order], np.arange(len(vocab) + 1))
-        self.lengths = np.fromiter(map(len, names), dtype=np.int32, count=len(names))
+        """Built with array operations (one sort of (character, name) pairs), so that a
+        200k-name index is made in about a second, not in a Python loop over names."""
+        self.lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        codes = np.frombuffer("".join(names).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+            np.int64
+        )
+        owners = np.repeat(np.arange(len(names), dtype=np.int64), self.lengths)
+        pairs, counts = np.unique((codes << 32) | owners, return_counts=True)  # by character, then name
+        chars = pairs >> 32
+        self._rows = (pairs & 0xFFFFFFFF).astype(np.int32)
+        self._counts = counts.astype(np.int16)
+        vocab, firsts = np.unique(chars, return_index=True)
+        self._vocab = {chr(c): i for i, c in enumerate(vocab.tolist())}
+        self._starts = np.append(firsts, len(pairs))
+        self.lengths = self.lengths.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def shared(self, text: str) -> np.ndarray:
         """Characters `text` shares with each name (counted with multiplicity)."""
-        out = np.zeros(len(self.lengths), dtype=np.int32)
+        once, more, weights = [], [], []
         for char, count in Counter(text).items():
             col = self._vocab.get(char)
             if col is None:
                 continue
             lo, hi = self._starts[col], self._starts[col + 1]
-            out[self._rows[lo:hi]] += np.minimum(self._counts[lo:hi], count)
-        return out
+            if count == 1:  # min(count in the name, 1) = 1 for every name holding it
+                once.append(self._rows[lo:hi])
+            else:
+                more.append(self._rows[lo:hi])
+                weights.append(np.minimum(self._counts[lo:hi], count))
+        n = len(self.lengths)
+        shared = np.bincount(np.concatenate(once), minlength=n) if once else np.zeros(n, dtype=np.int64)
+        if more:
+            shared += np.bincount(np.concatenate(more), np.concatenate(weights), minlength=n).astype(np.int64)
+        return shared.astype(np.float32)
 
-    def partial_bound(self, text: str, rows: np.ndarray, shared: np.ndarray) -> np.ndarray:
-        """Upper bound of partial_ratio(text, name) for the names at `rows` (0-100)."""
-        shorter = np.minimum(self.lengths[rows], len(text)).astype(np.float32)
+    def partial_bound(self, text: str, shared: np.ndarray) -> np.ndarray:
+        """Upper bound of partial_ratio(text, name) for every name (0-100), from `shared`."""
+        shorter = np.minimum(self.lengths, np.float32(len(text)))
         return 200.0 * shared / np.maximum(shorter + shared, 1.0)
 
-    def ratio_bound(self, text: str, rows: np.ndarray, shared: np.ndarray) -> np.ndarray:
-        """Upper bound of ratio(text, name) for the names at `rows` (0-100)."""
-        total = (self.lengths[rows] + len(text)).astype(np.float32)
-        return 200.0 * shared / np.maximum(total, 1.0)
+    def ratio_bound(self, text: str, shared: np.ndarray) -> np.ndarray:
+        """Upper bound of ratio(text, name) for every name (0-100), from `shared`."""
+        return 200.0 * shared / np.maximum(self.lengths + np.float32(len(text)), 1.0)

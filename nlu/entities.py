@@ -136,9 +136,8 @@ class RuleEntityExtractor:
         if self._item_chars is None:
             self._item_chars = CharIndex(self._item_names)
         shared = self._item_chars.shared(text)
-        rows = np.flatnonzero(shared)
-        bound = self._item_chars.partial_bound(text, rows, shared[rows]) + ROUNDING
-        return [self._item_names[i] for i in rows[bound >= self.min_item_score]]
+        bound = self._item_chars.partial_bound(text, shared) + ROUNDING
+        return [self._item_names[i] for i in np.flatnonzero((shared > 0) & (bound >= self.min_item_score))]
 
     def process(self, message: ParsedMessage) -> None:
         text = message.text

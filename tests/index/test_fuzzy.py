@@ -60,3 +60,24 @@ def test_names_that_only_share_characters_do_not_hide_the_best() -> None:
 def test_nothing_to_match() -> None:
     assert FuzzyNames([]).scores("身份证", k=5).tolist() == []
     assert FuzzyNames([["护照"]]).scores("", k=5).tolist() == [0.0]
+
+
+def test_max_scored_bounds_the_work(names: FuzzyNames, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a limit, rapidfuzz sees at most that many names, the highest bounds first."""
+    from index import fuzzy as module
+
+    scored: list[int] = []
+    real = module.combined_scores
+
+    def counting(query: str, batch: list[str]) -> np.ndarray:
+        scored.append(len(batch))
+        return real(query, batch)
+
+    limited = FuzzyNames(
+        [[n for n in names.choices[i : i + 1]] for i in range(len(names.choices))], max_scored=600
+    )
+    monkeypatch.setattr(module, "combined_scores", counting)
+    query = limited.choices[42] + "怎么办"
+    scores = limited.scores(query, k=50)
+    assert 0 < sum(scored) <= 600
+    assert scores[42] == scores.max() > 0  # the name typed in full is among the scored
