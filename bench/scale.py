@@ -170,13 +170,13 @@ def grow(data_dir: Path, size: int, seed: int, check: int = 200) -> dict[str, An
     settings = load_settings(None, data_dir)
     assistant = Assistant(settings)
     kb, encoder = assistant.kb, assistant.resources.encoder
-    base: list[Any] = sorted(kb.iter_items(), key=lambda i: i.id)
+    base: list[Any] = sorted((i for i in kb.iter_items() if "~" not in i.id), key=lambda i: i.id)
     stored = kb.stored_vectors(encoder.name)
     place_vectors = encoder.encode_passages([p for p, _ in places()])
     rng = np.random.default_rng(seed)
     made = 0
     with Stopwatch() as adding:
-        for batch in _batches(_variants(base, size, seed), UPSERT_BATCH):
+        for batch in _batches(_variants(base, size, seed) if kb.count() < size else iter(()), UPSERT_BATCH):
             vectors: dict[str, StoredVector] = {}
             for item, variant, number in batch:
                 own = stored.get(item.id)
