@@ -53,8 +53,9 @@ class FuzzyNames:
 
     def scores(self, query: str, k: int | None = None) -> np.ndarray:
         """Each document's score. With `k`, exact for the k best documents and every document
-        tied with the k-th (the ones a ranking of k candidates reads); the others hold what
-        their scored names gave (a lower bound, often 0): read them with `doc_scores`."""
+        tied with the k-th (the ones a ranking of k candidates reads), unless `max_scored` cut
+        the shortlist; the others hold what their scored names gave (a lower bound, often 0):
+        read them with `doc_scores`."""
         out = np.zeros(self.n_docs, dtype=np.float32)
         if not query or not self.choices:
             return out

@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (faiss), lexical (BM25) and fuzzy (rapidfuzz), fused.
 
-Each retriever scores every document (or its ANN candidates); fusion turns the
+Each retriever scores every document (dense: or its ANN candidates; fuzzy: exactly the
+documents that can reach its leading candidates, index/fuzzy.py); fusion turns the
 three lists into one ranking, and each hit keeps the raw signals so that the
 dialogue policy can judge confidence on calibrated, not relative, numbers.
 """
