@@ -63,6 +63,12 @@ class IndexSettings(Section):
     hnsw_ef_search: int = Field(128, description="HNSW search breadth")
     ivf_nprobe: int = Field(16, description="IVF lists probed per query")
     candidates: int = Field(50, description="Candidates taken from each retriever before fusion")
+    fuzzy_max_names: int = Field(
+        3000,
+        ge=0,
+        description="Most names rapidfuzz scores per message (0 = no limit): names are scored by "
+        "their character bound; past this many only the highest bounds (approximate)",
+    )
     fusion: Literal["weighted", "rrf"] = Field("weighted", description="Fusion method")
     rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant")
     weights: FusionWeights = Field(default_factory=FusionWeights, description="Fusion weights")

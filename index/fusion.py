@@ -8,11 +8,16 @@ import numpy as np
 
 
 def top_candidates(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores, best first (ties keep document order)."""
+    """Indices of the k best scores, best first; ties keep document order, and a tie at the
+    k-th score takes the earliest documents (argpartition alone would pick any of them, so the
+    choice would depend on the other scores, and a retriever that scores only its leading
+    documents could not give the same candidates as one that scores every document)."""
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, k - 1)[:k]
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    above = np.flatnonzero(scores > kth)
+    part = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
     return part[np.lexsort((part, -scores[part]))]
 
 

@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (faiss), lexical (BM25) and fuzzy (rapidfuzz), fused.
 
-Each retriever scores every document (or its ANN candidates); fusion turns the
+Each retriever scores every document (dense: or its ANN candidates; fuzzy: exactly the
+documents that can reach its leading candidates, index/fuzzy.py); fusion turns the
 three lists into one ranking, and each hit keeps the raw signals so that the
 dialogue policy can judge confidence on calibrated, not relative, numbers.
 """
@@ -68,7 +69,7 @@ class HybridRetriever:
             self.bm25 = previous.bm25.with_changes(keep, [r.lexical for r in new])
             self._title_facets = [previous._title_facets[i] for i in keep]
             self._title_facets += [facets_of(r.title, "title") for r in new]
-        self.fuzzy = FuzzyNames([r.names for r in self.records])
+        self.fuzzy = FuzzyNames([r.names for r in self.records], max_scored=settings.fuzzy_max_names)
         self._by_id = {r.id: i for i, r in enumerate(self.records)}
 
     @classmethod
@@ -111,7 +112,8 @@ class HybridRetriever:
         if mode in ("hybrid", "lexical"):
             signals["lexical"] = self.bm25.scores(query_terms)
         if mode in ("hybrid", "fuzzy"):
-            signals["fuzzy"] = self.fuzzy.scores(search_text)
+            # exact for every document a ranking of this many candidates reads
+            signals["fuzzy"] = self.fuzzy.scores(search_text, k=max(self.settings.candidates, top_k))
         if not signals:
             return []
         if len(signals) == 1:
@@ -125,12 +127,14 @@ class HybridRetriever:
             fused = self._adjust_for_facets(fused, facets_of(text, "query"))
         lexical_scale = self.bm25.max_possible(query_terms) or 1.0
         hits = []
-        for pos in top_candidates(fused, top_k):
+        leading = top_candidates(fused, top_k)
+        fuzzy = self.fuzzy.doc_scores(search_text, leading) if "fuzzy" in signals else None
+        for n, pos in enumerate(leading):
             record = self.records[pos]
             raw = {
                 "dense": float(signals["dense"][pos]) if "dense" in signals else 0.0,
                 "lexical": float(signals["lexical"][pos]) / lexical_scale if "lexical" in signals else 0.0,
-                "fuzzy": float(signals["fuzzy"][pos]) / 100.0 if "fuzzy" in signals else 0.0,
+                "fuzzy": float(fuzzy[n]) / 100.0 if fuzzy is not None else 0.0,
             }
             hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused[pos]), raw))
         return hits

@@ -61,6 +61,11 @@ class KBChanges:
     removed: list[str] = field(default_factory=list)
 
 
+STREAM_ROWS = 1000
+"""Rows fetched at a time where every item is read: holding all of them (200k records of a few
+kilobytes each) was gigabytes at start-up and at every index build (docs/benchmarks.md 16)."""
+
+
 class KnowledgeStore:
     """Items keyed by id; upserts replace the whole record. `target` is a database URL, or a
     Path to a SQLite file; the schema is migrated on open."""
@@ -255,9 +260,8 @@ class KnowledgeStore:
             self._published(), _items.c.kind == "guide"
         )
         with self.db.read_engine.connect() as conn:
-            rows = conn.execute(query.order_by(_items.c.id)).all()
-        for row in rows:
-            yield row.id, [row.title, *(json.loads(row.data).get("aliases") or [])]
+            for row in conn.execution_options(yield_per=STREAM_ROWS).execute(query.order_by(_items.c.id)):
+                yield row.id, [row.title, *(json.loads(row.data).get("aliases") or [])]
 
     def get(self, item_id: str) -> Item | None:
         with self.db.read_engine.connect() as conn:
@@ -277,9 +281,10 @@ class KnowledgeStore:
         if kind:
             query = query.where(_items.c.kind == kind)
         with self.db.read_engine.connect() as conn:
-            rows = conn.execute(query.order_by(_items.c.id)).scalars().all()
-        for data in rows:
-            yield item_from_dict(json.loads(data))
+            for data in (
+                conn.execution_options(yield_per=STREAM_ROWS).execute(query.order_by(_items.c.id)).scalars()
+            ):
+                yield item_from_dict(json.loads(data))
 
     def list_rows(
         self, kind: str | None = None, limit: int = 50, offset: int = 0

@@ -1,5 +1,9 @@
 """Rule entities: patterns for numbers and dates, a phrase index for names, rapidfuzz for items.
 
+Items: only the names whose character bound (nlu.charindex) reaches the score
+threshold are given to rapidfuzz, in their order, so the match is the one a pass
+over every name finds, at the cost of the text's character postings.
+
 Districts and departments come from the lookup tables in nlu.yml through
 nlu.phrases.PhraseIndex (the spans spaCy's EntityRuler gave, without importing
 spaCy); numbers are found by pattern and validated (ID card checksum).
@@ -11,7 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from core.component_settings import RuleEntityExtractorOptions
+from nlu.charindex import ROUNDING, CharIndex
 from nlu.fields import load_field_words, subject_left
 from nlu.message import Entity, ParsedMessage
 from nlu.phrases import PhraseIndex
@@ -59,6 +66,7 @@ class RuleEntityExtractor:
         self._lookups = lookups
         self._items = items  # name or alias -> item id
         self._item_names = list(items)
+        self._item_chars: CharIndex | None = None
         self._phrases: PhraseIndex | None = None
         self._field_words = [w for words in load_field_words().values() for w in words]
 
@@ -109,7 +117,7 @@ class RuleEntityExtractor:
 
         best = process.extractOne(
             text,
-            self._item_names,
+            self._item_shortlist(text),
             scorer=fuzz.partial_ratio,
             score_cutoff=self.min_item_score,
             processor=None,
@@ -122,6 +130,14 @@ class RuleEntityExtractor:
         alignment = fuzz.partial_ratio_alignment(name, text)
         start, end = (alignment.dest_start, alignment.dest_end) if alignment else (0, len(text))
         return [Entity("service_item", self._items[name], start, end, "rapidfuzz", text[start:end])]
+
+    def _item_shortlist(self, text: str) -> list[str]:
+        """The item names, in order, whose partial_ratio with `text` may reach the threshold."""
+        if self._item_chars is None:
+            self._item_chars = CharIndex(self._item_names)
+        shared = self._item_chars.shared(text)
+        bound = self._item_chars.partial_bound(text, shared) + ROUNDING
+        return [self._item_names[i] for i in np.flatnonzero((shared > 0) & (bound >= self.min_item_score))]
 
     def process(self, message: ParsedMessage) -> None:
         text = message.text

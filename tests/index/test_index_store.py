@@ -46,6 +46,16 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.manifest["count"] == 3
 
 
+def test_loaded_terms_are_shared_not_copied(tmp_path: Path) -> None:
+    """One string object per distinct term across records: a copy per occurrence was most of
+    a large index's memory."""
+    folder = tmp_path / "index"
+    save_index(folder, _data())
+    first, second = load_index(folder).records[:2]
+    assert first.lexical == second.lexical == ["事项", "#事项"]
+    assert all(a is b for a, b in zip(first.lexical, second.lexical, strict=True))
+
+
 def test_replace_is_atomic_and_leaves_no_temporary_folders(tmp_path: Path) -> None:
     folder = tmp_path / "index"
     save_index(folder, _data(3))

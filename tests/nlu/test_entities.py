@@ -91,3 +91,36 @@ def test_no_entities_in_plain_question(assistant: Assistant) -> None:
 def test_bare_field_question_mentions_no_service_item(assistant: Assistant, text: str) -> None:
     """需要什么材料 names a field, not an item: no service_item entity."""
     assert assistant.parse(text).first("service_item") is None
+
+
+def test_item_shortlist_finds_what_a_pass_over_every_name_finds() -> None:
+    """Only names whose character bound reaches the threshold go to rapidfuzz; the match (and
+    the first of equal ones) is the one extractOne over all names returns."""
+    import random
+
+    from rapidfuzz import fuzz, process
+
+    from core.component_settings import RuleEntityExtractorOptions
+    from nlu.entities import RuleEntityExtractor
+
+    rng = random.Random(5)
+    alphabet = "身份证补办换领护照港澳通行签注社保医疗养老保险广州市越秀区天河申请"
+    names = list(dict.fromkeys("".join(rng.choices(alphabet, k=rng.randint(2, 10))) for _ in range(3000)))
+    options = RuleEntityExtractorOptions()
+    extractor = RuleEntityExtractor(options, {}, {n: f"id-{i}" for i, n in enumerate(names)}, [])
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(2, 16))) for _ in range(200)]
+    found = 0
+    for text in texts:
+        everything = process.extractOne(
+            text, names, scorer=fuzz.partial_ratio, score_cutoff=options.fuzzy_item_min_score, processor=None
+        )
+        shortlist = process.extractOne(
+            text,
+            extractor._item_shortlist(text),
+            scorer=fuzz.partial_ratio,
+            score_cutoff=options.fuzzy_item_min_score,
+            processor=None,
+        )
+        assert (everything and everything[:2]) == (shortlist and shortlist[:2]), text
+        found += everything is not None
+    assert found > 20  # the comparison covered matches, not only misses
