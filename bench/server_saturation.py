@@ -31,7 +31,9 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -342,12 +344,75 @@ def parse_args(argv: list[str] | None = None) -> Any:
     parser.add_argument("--budget", type=float, default=4.5, help="seconds a passive reply may take")
     parser.add_argument("--engines", type=int, help="server.engines for the run (default: config.yml's)")
     parser.add_argument("--threads", type=int, help="runtime.threads for the run (default: config.yml's)")
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="also serve the server as before issue 9 (--engines 1 --threads 2) "
+        "on the next port, measured interleaved with this one",
+    )
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU measured this long")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     args.data_dir = data_dir_for(args.data_dir, "retrieval")
     args.levels = [int(x) for x in str(args.levels).split(",") if x.strip()]
     return args
+
+
+class Variant:
+    """One served configuration and what was measured on it."""
+
+    def __init__(self, name: str, url: str, pgid: int, args: Any) -> None:
+        self.name, self.url, self.pgid, self.args = name, url, pgid, args
+        workers = workers_of(pgid)
+        self.results: dict[str, Any] = {
+            "engines": args.engines,
+            "threads_setting": args.threads,
+            "threads": thread_settings(workers[-1]) if workers else {},
+            "worker_pids": workers,
+            "levels": [],
+            "bursts": [],
+        }
+
+    def floor(self, texts: Iterator[str]) -> None:
+        """Idle background first, then one client: the single-message CPU time."""
+        args, results = self.args, self.results
+        asyncio.run(chat_level(self.url, texts, 2, 60, 8))  # warm both workers' connections
+        results["idle"] = idle = measured(self.pgid, asyncio.sleep(args.idle_seconds, {}))
+        self.idle_cores = idle["server_cores"]  # index-sync and outbox polls: not the answers' cost
+        floor = measured(self.pgid, chat_level(self.url, texts, 1, 600, args.floor_requests), self.idle_cores)
+        results["floor"] = floor
+        results["cpu_time_ms"] = floor["server_cpu_per_answer_ms"]
+        results["target_answers_per_s"] = round(TARGET_SHARE * 2000 / results["cpu_time_ms"], 2)
+        print(f"{self.name} floor: {results['cpu_time_ms']:.1f} ms CPU per answer", file=sys.stderr)
+
+    def level(self, texts: Iterator[str], clients: int) -> None:
+        args = self.args
+        level = measured(
+            self.pgid, chat_level(self.url, texts, clients, args.seconds, args.requests), self.idle_cores
+        )
+        per_answer = level["server_cpu_per_answer_ms"]
+        level["efficiency"] = round(self.results["cpu_time_ms"] / per_answer, 2) if per_answer else None
+        self.results["levels"].append(level)
+        print(
+            f"{self.name} {clients} clients: {level['answers_per_s']} answers/s p95 {level['p95_ms']} ms "
+            f"cores {level['server_cores']} {level['cpu_by_process_s']}",
+            file=sys.stderr,
+        )
+
+    def burst(self, texts: Iterator[str], app_id: str, api: Any) -> None:
+        args = self.args
+        sent_before = len(api.sent)
+        meter = CpuMeter(self.pgid)
+        meter.start()
+        outcome = asyncio.run(burst(self.url, app_id, texts, args.burst, args.budget))
+        outcome["late_delivered"] = _late_delivered(api, sent_before, outcome["late"], 60)
+        outcome.update(meter.stop())
+        self.results["bursts"].append(outcome)
+        print(
+            f"{self.name} burst {app_id}: {outcome['passive_in_budget']}/{args.burst} passive, "
+            f"max {outcome['max_s']} s {outcome['cpu_by_process_s']}",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -362,63 +427,37 @@ def main(argv: list[str] | None = None) -> None:
     prefix = f"govbot-sat-{uuid.uuid4().hex[:8]}:"
     secrets = {app_id: f"secret-{app_id}" for app_id in APPS}
     results: dict[str, Any] = {"environment": env, "workers": args.workers, "prepared": prepared}
+    configs = {"now": args}
+    if args.ab:  # the server as it was before issue 9, on the next port
+        configs["before"] = argparse.Namespace(
+            **{**vars(args), "port": args.port + 1, "engines": 1, "threads": 2}
+        )
     with tempfile.TemporaryDirectory(prefix="govbot-sat-") as tmp, fake_wechat(secrets) as api:
-        config = write_config(Path(tmp), prefix, api.base, args)
         os.environ.update(wechat_env(secrets))
-        log_path = Path(tmp) / "server.log"
         try:
-            with running_server(args, config, log_path) as (url, pgid):
-                workers = workers_of(pgid)
-                results["threads"] = thread_settings(workers[-1]) if workers else {}
-                results["worker_pids"] = workers
-                asyncio.run(chat_level(url, texts, 2, 60, 8))  # warm both workers' connections
-                results["idle"] = idle = measured(pgid, asyncio.sleep(args.idle_seconds, {}))
-                # background work (index-sync and outbox polls) is not the answers' cost
-                idle_cores = idle["server_cores"]
-                floor = measured(pgid, chat_level(url, texts, 1, 600, args.floor_requests), idle_cores)
-                results["floor"] = floor
-                cpu_time = floor["server_cpu_per_answer_ms"] / 1000
-                results["cpu_time_ms"] = floor["server_cpu_per_answer_ms"]
-                results["target_answers_per_s"] = round(TARGET_SHARE * 2 / cpu_time, 2)
-                print(f"floor: {1000 * cpu_time:.1f} ms CPU per answer", file=sys.stderr)
-                levels = []
-                for clients in args.levels:
-                    level = measured(
-                        pgid, chat_level(url, texts, clients, args.seconds, args.requests), idle_cores
-                    )
-                    per_answer = level["server_cpu_per_answer_ms"]
-                    level["efficiency"] = round(1000 * cpu_time / per_answer, 2) if per_answer else None
-                    levels.append(level)
-                    print(
-                        f"{clients} clients: {level['answers_per_s']} answers/s p95 {level['p95_ms']} ms "
-                        f"cores {level['server_cores']} {level['cpu_by_process_s']}",
-                        file=sys.stderr,
-                    )
-                results["levels"] = levels
-                bursts = []
+            with contextlib.ExitStack() as stack:
+                variants = []
+                for name, vargs in configs.items():
+                    folder = Path(tmp) / name
+                    folder.mkdir()
+                    config = write_config(folder, f"{prefix}{name}:", api.base, vargs)
+                    url, pgid = stack.enter_context(running_server(vargs, config, folder / "server.log"))
+                    variants.append(Variant(name, url, pgid, vargs))
+                for variant in variants:
+                    variant.floor(texts)
+                for clients in args.levels:  # interleaved: both see the same machine load
+                    for variant in variants:
+                        variant.level(texts, clients)
                 for app_id in APPS:
                     for _ in range(args.burst_rounds):
-                        sent_before = len(api.api.sent)
-                        meter = CpuMeter(pgid)
-                        meter.start()
-                        outcome = asyncio.run(burst(url, app_id, texts, args.burst, args.budget))
-                        outcome["late_delivered"] = _late_delivered(api.api, sent_before, outcome["late"], 60)
-                        outcome.update(meter.stop())
-                        bursts.append(outcome)
-                        print(
-                            f"burst {app_id}: {outcome['passive_in_budget']}/{args.burst} passive, "
-                            f"max {outcome['max_s']} s {outcome['cpu_by_process_s']}",
-                            file=sys.stderr,
-                        )
-                results["bursts"] = bursts
+                        for variant in variants:
+                            variant.burst(texts, app_id, api.api)
         finally:
             delete_keys(args.redis_url, prefix)
-            results["server_log_tail"] = (
-                log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-            )
+    results["variants"] = {v.name: v.results for v in variants}
     results["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     write_json(args.out, results)
-    report(args, results)
+    report(results)
 
 
 def _late_delivered(api: Any, before: int, late: int, seconds: float) -> int:
@@ -437,17 +476,24 @@ def _threads(busy: list[list[float]]) -> str:
     return " / ".join("+".join(f"{t:.1f}" for t in process) for process in busy if process)
 
 
-def report(args: Any, results: dict[str, Any]) -> None:
+def report(results: dict[str, Any]) -> None:
     env = results["environment"]
-    floor = results["floor"]
     print(header("Server saturation and the WeChat burst", env))
-    threads = " ".join(f"{k}={v}" for k, v in results.get("threads", {}).items())
-    engines = "config.yml's" if args.engines is None else args.engines
     print(
-        f"`govbot serve --workers {args.workers}` over {args.data_dir}, engines per worker: {engines}, "
-        f"REDIS_URL set, query cache off, distinct texts; worker threads: {threads}; load average at "
-        f"end {results['loadavg_at_end'][0]}.\n"
+        f"`govbot serve --workers {results['workers']}`, REDIS_URL set, query cache off, distinct texts; "
+        f"load average at end {results['loadavg_at_end'][0]}.\n"
     )
+    for name, variant in results["variants"].items():
+        report_variant(name, variant)
+    bursts = [b for v in results["variants"].values() for b in v["bursts"]]
+    print(json.dumps({"bursts_all_passive": all(b["passive_in_budget"] == b["sent"] for b in bursts)}))
+
+
+def report_variant(name: str, results: dict[str, Any]) -> None:
+    floor = results["floor"]
+    threads = " ".join(f"{k}={v}" for k, v in results.get("threads", {}).items())
+    engines = "config.yml's" if results["engines"] is None else results["engines"]
+    print(f"### {name}: engines per worker {engines}; worker threads: {threads}\n")
     cpu_ms = results["cpu_time_ms"]
     idle = results["idle"]["server_cores"]
     print(
@@ -512,7 +558,7 @@ def report(args: Any, results: dict[str, Any]) -> None:
     columns = [
         "encoding",
         "sent",
-        f"passive ≤ {args.budget} s",
+        "passive in budget",
         "late",
         "late delivered by API",
         "median s",
@@ -520,11 +566,7 @@ def report(args: Any, results: dict[str, Any]) -> None:
         "busy threads' CPU s, by process",
     ]
     print(markdown_table(columns, rows))
-    print(
-        json.dumps(
-            {"bursts_all_passive": all(b["passive_in_budget"] == b["sent"] for b in results["bursts"])}
-        )
-    )
+    print()
 
 
 if __name__ == "__main__":
