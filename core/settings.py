@@ -126,11 +126,13 @@ class ServerSettings(Section):
     port: int = Field(8000, description="Port `govbot serve` listens on")
     workers: int = Field(1, ge=1, description="Worker processes (`govbot serve --workers` overrides it)")
     engines: int = Field(
-        0,
+        1,
         ge=0,
         description="Answering engines per worker, each answering one message at a time in its own "
-        "thread (0 = one per CPU core). More than one: a burst that lands on one worker (the kernel "
-        "hands a burst of connections to whichever worker wakes first) still uses every core",
+        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (the kernel "
+        "hands a burst of connections to whichever worker wakes first) use every core, at the price of "
+        "the engines' threads sharing one GIL; 1 measured better on the shared 2-core machine "
+        "(docs/benchmarks.md §16)",
     )
     max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
     max_upload_bytes: int = Field(

@@ -7,7 +7,9 @@ engines answer side by side. Why several per process: uvicorn's workers share on
 socket, and a burst of connections goes to whichever worker's event loop wakes first, often
 all to one; with one engine per worker that worker answers the burst one by one while the
 other core idles. The encoder, faiss and numpy release the GIL, so engines in one process
-use every core for most of an answer. The engines share the retriever, which is read-only
+can use every core for most of an answer; the Python parts still take turns, and on the
+shared development machine one engine per worker measured better (`server.engines`,
+docs/benchmarks.md §16). The engines share the retriever, which is read-only
 once built; everything else (sessions, knowledge-base connections, caches) is per engine.
 
 The index is kept in step with the shared knowledge base by a background thread: woken by
