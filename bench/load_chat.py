@@ -114,11 +114,17 @@ def delete_keys(url: str, prefix: str) -> int:
 
 
 @contextmanager
-def running_server(args: argparse.Namespace, config: Path, log_path: Path) -> Iterator[str]:
-    """`govbot serve` in its own process group; yields the base URL once /readyz says ready."""
+def running_server(args: argparse.Namespace, config: Path, log_path: Path) -> Iterator[tuple[str, int]]:
+    """`govbot serve` in its own process group; yields the base URL and the group's id (the
+    server's pid) once /readyz says ready. The server runs this checkout's code (PYTHONPATH)."""
     import httpx
 
-    env = {**os.environ, "REDIS_URL": args.redis_url, "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {
+        **os.environ,
+        "REDIS_URL": args.redis_url,
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     env.pop("GOVBOT_DATA_DIR", None)
     govbot = Path(sys.executable).with_name("govbot")
     command = [
@@ -153,7 +159,7 @@ def running_server(args: argparse.Namespace, config: Path, log_path: Path) -> It
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -278,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         config = write_config(Path(tmp), prefix)
         log_path = Path(tmp) / "server.log"
         try:
-            with running_server(args, config, log_path) as url:
+            with running_server(args, config, log_path) as (url, _pid):
                 if args.warmup:
                     asyncio.run(run_level(url, questions, min(4, args.warmup), args.warmup, 120))
                 for clients in args.levels:

@@ -46,8 +46,8 @@ from cli.report import report_app
 from cli.retention import retention_app
 from cli.tickets import tickets_app, users_app
 from core.files import private_umask, write_private
-from core.runtime import apply_runtime
-from core.settings import describe
+from core.runtime import apply_runtime, server_answers
+from core.settings import WORKERS_ENV, describe
 from index.store import IndexNotBuiltError
 from knowledge.importers import FORMATS, ImportFormatError, ImportOptions
 from knowledge.models import IMPORTABLE, importable_fields
@@ -514,6 +514,10 @@ def serve(
         assistant.close()
     STARTUP.mark("prepare")
     n_workers = workers or settings.server.workers
+    settings.server.workers = n_workers
+    os.environ[WORKERS_ENV] = str(n_workers)  # the workers' settings say how many they are
+    # the workers' OpenMP runtimes size themselves from this environment when they load
+    apply_runtime(settings.runtime, answers=server_answers(settings.server))
     os.environ["GOVBOT_DATA_DIR"] = str(settings.data_dir.resolve())
     config_path = global_options().config
     if config_path:

@@ -5,6 +5,7 @@ dialogue engine or any store itself (Rasa's InputChannel idea, on FastAPI router
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from core.clock import Clock, system_clock
 OnMessage = Callable[[UserMessage], Awaitable[BotReply]]
 """What the app hands every channel: send one message in, get the reply back."""
 
+Sleep = Callable[[float], Awaitable[None]]
+"""Waits so many seconds of a time budget (asyncio.sleep; tests end it when they choose)."""
+
 
 @dataclass(frozen=True)
 class ChannelRuntime:
@@ -27,14 +31,16 @@ class ChannelRuntime:
 
     Built by the app from its settings, so that channels never read settings or the
     environment themselves: where durable state may live, the shared Redis (if any),
-    the channel's secrets, keyed by channel name, and the clock that replay windows and
-    expiry are judged by (tests pass a ManualClock).
+    the channel's secrets, keyed by channel name, the clock that replay windows and
+    expiry are judged by (tests pass a ManualClock), and the sleep that reply budgets
+    run out by (tests pass one they end by hand).
     """
 
     data_dir: Path
     redis_url: str = ""
     secrets: Mapping[str, Any] = field(default_factory=dict)
     clock: Clock = system_clock
+    sleep: Sleep = asyncio.sleep
 
 
 class Channel(ABC):

@@ -8,6 +8,15 @@ spin, so on a small machine they take turns stealing the cores the encoder needs
 read OMP_NUM_THREADS and OMP_WAIT_POLICY when they are loaded, so these are set
 in the environment before the encoder or faiss is imported; BLAS pools already
 loaded (numpy is imported with the settings) are resized with threadpoolctl.
+
+How many: the cores divided by the answers that can run at once. The CLI answers one
+message at a time and gives it every core; the server runs `workers x engines` answers
+side by side (server/service.py), each on one thread, so that a burst keeps every core
+busy without splitting each encoder call across cores that other answers need.
+OpenMP threads started later (the server's engine threads) take their size from the
+environment at the runtime's load, not from threadpoolctl's per-thread limit, so the
+environment must be right before the workers load it: `govbot serve` sets it before
+starting them.
 """
 
 from __future__ import annotations
@@ -15,14 +24,30 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from core.settings import RuntimeSettings
+from core.settings import RuntimeSettings, ServerSettings
 
 _applied: dict[str, str] = {}
 
 
-def thread_env(settings: RuntimeSettings, cpu_count: int | None = None) -> dict[str, str]:
-    """The environment variables that size the native pools (pure: nothing is changed)."""
-    threads = settings.threads or cpu_count or os.cpu_count() or 1
+def cores(cpu_count: int | None = None) -> int:
+    """The machine's cores (`cpu_count` in tests)."""
+    return cpu_count or os.cpu_count() or 1
+
+
+def engines_per_worker(server: ServerSettings, cpu_count: int | None = None) -> int:
+    """Answering engines in one server worker: `server.engines`, or one per core (0)."""
+    return server.engines or cores(cpu_count)
+
+
+def server_answers(server: ServerSettings, cpu_count: int | None = None) -> int:
+    """How many answers the whole server (every worker) may run at once."""
+    return server.workers * engines_per_worker(server, cpu_count)
+
+
+def thread_env(settings: RuntimeSettings, cpu_count: int | None = None, answers: int = 1) -> dict[str, str]:
+    """The environment variables that size the native pools (pure: nothing is changed), when
+    `answers` messages may be answered at once on this machine."""
+    threads = settings.threads or max(1, cores(cpu_count) // max(answers, 1))
     blas = settings.blas_threads or threads
     return {
         "OMP_NUM_THREADS": str(threads),
@@ -32,13 +57,13 @@ def thread_env(settings: RuntimeSettings, cpu_count: int | None = None) -> dict[
     }
 
 
-def apply_runtime(settings: RuntimeSettings) -> dict[str, str]:
+def apply_runtime(settings: RuntimeSettings, answers: int = 1) -> dict[str, str]:
     """Size the thread pools for this process; returns what was set (also logged by callers).
 
     Call it before the first answer: pools of libraries loaded later read the
     environment, pools already loaded are limited in place.
     """
-    env = thread_env(settings)
+    env = thread_env(settings, answers=answers)
     os.environ.update(env)
     _limit_loaded_pools(int(env["OMP_NUM_THREADS"]), int(env["OPENBLAS_NUM_THREADS"]))
     _applied.clear()

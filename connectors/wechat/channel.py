@@ -24,7 +24,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from bot.messages import UserMessage
-from connectors.base import Channel, ChannelRuntime, OnMessage, session_key
+from connectors.base import Channel, ChannelRuntime, OnMessage, Sleep, session_key
 from connectors.wechat.api_client import TokenStore, WeChatApi
 from connectors.wechat.crypto import CryptoError, WeChatCipher, signature, signature_matches
 from connectors.wechat.dedupe import DedupeStore, make_dedupe
@@ -85,6 +85,7 @@ class WeChatChannel(Channel):
     def __init__(self, settings: WeChatSettings, runtime: ChannelRuntime | None) -> None:
         self.settings = settings
         self.clock = runtime.clock if runtime is not None else system_clock  # the replay window's "now"
+        self.sleep: Sleep = runtime.sleep if runtime is not None else asyncio.sleep  # the reply budget
         self.apps: dict[str, _App] = {}
         found: dict[str, WeChatAppSecrets] = dict(runtime.secrets.get("wechat", {})) if runtime else {}
         for app in settings.apps:
@@ -305,11 +306,15 @@ class WeChatChannel(Channel):
         answer = asyncio.create_task(self._answer(checked, on_message, text))
         if passive_ok:
             remaining = settings.reply_budget_seconds - (time.monotonic() - started)
+            budget = asyncio.ensure_future(self.sleep(max(remaining, 0.0)))
             try:
-                await asyncio.wait({answer}, timeout=max(remaining, 0.0))
+                # the reply leaves as soon as the answer is ready; only a budget run out sends it later
+                await asyncio.wait({answer, budget}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 self._spawn(self._queue_when_ready(checked, key, answer))
                 raise
+            finally:
+                budget.cancel()
             if answer.done():
                 reply = answer.result()
                 await run(self.dedupe.finish, key, json.dumps({"reply": reply}))

@@ -6,6 +6,7 @@ sign requests at that instant: the replay window never depends on how fast the t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from connectors.base import ChannelRuntime
+from connectors.base import ChannelRuntime, Sleep
 from connectors.wechat.channel import WeChatChannel
 from core.channel_settings import WeChatAppSecrets
 from core.clock import Clock, ManualClock, system_clock
@@ -67,7 +68,12 @@ def wechat_api() -> Iterator[FakeWeChatServer]:
 
 
 def make_channel(
-    data_dir: Path, api_base: str, redis_url: str = "", clock: Clock = system_clock, **overrides: Any
+    data_dir: Path,
+    api_base: str,
+    redis_url: str = "",
+    clock: Clock = system_clock,
+    sleep: Sleep = asyncio.sleep,
+    **overrides: Any,
 ) -> WeChatChannel:
     config: dict[str, Any] = {
         "apps": APPS,
@@ -82,7 +88,9 @@ def make_channel(
         app_id.upper(): WeChatAppSecrets(token=TOKEN, aes_key=AES_KEY, app_secret=secret)
         for app_id, secret in APP_SECRETS.items()
     }
-    runtime = ChannelRuntime(data_dir=data_dir, redis_url=redis_url, secrets={"wechat": secrets}, clock=clock)
+    runtime = ChannelRuntime(
+        data_dir=data_dir, redis_url=redis_url, secrets={"wechat": secrets}, clock=clock, sleep=sleep
+    )
     return WeChatChannel.from_config(config, runtime)
 
 

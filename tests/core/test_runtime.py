@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.runtime import thread_env
-from core.settings import RuntimeSettings
+import pytest
+
+from core.runtime import engines_per_worker, server_answers, thread_env
+from core.settings import WORKERS_ENV, RuntimeSettings, ServerSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +23,29 @@ def test_zero_threads_means_one_per_core() -> None:
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+
+
+@pytest.mark.parametrize(
+    ("cpus", "answers", "threads"),
+    [(2, 1, "2"), (2, 2, "1"), (2, 4, "1"), (8, 2, "4"), (8, 3, "2"), (6, 12, "1")],
+)
+def test_zero_threads_share_the_cores_among_answers_at_once(cpus: int, answers: int, threads: str) -> None:
+    env = thread_env(RuntimeSettings(threads=0, blas_threads=0), cpu_count=cpus, answers=answers)
+    assert (env["OMP_NUM_THREADS"], env["OPENBLAS_NUM_THREADS"]) == (threads, threads)
+
+
+def test_the_server_runs_workers_times_engines_answers() -> None:
+    assert engines_per_worker(ServerSettings(engines=0), cpu_count=4) == 4  # one per core
+    assert engines_per_worker(ServerSettings(engines=3), cpu_count=4) == 3
+    assert server_answers(ServerSettings(workers=2, engines=0), cpu_count=2) == 4
+    assert server_answers(ServerSettings(workers=3, engines=1), cpu_count=2) == 3
+
+
+def test_serve_tells_its_workers_how_many_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    assert load_settings().server.workers == 3
+    monkeypatch.delenv(WORKERS_ENV)
+    assert load_settings().server.workers == 1  # config.yml's
 
 
 def test_explicit_counts_win() -> None:

@@ -59,7 +59,8 @@ def live(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     clock.set_local("2026-11-23 10:00")  # a Monday morning: live-chat hours
     app = create_app(settings)
     app.state.desk.clock = clock
-    app.state.service.assistant.clock = clock
+    for engine in app.state.service.engines:  # whichever engine answers keeps the test's time
+        engine.clock = clock
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
