@@ -153,6 +153,35 @@ def read_intent(message: ParsedMessage) -> str:
     return message.intent
 
 
+def strong_service_match(
+    message: ParsedMessage, hits: list[Hit], calibration: Calibration, config: PolicyConfig
+) -> bool:
+    """Whether a message the classifier reads as a complaint is really a question about one item.
+
+    Long questions with a story in them (多交的钱能退吗, 能不能申请补偿) read like complaints, but
+    when retrieval names one item strongly and unambiguously the citizen is asking about that
+    service. Strong: the best hit is confident, its dense score passes the answer threshold by
+    `strong_match_dense_margin`, its fused score reaches `strong_match_min_score` (the lexical or
+    name matcher agree with the embedding) and it leads the runner-up by `clarify_margin`.
+    A message stays a complaint when the classifier is sure of it (`complaint_clear_confidence`) or
+    it says so in words (`complaint_words`: 投诉, 举报, 查处...), unless the item itself is the
+    channel for that complaint (its title has the word).
+    """
+    if not hits or calibration.level(hits) != "answer":
+        return False
+    best = hits[0]
+    lead = best.score - hits[1].score if len(hits) > 1 else best.score
+    strong = (
+        best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
+        and best.score >= config.strong_match_min_score
+        and lead >= config.clarify_margin
+    )
+    if not strong or message.intent_confidence >= config.complaint_clear_confidence:
+        return False
+    said = [w for w in config.complaint_words if w in message.text]
+    return all(w in best.title for w in said)
+
+
 def _in_dialogue(message: ParsedMessage, state: SessionState) -> Decision | None:
     """The rules of a conversation in progress: they need no retrieval, so they come first."""
     text = message.text
@@ -193,9 +222,11 @@ def decide(
     Pure: the same facts, hits and calibration always give the same decision.
     """
     intent = read_intent(message)
-    decision = _in_dialogue(message, state) or _on_message(
-        message, intent, hits, state, calibration, config, children, documents or {}
-    )
+    decision = _in_dialogue(message, state)
+    if decision is None:
+        if intent == "complaint" and strong_service_match(message, hits, calibration, config):
+            intent = "ask_service"  # a question about the matched service, told as a story
+        decision = _on_message(message, intent, hits, state, calibration, config, children, documents or {})
     decision.intent = intent
     return decision
 
@@ -247,6 +278,8 @@ def _on_message(
     if is_followup:
         return Decision("clarify", "followup_without_context")
     level = calibration.level(hits)
+    if level == "answer" and best is not None and not _words_support(best, config):
+        level = "clarify"  # no word of the question is in the item: ask back, never answer
     if best is None or level == "abstain":
         return Decision("fallback", "out_of_scope" if intent == "out_of_scope" else "low_confidence")
     if intent == "out_of_scope" and message.intent_confidence >= 0.8:
@@ -268,6 +301,16 @@ def _on_message(
             return Decision("fallback", "low_confidence")
         return Decision("clarify", "unsure", options=unsure)
     return Decision("answer", "retrieval", best.id, fields=message.fields)
+
+
+def _words_support(best: Hit, config: PolicyConfig) -> bool:
+    """Whether the best item shares words with the question, not only meaning: its BM25 score (a
+    share of the best possible for this question) or its name match reaches the configured floor.
+    An embedding alone finds a "nearest" item for any question at all (快递丢件了 -> 退款 items)."""
+    return (
+        best.signals.get("lexical", 0.0) >= config.answer_min_lexical
+        or best.signals.get("fuzzy", 0.0) >= config.answer_min_fuzzy
+    )
 
 
 def _one_document(options: list[Option], documents: Mapping[str, str]) -> bool:

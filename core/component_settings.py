@@ -113,6 +113,40 @@ class DecisionPolicyOptions(ComponentOptions):
     smalltalk_max_chars: int = Field(
         12, ge=0, description="greet/thanks/goodbye are smalltalk only for messages this short"
     )
+    strong_match_dense_margin: float = Field(
+        0.015,
+        ge=0,
+        description="A complaint-sounding message is a question about the best item when its dense score "
+        "passes the answer threshold by this much (with strong_match_min_score and a lead of clarify_margin)",
+    )
+    strong_match_min_score: float = Field(
+        0.70,
+        ge=0,
+        description="Fused score the best item needs for a strong match (weighted fusion: above the dense "
+        "weight means BM25 or the name matcher agree)",
+    )
+    complaint_clear_confidence: float = Field(
+        0.80,
+        ge=0,
+        le=1,
+        description="A complaint intent at least this sure stays a complaint, however strong the match",
+    )
+    complaint_words: tuple[str, ...] = Field(
+        ("投诉", "举报", "检举", "控告", "曝光", "查处", "取缔", "管一管", "管管", "不作为"),
+        description="Words that make a message clearly a complaint or a demand for action: it stays a "
+        "ticket unless the matched item is itself the channel for it (its title has one of the words)",
+    )
+    answer_min_lexical: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="An answer needs the best item's BM25 score (share of the best possible for the "
+        "question) at least this, or its name match at least answer_min_fuzzy; else the assistant asks "
+        "back (0 and 0: no such check)",
+    )
+    answer_min_fuzzy: float = Field(
+        0.0, ge=0, le=1, description="Name-match score (0-1) that also counts as word support for an answer"
+    )
     confidence: Literal["dense", "corpus"] = Field(
         "dense",
         description="Which calibration decides: 'dense' (answer when the best hit's dense score passes the "

@@ -75,6 +75,11 @@ class IndexSettings(Section):
     top_k: int = Field(10, description="Hits returned by a search")
     facet_bonus: float = Field(0.10, description="Added when a title has a facet the question asks for")
     facet_penalty: float = Field(0.10, description="Taken off for each facet the question lacks")
+    facet_conflict_penalty: float = Field(
+        0.0,
+        description="Taken off on top when a title has the opposite of a facet the question states "
+        "(转入/转出, 暂停/恢复, 首次/补领) or names only the place the question moves away from",
+    )
     sync_poll_seconds: float = Field(
         5.0,
         description="A served index checks the knowledge-base version at least this often "

@@ -17,7 +17,7 @@ import numpy as np
 
 from index.ann import apply_search_params
 from index.ann import search as ann_search
-from index.facets import facet_adjustment, facets_of
+from index.facets import facet_adjustment, facets_of, route_conflict, route_of
 from index.fusion import rrf_fusion, top_candidates, weighted_fusion
 from index.fuzzy import FuzzyNames
 from index.lexical import BM25Index, terms
@@ -124,7 +124,7 @@ class HybridRetriever:
             weights = self.settings.weights.model_dump()
             fused = weighted_fusion(signals, weights, self.settings.candidates)
         if mode == "hybrid" and self.settings.facet_penalty + self.settings.facet_bonus > 0:
-            fused = self._adjust_for_facets(fused, facets_of(text, "query"))
+            fused = self._adjust_for_facets(fused, facets_of(text, "query"), route_of(text))
         lexical_scale = self.bm25.max_possible(query_terms) or 1.0
         hits = []
         leading = top_candidates(fused, top_k)
@@ -139,14 +139,21 @@ class HybridRetriever:
             hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused[pos]), raw))
         return hits
 
-    def _adjust_for_facets(self, fused: np.ndarray, wanted: frozenset[str]) -> np.ndarray:
-        """Re-score the leading candidates by the variant (facet) the question asks for."""
+    def _adjust_for_facets(
+        self, fused: np.ndarray, wanted: frozenset[str], route: tuple[str, str] | None
+    ) -> np.ndarray:
+        """Re-score the leading candidates by the variant (facet) the question asks for, and by
+        the direction it states (a title naming only the place left is the opposite variant)."""
         adjusted = fused.copy()
+        conflict = self.settings.facet_conflict_penalty
         for pos in top_candidates(fused, self.settings.candidates):
             adjusted[pos] += facet_adjustment(
                 wanted,
                 self._title_facets[pos],
                 bonus=self.settings.facet_bonus,
                 penalty=self.settings.facet_penalty,
+                conflict=conflict,
             )
+            if route is not None and route_conflict(route, self.records[pos].title):
+                adjusted[pos] -= conflict
         return adjusted

@@ -60,6 +60,14 @@ def _unsure_hits() -> list[Hit]:
     return [make_hit("a", 0.9, title="甲事项", dense=0.85), make_hit("b", 0.5, title="乙事项", dense=0.84)]
 
 
+def _strong_hits(title: str | None = None) -> list[Hit]:
+    """A best hit that the embedding, BM25 and the name matcher all put far ahead."""
+    return [
+        make_hit("best", 0.95, title=title, dense=0.95, fuzzy=0.4, lexical=0.3),
+        make_hit("second", 0.55, dense=0.86),
+    ]
+
+
 ONE_DOC = {"a": "doc1.md", "b": "doc1.md", "c": "doc1.md"}
 TWO_DOCS = {"a": "doc1.md", "b": "doc2.md", "c": "doc1.md"}
 
@@ -183,6 +191,39 @@ CASES: dict[str, Case] = {
         make_message("老旧小区加装电梯政府有补贴吗", intent="complaint"),
         ("ticket", "intent", None),
         _faq_hits(0.97, kind="guide"),
+    ),
+    # -- a story told like a complaint that names one service strongly is a question about it
+    "story-with-a-strong-match": Case(
+        make_message("同一段时间两地都交了养老保险，多交的钱能退吗", intent="complaint", confidence=0.6),
+        ("answer", "retrieval", "best"),
+        _strong_hits(),
+        intent="ask_service",
+    ),
+    "complaint-words-keep-the-ticket": Case(
+        make_message("社保局窗口态度很差，我要投诉", intent="complaint", confidence=0.6),
+        ("ticket", "intent", None),
+        _strong_hits(),
+    ),
+    "complaint-words-and-the-complaint-channel": Case(
+        make_message("税务窗口态度很差，我要投诉", intent="complaint", confidence=0.6),
+        ("answer", "retrieval", "best"),
+        _strong_hits(title="纳税服务投诉处理"),
+        intent="ask_service",
+    ),
+    "sure-complaint-with-a-strong-match": Case(
+        make_message("老板拖欠三个月工资不发", intent="complaint", confidence=0.85),
+        ("ticket", "intent", None),
+        _strong_hits(),
+    ),
+    "complaint-with-a-match-by-meaning-only": Case(
+        make_message("楼下工地半夜还在打桩", intent="complaint", confidence=0.6),
+        ("ticket", "intent", None),
+        [make_hit("best", 0.60, dense=0.95), make_hit("second", 0.30, dense=0.80)],
+    ),
+    "complaint-with-close-candidates": Case(
+        make_message("小区电梯老是坏，物业也不修", intent="complaint", confidence=0.6),
+        ("ticket", "intent", None),
+        [make_hit("best", 0.90, dense=0.95, lexical=0.5), make_hit("second", 0.88, dense=0.94)],
     ),
     "followup": Case(
         make_message("需要什么材料", fields=["materials"]),
@@ -398,3 +439,40 @@ def test_calibration_judges_raw_signals() -> None:
     assert CALIBRATION.confident(make_hit("a", 0.1, dense=0.85))
     assert CALIBRATION.confident(make_hit("a", 0.1, dense=0.1, fuzzy=0.95))
     assert not CALIBRATION.confident(make_hit("a", 0.99, dense=0.84, fuzzy=0.91))
+
+
+# -- an answer needs some word of the question in the item -------------------------------------
+
+WORDS = PolicyConfig(answer_min_lexical=0.05, answer_min_fuzzy=0.2)
+
+
+def _meaning_only() -> list[Hit]:
+    """Confident by the embedding, with no word of the question in any of the items."""
+    return [
+        make_hit("a", 0.9, title="甲事项", dense=0.95),
+        make_hit("b", 0.6, title="乙事项", dense=0.90),
+        make_hit("c", 0.5, title="丙事项", dense=0.89),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hits", "expected"),
+    [
+        (_meaning_only(), ("clarify", "unsure")),
+        (
+            [make_hit("a", 0.9, title="甲事项", dense=0.95, lexical=0.3), *_meaning_only()[1:]],
+            ("answer", "retrieval"),
+        ),
+        (
+            [make_hit("a", 0.9, title="甲事项", dense=0.95, fuzzy=0.5), *_meaning_only()[1:]],
+            ("answer", "retrieval"),
+        ),
+    ],
+    ids=["meaning-only-asks-back", "shared-words-answer", "name-match-answers"],
+)
+def test_answers_need_word_support(hits: list[Hit], expected: tuple[str, str]) -> None:
+    decision = decide(make_message("快递丢件了找谁赔", fields=[]), hits, SessionState(), CALIBRATION, WORDS)
+    assert (decision.action, decision.reason) == expected
+    # with the floors at 0 (the declared default) the same list is answered
+    plain = decide(make_message("快递丢件了找谁赔", fields=[]), hits, SessionState(), CALIBRATION, CONFIG)
+    assert plain.action == "answer"

@@ -46,9 +46,11 @@ def make_hit(
     dense: float = 0.0,
     fuzzy: float = 0.0,
     kind: str = "guide",
+    lexical: float = 0.0,
 ) -> Hit:
     """A retrieval hit with explicit raw signals (what the calibration judges)."""
-    return Hit(item_id, title or f"事项{item_id}", kind, parent, score, {"dense": dense, "fuzzy": fuzzy})
+    signals = {"dense": dense, "fuzzy": fuzzy, "lexical": lexical}
+    return Hit(item_id, title or f"事项{item_id}", kind, parent, score, signals)
 
 
 def make_message(
