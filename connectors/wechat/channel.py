@@ -85,7 +85,7 @@ class WeChatChannel(Channel):
     def __init__(self, settings: WeChatSettings, runtime: ChannelRuntime | None) -> None:
         self.settings = settings
         self.clock = runtime.clock if runtime is not None else system_clock  # the replay window's "now"
-        self.sleep: Sleep = runtime.sleep if runtime is not None else asyncio.sleep  # the reply budget
+        self.sleep: Sleep = runtime.sleep if runtime is not None else asyncio.sleep  # budget and retry waits
         self.apps: dict[str, _App] = {}
         found: dict[str, WeChatAppSecrets] = dict(runtime.secrets.get("wechat", {})) if runtime else {}
         for app in settings.apps:
@@ -331,14 +331,19 @@ class WeChatChannel(Channel):
     async def _repeat(self, checked: _Checked, key: str) -> Response:
         """A retry: give it the first delivery's reply once known, else 'success' (never a new answer)."""
         assert self.dedupe is not None
-        deadline = time.monotonic() + self.settings.retry_wait_seconds
-        while True:
-            outcome = await run(self.dedupe.outcome, key)
-            if outcome is not None:
-                return self._passive(checked, json.loads(outcome).get("reply"))
-            if time.monotonic() >= deadline:
-                return PlainTextResponse(SUCCESS)
-            await asyncio.sleep(0.05)
+        waited = asyncio.ensure_future(
+            self.sleep(self.settings.retry_wait_seconds)
+        )  # the same clock as the budget
+        try:
+            while True:
+                outcome = await run(self.dedupe.outcome, key)
+                if outcome is not None:
+                    return self._passive(checked, json.loads(outcome).get("reply"))
+                if waited.done():
+                    return PlainTextResponse(SUCCESS)
+                await asyncio.sleep(0.05)  # how often the store is read, not how long to wait
+        finally:
+            waited.cancel()
 
     # -- routes ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ expiry is tested without waiting for either."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -161,7 +162,11 @@ def test_two_workers_sharing_the_data_dir_answer_once(tmp_path: Path, wechat_api
     """Two app processes (here: two channels on one data directory) get the same push."""
     bots = [FakeOnMessage(delay=0.4), FakeOnMessage(delay=0.4)]
     clock = ManualClock(PUSHED_AT)
-    channels = [make_channel(tmp_path, wechat_api.base, clock=clock) for _ in bots]
+
+    async def patient(_seconds: float) -> None:  # budget and retry wait never run out: no timing
+        await asyncio.get_running_loop().create_future()  # each app runs its own event loop
+
+    channels = [make_channel(tmp_path, wechat_api.base, clock=clock, sleep=patient) for _ in bots]
     xml = text_xml(content="出生证明", msg_id="880088")
     with TestClient(serve(channels[0], bots[0])) as one, TestClient(serve(channels[1], bots[1])) as two:
 
