@@ -165,7 +165,9 @@ def strong_service_match(
     name matcher agree with the embedding) and it leads the runner-up by `clarify_margin`.
     A message stays a complaint when the classifier is sure of it (`complaint_clear_confidence`) or
     it says so in words (`complaint_words`: 投诉, 举报, 查处...), unless the item itself is the
-    channel for that complaint (its title has the word).
+    channel for that complaint (its title has the word). An item about complaining (投诉 in its
+    title) matched by a message that does not ask about complaining found the message's tone,
+    not its topic (向12345投诉的方式 for a noise complaint that leaves a phone number): a ticket.
     """
     if not hits or calibration.level(hits) != "answer":
         return False
@@ -179,6 +181,8 @@ def strong_service_match(
     if not strong or message.intent_confidence >= config.complaint_clear_confidence:
         return False
     said = [w for w in config.complaint_words if w in message.text]
+    if not said:  # an item about complaining itself matched a complaint by its tone: file it
+        return not any(w in best.title for w in config.complaint_words)
     return all(w in best.title for w in said)
 
 

@@ -210,6 +210,11 @@ CASES: dict[str, Case] = {
         _strong_hits(title="纳税服务投诉处理"),
         intent="ask_service",
     ),
+    "complaint-matching-an-item-about-complaining": Case(
+        make_message("楼下烧烤店天天吵到凌晨，有事打我电话", intent="complaint", confidence=0.6),
+        ("ticket", "intent", None),
+        _strong_hits(title="除了打电话，还能通过什么方式向12345投诉？"),
+    ),
     "sure-complaint-with-a-strong-match": Case(
         make_message("老板拖欠三个月工资不发", intent="complaint", confidence=0.85),
         ("ticket", "intent", None),

@@ -118,8 +118,8 @@ def test_numbers_typed_into_the_description_are_masked_in_the_confirmation(
 ) -> None:
     session = uuid.uuid4().hex
     said = COMPLAINT + "，有事打我电话13912345678，身份证号440106199001011234"
-    _talk(bot, session, said)
-    confirm = _talk(bot, session, "天河区体育西路100号", "13812345678", "跳过", "同意")[-1]
+    replies = _talk(bot, session, said, "天河区体育西路100号", "13812345678", "跳过", "同意")
+    confirm = replies[-1]
     assert confirm.form is not None and confirm.form["step"] == "confirm"
     assert "13912345678" not in confirm.reply and "440106199001011234" not in confirm.reply
     assert "139****5678" in confirm.reply  # still recognisable to the citizen who typed it
