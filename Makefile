@@ -71,8 +71,8 @@ test: lint browser
 
 # The whole suite again with the tickets and the knowledge base on PostgreSQL (the test server at
 # 127.0.0.1:5432/test, trust auth); the session works in a schema of its own (tests/conftest.py),
-# copies of the prepared data directory in clones of it. 26 min on the shared 2-core machine
-# (load average 12-17; the SQLite run took 34 min under the same load).
+# copies of the prepared data directory in clones of it. 10.7 min on the 2-core machine
+# (load average 2-4; the SQLite run took 7.5 min beside a benchmark).
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 test-pg: lint browser
 	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest -q
