@@ -60,4 +60,4 @@ def test_the_first_app_takes_the_process_timer_later_apps_their_own(monkeypatch:
 
 
 def test_the_process_is_older_than_this_module() -> None:
-    assert process_age() >= time.monotonic() - IMPORTED_AT - 0.02  # /proc counts in 10 ms ticks
+    assert process_age() >= time.monotonic() - IMPORTED_AT - 0.05  # /proc counts in 10 ms ticks, twice

@@ -244,7 +244,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
     return check()
 
 
-async def async_wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+async def async_wait_until(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     import asyncio
 
     deadline = time.monotonic() + timeout
