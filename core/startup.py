@@ -37,7 +37,7 @@ def process_age(ticker: Ticker = time.monotonic) -> float:
 
 class StartupTimer:
     """Consecutive phases of one start: `mark(name)` closes the phase that ran since the
-    previous mark (or since the process began) and names it; `phase(name)` times a block
+    previous mark (or since the process began) and names it; `block(name)` times a block
     that may run in another thread and is kept apart from the consecutive ones."""
 
     def __init__(self, ticker: Ticker = time.monotonic, age: float = 0.0) -> None:

@@ -54,15 +54,6 @@ def _facets(path: Path = FACETS_FILE) -> dict[str, Facet]:
     }
 
 
-def load_facets(path: Path = FACETS_FILE) -> dict[str, dict[str, tuple[str, ...]]]:
-    """Each facet's title and query words."""
-    return {name: {"title": f.title, "query": f.query} for name, f in _facets(path).items()}
-
-
-def facet_weights(path: Path = FACETS_FILE) -> dict[str, float]:
-    return {name: f.weight for name, f in _facets(path).items()}
-
-
 def _asked(text: str, word: str) -> bool:
     """`word` occurs in the question other than as a state (被暂停, 已注销)."""
     start = text.find(word)
@@ -96,17 +87,16 @@ def facet_adjustment(
     """Bonus for each facet both name; penalty for each the title has and the question lacks,
     plus `conflict` for each that is the opposite of one the question states (and the title lacks)."""
     facets = _facets()
-    weights = {n: f.weight for n, f in facets.items()}
-    matched = sum(weights.get(f, 1.0) for f in query_facets & title_facets)
+
+    def weight(names: set[str] | frozenset[str]) -> float:
+        return sum(facets[n].weight if n in facets else 1.0 for n in names)
+
     unwanted = title_facets - query_facets
     opposed = {
         o for q in query_facets - title_facets if q in facets for o in facets[q].opposite if o in unwanted
     }
-    return (
-        bonus * matched
-        - penalty * sum(weights.get(f, 1.0) for f in unwanted)
-        - conflict * sum(weights.get(f, 1.0) for f in opposed)
-    )
+    matched = query_facets & title_facets
+    return bonus * weight(matched) - penalty * weight(unwanted) - conflict * weight(opposed)
 
 
 def route_of(text: str) -> tuple[str, str] | None:

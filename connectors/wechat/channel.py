@@ -331,9 +331,8 @@ class WeChatChannel(Channel):
     async def _repeat(self, checked: _Checked, key: str) -> Response:
         """A retry: give it the first delivery's reply once known, else 'success' (never a new answer)."""
         assert self.dedupe is not None
-        waited = asyncio.ensure_future(
-            self.sleep(self.settings.retry_wait_seconds)
-        )  # the same clock as the budget
+        # the retry wait runs out by the same injected sleep as the reply budget
+        waited = asyncio.ensure_future(self.sleep(self.settings.retry_wait_seconds))
         try:
             while True:
                 outcome = await run(self.dedupe.outcome, key)
