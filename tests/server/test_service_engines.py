@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import anyio
@@ -156,3 +158,44 @@ def test_administration_jobs_run_on_the_primary_engine() -> None:
 def _wait_finished(board: Board, count: int) -> bool:
     with board.changed:
         return board.changed.wait_for(lambda: len(board.finished) >= count, timeout=WAIT)
+
+
+def test_two_real_engines_answer_side_by_side_from_one_retriever(
+    copy_prepared: Callable[[], Path],
+) -> None:
+    """The pool with real Assistants: each engine answers as a single engine would, and after
+    the index bootstrap every engine serves the one shared retriever."""
+    from tests.server.conftest import server_settings
+
+    settings = server_settings(copy_prepared())
+    texts = ["补办身份证需要什么材料", "居住证怎么办"]
+    alone = AssistantService(settings, engines=1)
+    try:
+        alone.bootstrap_index()
+        expected = [
+            (r.action, [s.id for s in r.sources]) for r in (alone.assistant.handle(message(t)) for t in texts)
+        ]
+    finally:
+        alone.close()
+
+    service = AssistantService(settings, engines=2)
+    try:
+        service.bootstrap_index()
+        shared = service.assistant.retriever
+        assert all(vars(engine).get("retriever") is shared for engine in service.engines)
+
+        async def both() -> list[BotReply]:
+            replies: dict[str, BotReply] = {}
+
+            async def one(text: str) -> None:
+                replies[text] = await service.handle(message(text))
+
+            async with anyio.create_task_group() as group:
+                for text in texts:
+                    group.start_soon(one, text)
+            return [replies[t] for t in texts]
+
+        got = [(r.action, [s.id for s in r.sources]) for r in anyio.run(both)]
+        assert got == expected and all(sources for _, sources in got)  # both went through retrieval
+    finally:
+        service.close()
