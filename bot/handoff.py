@@ -20,10 +20,15 @@ from bot.sessions import SessionState
 from core.citizen_time import citizen_time
 from core.clock import Clock
 from core.settings import HandoffSettings
-from tickets.handoff import Availability, HandoffError, LineView, Opened
+from tickets.handoff import NOTICE_KINDS, Availability, HandoffError, LineView, Opened
 
 log = logging.getLogger(__name__)
 _WEEKDAYS = "一二三四五六日"
+
+
+def desk_notices(responses: Responses) -> dict[str, str]:
+    """The citizen's words for each of the desk's own lines (joined, closed, wait), from responses.yml."""
+    return {kind: responses.render(f"utter_handoff_notice_{kind}") for kind in NOTICE_KINDS}
 
 
 class LiveDesk(Protocol):

@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator
 
 import anyio
 
+from bot.handoff import desk_notices
+from bot.responses import Responses
 from connectors.base import Channel
 from core.settings import Settings
-from tickets.handoff import NOTICES, HandoffStore, handoff_calendar
+from tickets.handoff import HandoffStore, handoff_calendar
 from tickets.handoff_bus import ChangeBus
 from tickets.service import TicketDesk
 
@@ -43,7 +45,12 @@ class LiveDesk:
         )
         calendar = handoff_calendar(settings.tickets, settings.handoff)
         self.store = HandoffStore(
-            desk.db, settings.handoff, calendar, lambda: desk.clock(), notify=self.bus.publish
+            desk.db,
+            settings.handoff,
+            calendar,
+            lambda: desk.clock(),
+            notify=self.bus.publish,
+            notices=desk_notices(Responses.load()),
         )
         self.channels = {channel.name(): channel for channel in channels}
         self._sweeper: asyncio.Task[None] | None = None
@@ -68,8 +75,9 @@ class LiveDesk:
     async def sweep_once(self) -> int:
         """Tell every citizen nobody took their chat within the configured time (once each)."""
         found = await run(self.store.overdue)
+        notice = self.store.notices["wait"]
         for conversation, channel, session_id in found:
-            await self.deliver(channel, session_id, NOTICES["wait"], f"handoff:{conversation}:wait")
+            await self.deliver(channel, session_id, notice, f"handoff:{conversation}:wait")
         return len(found)
 
     async def _sweep_forever(self) -> None:

@@ -13,7 +13,7 @@ their conversation's lines only with the conversation's secret token.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,13 +37,9 @@ OUTCOMES = ("resolved", "ticket", "citizen_left", "unanswered")
 # Who speaks a line: the citizen, the bot (the transcript before the handoff), an agent, or the
 # desk itself (joined, closed, the wait notice), which citizens see as a notice.
 CITIZEN, BOT, AGENT, SYSTEM = "citizen", "bot", "agent", "system"
-# What citizens are shown of the desk's own lines (kind -> text); agents see the kind.
-NOTICES = {
-    "joined": "人工客服已接入，请直接描述您的问题。",
-    "closed": "本次人工服务已结束，感谢您的耐心。如还有问题，可以继续问我。",
-    "wait": "抱歉，目前人工客服都在忙，还没有人接入您的对话。您可以继续等待，"
-    "也可以回复“提交诉求”，由我帮您登记12345工单，承办部门会按时限联系您。",
-}
+# The desk's own lines: citizens are shown a notice for each (its text is the response
+# `utter_handoff_notice_<kind>` in bot/data/responses.yml, given to HandoffStore); agents see the kind.
+NOTICE_KINDS = ("joined", "closed", "wait")
 
 
 class HandoffError(Exception):
@@ -153,15 +149,14 @@ class LineView:
         }
 
 
-def _citizen_text(line: Line) -> str:
-    return NOTICES.get(line.kind, line.text) if line.sender == SYSTEM else line.text
-
-
-def _view(line: Line, *, for_agent: bool) -> LineView:
+def _view(line: Line, *, for_agent: bool, notices: Mapping[str, str] | None = None) -> LineView:
+    """A line as an agent sees it (citizen's numbers masked) or as the citizen does (notices as text)."""
     if for_agent:
         text = mask_personal(line.text) if line.sender in (CITIZEN, BOT) else line.text
+    elif line.sender == SYSTEM:
+        text = (notices or {}).get(line.kind, line.text)
     else:
-        text = _citizen_text(line)
+        text = line.text
     author = line.author if for_agent else None
     return LineView(line.id, line.at, line.sender, line.kind, text, author)
 
@@ -184,12 +179,18 @@ class HandoffStore:
         calendar: WorkCalendar,
         clock: Clock,
         notify: Callable[[], None] | None = None,
+        *,
+        notices: Mapping[str, str],
     ) -> None:
         self.db = db
         self.settings = settings
         self.calendar = calendar
         self.clock = clock
         self.notify = notify or (lambda: None)
+        self.notices = notices
+
+    def _for_citizen(self, line: Line) -> LineView:
+        return _view(line, for_agent=False, notices=self.notices)
 
     def _changed(self, result: Any) -> Any:
         self.notify()
@@ -285,7 +286,7 @@ class HandoffStore:
             )
             .order_by(Line.id)
         ).all()
-        shown = [_view(line, for_agent=False) for line in lines if line.kind in (*NOTICES, "text")]
+        shown = [self._for_citizen(line) for line in lines if line.kind in (*NOTICE_KINDS, "text")]
         if lines:
             row.citizen_cursor = lines[-1].id
         return shown
@@ -302,7 +303,7 @@ class HandoffStore:
                 .where(Line.conversation_id == row.id, Line.id > after, Line.sender.in_((AGENT, SYSTEM)))
                 .order_by(Line.id)
             ).all()
-            shown = [_view(x, for_agent=False) for x in lines if x.kind in (*NOTICES, "text")]
+            shown = [self._for_citizen(x) for x in lines if x.kind in (*NOTICE_KINDS, "text")]
             return row.status, shown
 
         return self.db.run(job)  # type: ignore[no-any-return]
@@ -388,7 +389,7 @@ class HandoffStore:
             s.flush()
             row = s.get(Conversation, conversation_id)
             assert row is not None
-            return _view(line, for_agent=False), row.channel, row.session_id
+            return self._for_citizen(line), row.channel, row.session_id
 
         return self._changed(self.db.run(job))  # type: ignore[no-any-return]
 
@@ -412,7 +413,7 @@ class HandoffStore:
             line = Line(conversation_id=row.id, at=self.clock(), sender=AGENT, author=agent, text=text)
             s.add(line)
             s.flush()
-            return _view(line, for_agent=False), row.channel, row.session_id
+            return self._for_citizen(line), row.channel, row.session_id
 
         return self._changed(self.db.run(job))  # type: ignore[no-any-return]
 
@@ -430,7 +431,7 @@ class HandoffStore:
             line = Line(conversation_id=row.id, at=now, sender=SYSTEM, kind="closed", author=agent)
             s.add(line)
             s.flush()
-            return _view(line, for_agent=False), row.channel, row.session_id
+            return self._for_citizen(line), row.channel, row.session_id
 
         return self._changed(self.db.run(job))  # type: ignore[no-any-return]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.handoff import desk_notices
+from bot.responses import Responses
 from bot.sessions import SessionState, SqliteSessionStore
 from bot.ticket_form import TicketForm
 from core.clock import ManualClock
@@ -95,7 +97,8 @@ def test_the_unanswered_log_is_trimmed_after_its_days(desk: TicketDesk, clock: M
 
 def test_live_chat_lines_go_a_period_after_the_chat_ended(desk: TicketDesk, clock: ManualClock) -> None:
     cfg = desk.settings
-    live = HandoffStore(desk.db, cfg.handoff, handoff_calendar(cfg.tickets, cfg.handoff), clock)
+    calendar = handoff_calendar(cfg.tickets, cfg.handoff)
+    live = HandoffStore(desk.db, cfg.handoff, calendar, clock, notices=desk_notices(Responses.load()))
     ended = live.open(session_id="web:a", channel="web", transcript=[("citizen", "转人工")])
     live.citizen_says(ended.id, "我的电话是13700139000，请回电")
     live.take(ended.id, "agent-1")

@@ -12,6 +12,8 @@ import pytest
 from defusedxml import ElementTree as SafeET
 from fastapi.testclient import TestClient
 
+from bot.handoff import desk_notices
+from bot.responses import Responses
 from core.channel_settings import WeChatApp, WeChatAppSecrets
 from core.clock import ManualClock, system_clock
 from server.app import create_app
@@ -28,7 +30,8 @@ from tests.utils.wechat import (
     wait_until,
     wx_decrypt,
 )
-from tickets.handoff import NOTICES
+
+NOTICES = desk_notices(Responses.load())
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 APP = "wxlive"

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bot.handoff import desk_notices
+from bot.responses import Responses
 from tests.utils.factories import ticket_data
 from tests.utils.ticketdb import FakeClock
 from tickets.handoff import HandoffError, HandoffStore, handoff_calendar
@@ -17,7 +19,11 @@ from tickets.service import TicketDesk
 def _store(desk: TicketDesk) -> HandoffStore:
     cfg = desk.settings
     return HandoffStore(
-        desk.db, cfg.handoff, handoff_calendar(cfg.tickets, cfg.handoff), lambda: desk.clock()
+        desk.db,
+        cfg.handoff,
+        handoff_calendar(cfg.tickets, cfg.handoff),
+        lambda: desk.clock(),
+        notices=desk_notices(Responses.load()),
     )
 
 
@@ -138,3 +144,24 @@ def test_a_ticket_and_its_transcript_are_stored_together_or_not_at_all(
         assert s.scalar(select(func.count()).select_from(TicketTranscript)) == 1
         kept = s.get(TicketTranscript, first.id)
         assert kept is not None and kept.lines[0]["text"] == "路灯坏了三天"
+
+
+def test_citizens_read_the_desk_notices_in_the_configured_words(
+    make_desk: Callable[[], TicketDesk],
+) -> None:
+    desk = make_desk()
+    cfg = desk.settings
+    words = {"joined": "客服小王来了", "closed": "服务结束", "wait": "请再等等"}
+    store = HandoffStore(
+        desk.db, cfg.handoff, handoff_calendar(cfg.tickets, cfg.handoff), lambda: desk.clock(), notices=words
+    )
+    opened = store.open(session_id="web:a", channel="web", transcript=[])
+    shown, _, _ = store.take(opened.id, "agent-a")
+    assert shown.text == "客服小王来了"
+    agent_view = [line["text"] for line in store.detail(opened.id)["lines"] if line["kind"] == "joined"]
+    assert agent_view == [""]  # agents see the kind, not the citizen's words
+    store.close(opened.id, "agent-a", "resolved")
+    _, lines = store.for_citizen(opened.id, opened.token, 0)
+    assert [line.text for line in lines] == ["客服小王来了", "服务结束"]
+    shipped = desk_notices(Responses.load())
+    assert set(shipped) == {"joined", "closed", "wait"} and all(shipped.values())
