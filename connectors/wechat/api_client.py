@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from connectors.push_outbox import DeliveryError
 from core.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,8 @@ PERMANENT = {40003, 43004, 45015, 45047, 48001}
 REFRESH_MARGIN_SECONDS = 300
 
 
-class ApiError(Exception):
+class ApiError(DeliveryError):
     """A failed call; `permanent` when retrying cannot help."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class TokenStore:
