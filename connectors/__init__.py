@@ -7,7 +7,12 @@ from typing import Any
 from connectors.base import Channel, ChannelConfig, ChannelRuntime, OnMessage, session_key
 
 # Built-in channels register themselves on import (Channel.__init_subclass__).
-BUILTIN_MODULES = ("connectors.web", "connectors.rasa", "connectors.wechat.channel")
+BUILTIN_MODULES = (
+    "connectors.web",
+    "connectors.rasa",
+    "connectors.rasa_callback",
+    "connectors.wechat.channel",
+)
 
 
 def load_channels(

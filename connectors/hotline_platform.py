@@ -26,13 +26,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from core.clock import Clock, system_clock
+from core.retry import refusal_is_permanent
 from core.signing import signature_problem, signed_headers
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-Govbot-Event"
 CALLBACK_PATH = "/connectors/hotline-platform/callback"
-# Answers worth repeating later; any other 4xx means the request itself is wrong.
-TRANSIENT_4XX = frozenset({408, 409, 425, 429})
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,8 @@ class HotlinePlatformClient:
         if response.is_success:
             return PushResult(status_code=response.status_code)
         code = response.status_code
-        permanent = 400 <= code < 500 and code not in TRANSIENT_4XX
-        return PushResult(error=f"HTTP {code}: {response.text[:200]}", permanent=permanent, status_code=code)
+        error = f"HTTP {code}: {response.text[:200]}"
+        return PushResult(error=error, permanent=refusal_is_permanent(code), status_code=code)
 
     def close(self) -> None:
         if self._own_http:

@@ -44,7 +44,7 @@ class RestRequest(BaseModel):
         return text
 
 
-def _sender_key(sender: str) -> str:
+def sender_key(sender: str) -> str:
     """Rasa's sender ids are free text; a long one keys the session by its SHA-256, so a reply
     (and Rasa's call) never fails on its length."""
     if len(sender) <= _SENDER_MAX:
@@ -58,15 +58,15 @@ def button_payload(index: int, title: str) -> str:
     return str(index + 1) if index < _ORDINAL_CHOICES else title
 
 
-def to_rasa_messages(recipient_id: str, reply: BotReply, *, send_cards: bool) -> list[dict[str, Any]]:
+def to_rasa_messages(
+    recipient_id: str, reply: BotReply, *, send_cards: bool, pushed_live: bool = False
+) -> list[dict[str, Any]]:
     """One BotReply as Rasa REST bot messages (CollectingOutputChannel's shapes). In a live chat
     with an agent, the agent's lines not yet shown come first (the REST channel has no push: the
-    citizen's next message collects them), and a line only relayed to the agent has no text."""
-    live = [
-        {"recipient_id": recipient_id, "text": line["text"]}
-        for line in (reply.handoff or {}).get("lines", [])
-        if line.get("text")
-    ]
+    citizen's next message collects them; a door that pushed them, `pushed_live`, leaves them
+    out), and a line only relayed to the agent has no text."""
+    lines = [] if pushed_live else (reply.handoff or {}).get("lines", [])
+    live = [{"recipient_id": recipient_id, "text": line["text"]} for line in lines if line.get("text")]
     if reply.action == "handoff" and not reply.reply:
         return live
     first: dict[str, Any] = {"recipient_id": recipient_id, "text": reply.reply}
@@ -125,7 +125,7 @@ class RasaRestChannel(Channel):
             sender = DEFAULT_SENDER if request.sender is None else str(request.sender)
             message = UserMessage(
                 text=request.message,
-                session_id=session_key(self.name(), _sender_key(sender)),
+                session_id=session_key(self.name(), sender_key(sender)),
                 channel=self.name(),
                 message_id=uuid.uuid4().hex,
                 metadata=request.metadata or {},

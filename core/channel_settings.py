@@ -114,10 +114,39 @@ class WeChatSettings(ChannelConfig):
         return apps
 
 
+class CallbackChannelConfig(RestChannelConfig):
+    """Rasa callback channel: POST /webhooks/callback/webhook answers "success" at once and the
+    bot's messages are POSTed to `url` (connectors/rasa_callback.py)."""
+
+    url: str = Field(
+        "",
+        description="Where the bot's messages are POSTed (Rasa credentials' `callback: url`); "
+        "empty: the channel has no endpoint",
+    )
+    http_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one POST to the url")
+    outbox: OutboxSettings = Field(
+        default_factory=lambda: OutboxSettings(
+            retry=RetryPolicy(
+                backoff_base_seconds=2, backoff_max_seconds=300, give_up_hours=24, lease_seconds=30
+            )
+        ),
+        description="Durable sender (callback.sqlite in the data directory); a message not taken "
+        "within give_up_hours is dropped",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return url
+
+
 CHANNEL_MODELS: dict[str, type[ChannelConfig]] = {
     "web": ChannelConfig,
     "rest": RestChannelConfig,
     "wechat": WeChatSettings,
+    "callback": CallbackChannelConfig,
 }
 """Channel name -> the model of its section; connectors/ registers a channel class per name."""
 

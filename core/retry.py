@@ -49,3 +49,13 @@ class RetryPolicy(BaseModel):
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
+
+
+# Refusals worth repeating later (timeout, conflict, too early, too many requests); any other 4xx
+# says the request itself is wrong, and sending it again cannot help.
+TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+
+
+def refusal_is_permanent(status_code: int) -> bool:
+    """Whether an HTTP error status means "do not send this again" (a 4xx about the request)."""
+    return 400 <= status_code < 500 and status_code not in TRANSIENT_4XX

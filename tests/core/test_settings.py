@@ -159,7 +159,7 @@ def test_registries_match_the_declarations() -> None:
         ),
         (  # an unknown channel
             "channels:\n  fax: {}\n",
-            "channels.fax: unknown channel; valid: web, rest, wechat",
+            "channels.fax: unknown channel; valid: web, rest, wechat, callback",
         ),
         (  # secrets come from the environment only
             "secrets:\n  redis_url: redis://x\n",
