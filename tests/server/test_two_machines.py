@@ -23,10 +23,13 @@ import pytest
 import yaml
 
 from core.crypto import new_key
-from core.settings import DEFAULT_CONFIG
+from core.settings import DEFAULT_CONFIG, load_settings
+from core.vocab import COMPLETED
+from tests.reports.conftest import new_ticket, walk
 from tests.utils.redis_server import REDIS_URL, private_redis
 from tests.utils.servers import free_port, start_serve_process, stop_process, wait_until_up
 from tests.utils.ticketdb import pg_schema_url
+from tickets.service import TicketDesk
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 5.0 * float(os.environ.get("GOVBOT_TEST_DEADLINE_FACTOR", "3"))  # generous on a busy CI box
@@ -156,3 +159,29 @@ def test_a_conversation_alternating_between_machines_keeps_its_context(machines:
     assert follow["action"] == "answer" and follow["item_id"] == opened["item_id"]
     again = _ask(first, "在哪里办？", sid)
     assert again["item_id"] == opened["item_id"]
+
+
+def test_a_promoted_reply_reaches_the_other_machine(
+    machines: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor promotes a closed ticket's reply on the first machine (`govbot tickets
+    promote-faq`); the second answers with it, by the same store write and version bump."""
+    first, second = machines["urls"]
+    question, answer = (
+        "共享单车乱停放堵住盲道找谁处理？",
+        "由所在区城市管理部门督促运营企业清理，可拨打12345反映。",
+    )
+    for name in ("DATABASE_URL", "GOVBOT_DATA_KEY", "GOVBOT_CONFIG"):
+        monkeypatch.setenv(name, machines["env"][name])
+    desk = TicketDesk(load_settings(data_dir=machines["dirs"][0]))
+    try:
+        ticket_no = new_ticket(desk, "共享单车堵盲道")
+        walk(desk, ticket_no, COMPLETED, reply=answer)
+    finally:
+        desk.close()
+    before = _ask(second, question)
+    assert answer not in before["reply"]
+    _govbot(machines, machines["dirs"][0], "tickets", "promote-faq", ticket_no, "--question", question)
+    seconds = _within_deadline(lambda: answer in _ask(second, question)["reply"])
+    print(f"promoted reply answered by the other machine after {seconds:.2f} s")
+    assert answer in _ask(first, question)["reply"]
