@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.deps import Desk, Staff
@@ -32,13 +32,17 @@ async def login(credentials: LoginIn, desk: Desk) -> TokenOut:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(
-    _principal: Staff,
+    request: Request,
+    principal: Staff,
     desk: Desk,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Revoke the token this request carries (a login token; configured API tokens stay)."""
+    """Revoke the token this request carries (a login token; configured API tokens stay), and
+    stop counting its holder as a live agent: a citizen asking for a person next is told the
+    truth at once, not after the presence window runs out."""
     if credentials is not None:
         desk.logout(credentials.credentials)
+    request.app.state.live.store.leave(principal.name)
 
 
 @router.get("/me")

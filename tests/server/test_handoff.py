@@ -198,6 +198,21 @@ def test_presence_expires_without_heartbeats(served: Served) -> None:
     assert reply["handoff"]["status"] == "no_agent"
 
 
+def test_an_agent_who_logs_out_no_longer_counts_as_present(served: Served) -> None:
+    served.clock.advance(seconds=served.live.settings.presence_seconds + 1)  # earlier heartbeats expire
+    desk = served.client.app.state.desk  # type: ignore[attr-defined]
+    desk.add_user("shift-end", "a-long-enough-passw0rd", role="agent", department=None)
+    login = {"username": "shift-end", "password": "a-long-enough-passw0rd"}
+    token = served.client.post("/api/v1/auth/login", json=login).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    served.inbox(headers)
+    assert served.live.store.agents_present() == 1
+    assert served.client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    assert served.live.store.agents_present() == 0  # at once, not when the presence window ends
+    reply = served.say(uuid.uuid4().hex, "转人工")
+    assert reply["handoff"]["status"] == "no_agent"
+
+
 @pytest.mark.parametrize(
     ("method", "url"),
     [

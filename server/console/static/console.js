@@ -951,7 +951,15 @@
   // --- wiring -----------------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     $("login-form").addEventListener("submit", login);
-    $("logout-btn").addEventListener("click", () => logout(""));
+    $("logout-btn").addEventListener("click", () => {
+      // revoke the token on the server too (and leave the live-chat desk), then forget it here
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      if (token) {
+        fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` }, keepalive: true })
+          .catch(() => {});
+      }
+      logout("");
+    });
     $("suggest-form").addEventListener("submit", suggest);
     $("draft-btn").addEventListener("click", draftTicket);
     $("create-form").addEventListener("submit", createTicket);

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.server.console.conftest import DEPT, PASSWORD, LiveServer
+from tests.utils.wechat import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -153,9 +154,17 @@ def test_agent_creates_and_dispatches_a_ticket_only_its_department_sees(
     expect(page.locator("#d-error")).to_contain_text("cannot be merged into itself")
     page.screenshot(path=str(ARTIFACTS / "console-4-dispatched.png"), full_page=True)
 
+    token = page.evaluate("sessionStorage.getItem('govbot.console.token')")
+    me = f"{live_server.base_url}/api/v1/auth/me"
+    assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
     page.click("#logout-btn")
     expect(page.locator("#login-view")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('govbot.console.token')") is None
+    # the button revoked the token on the server too: a copy of it opens nothing any more
+    assert wait_until(
+        lambda: httpx.get(me, headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 401,
+        timeout=30,
+    )
     page.context.close()
 
     # --- a handler of another department: not in any queue, and the API refuses -----------------------
