@@ -14,10 +14,14 @@ from itertools import chain, pairwise
 import numpy as np
 from scipy.sparse import csc_matrix, csr_matrix, vstack
 
+from index.fusion import Sparse
 from nlu.tokenize import content_tokens, segmentation_key
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 TITLE_WEIGHT = 3
+SEED_PER_CANDIDATE = 4
+"""BM25Index.top: postings of the rarest terms read first, until this many per candidate wanted
+(their k-th best score is the pruning bound)."""
 
 
 def char_bigrams(text: str) -> list[str]:
@@ -88,6 +92,15 @@ class BM25Index:
         vocab: dict[str, int] = {}
         self._weigh(_term_counts(docs, vocab), vocab, k1, b)
 
+    @classmethod
+    def from_counts(
+        cls, counts: csr_matrix, vocab: dict[str, int], *, k1: float = 1.2, b: float = 0.75
+    ) -> BM25Index:
+        """The index of stored term counts (index.store), without tokenising anything."""
+        out = cls.__new__(cls)
+        out._weigh(counts, vocab, k1, b)
+        return out
+
     def _weigh(self, counts: csr_matrix, vocab: dict[str, int], k1: float, b: float) -> None:
         self.k1, self.b = k1, b
         self.counts = counts
@@ -103,7 +116,13 @@ class BM25Index:
         norm = k1 * (1 - b + b * lengths[row_idx] / max(avg, 1e-6))
         weights = idf[col_idx] * tf * (k1 + 1) / (tf + norm)
         self.matrix = csc_matrix((weights, (row_idx, col_idx)), shape=(n_docs, len(vocab)))
+        self.matrix.sort_indices()  # each column's documents ascending: looked up by bisection
         self.idf = idf
+        data, starts = self.matrix.data, self.matrix.indptr
+        filled = np.flatnonzero(np.diff(starts) > 0)
+        self.col_max = np.zeros(len(vocab), dtype=np.float64)  # a term's highest weight
+        if len(filled):
+            self.col_max[filled] = np.maximum.reduceat(data, starts[filled])
 
     def with_changes(self, keep: Sequence[int], docs: Sequence[Sequence[str]]) -> BM25Index:
         """A new index of the rows `keep` (in that order) followed by `docs`; self is untouched,
@@ -112,19 +131,77 @@ class BM25Index:
         added = _term_counts(docs, vocab)
         kept = self.counts[np.asarray(keep, dtype=np.int64)]
         kept.resize((kept.shape[0], len(vocab)))
-        out = BM25Index.__new__(BM25Index)
-        out._weigh(vstack([kept, added], format="csr"), vocab, self.k1, self.b)
-        return out
+        return BM25Index.from_counts(vstack([kept, added], format="csr"), vocab, k1=self.k1, b=self.b)
 
     def _known(self, query_terms: Sequence[str]) -> list[int]:
-        """Columns of the query's terms that some document still has."""
-        return [i for i in (self.vocab.get(t) for t in set(query_terms)) if i is not None and self.df[i] > 0]
+        """Columns of the query's terms that some document still has, ascending: every path
+        adds a document's term weights in this one order, so their float32 sums agree."""
+        ids = {self.vocab.get(t) for t in query_terms}
+        return sorted(i for i in ids if i is not None and self.df[i] > 0)
+
+    def _column(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.matrix.indptr[col], self.matrix.indptr[col + 1]
+        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        ids = self._known(query_terms)
-        if not ids:
-            return np.zeros(self.matrix.shape[0], dtype=np.float32)
-        return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        """Every document's score (the exhaustive computation `top` must agree with)."""
+        out = np.zeros(self.matrix.shape[0], dtype=np.float32)
+        for col in self._known(query_terms):
+            rows, weights = self._column(col)
+            out[rows] += weights
+        return out
+
+    def doc_scores(self, query_terms: Sequence[str], docs: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The exact scores of the documents at `docs`: bisection in each term's postings."""
+        return self._exact(self._known(query_terms), np.asarray(docs, dtype=np.int64))
+
+    def _exact(self, cols: Sequence[int], docs: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(docs), dtype=np.float32)
+        if not len(docs):
+            return out
+        for col in cols:
+            rows, weights = self._column(col)
+            if not len(rows):
+                continue
+            pos = np.minimum(np.searchsorted(rows, docs), len(rows) - 1)
+            found = rows[pos] == docs
+            out[found] += weights[pos[found]]
+        return out
+
+    def top(self, query_terms: Sequence[str], k: int) -> Sparse:
+        """Scores exact for every document that can reach the k best (ties included); the
+        others are left out (they score below the k-th, though not necessarily 0).
+
+        Max-score pruning: the documents of the rarest terms give a score θ that the k-th best
+        reaches at least; terms whose highest weights together stay below θ cannot lift a
+        document holding none of the other terms into the k best, so only the postings of
+        the other terms are read. The bound is taken with a relative margin of 1e-4 for
+        float32 rounding of the sums (a handful of terms: under 1e-6)."""
+        n = self.matrix.shape[0]
+        cols = self._known(query_terms)
+        if not cols or k <= 0:
+            return Sparse(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), n)
+        by_df = sorted(cols, key=lambda c: (self.df[c], c))
+        seed_cols, seen = [], 0.0
+        for col in by_df:
+            seed_cols.append(col)
+            seen += float(self.df[col])
+            if seen >= SEED_PER_CANDIDATE * k:
+                break
+        theta = 0.0
+        if len(seed_cols) < len(cols):
+            seed = np.unique(np.concatenate([self._column(c)[0] for c in seed_cols]))
+            if len(seed) >= k:
+                seed_scores = self._exact(cols, seed)
+                theta = float(np.partition(seed_scores, len(seed) - k)[len(seed) - k])
+        essential = cols
+        if theta > 0:
+            by_bound = sorted(cols, key=lambda c: (self.col_max[c], c))
+            reach = np.cumsum([self.col_max[c] for c in by_bound]) * (1 + 1e-4)
+            skipped = int(np.searchsorted(reach, theta, side="left"))  # prefix sums below θ
+            essential = by_bound[skipped:]
+        docs = np.unique(np.concatenate([self._column(c)[0] for c in essential]))
+        return Sparse(docs, self._exact(cols, docs), n)
 
     def max_possible(self, query_terms: Sequence[str]) -> float:
         """An upper bound used to turn BM25 into a 0-1 confidence signal."""
