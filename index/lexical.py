@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain, pairwise
 
 import numpy as np
@@ -83,27 +84,51 @@ def _term_counts(docs: Sequence[Sequence[str]], vocab: dict[str, int]) -> csr_ma
     return counts
 
 
+@dataclass
+class TermCounts:
+    """How often each term occurs in each document (documents x terms, in `vocab`'s column
+    order): all that BM25 needs of the documents' term lists, so an index stores and loads
+    this matrix instead of every document's list of terms (index.store)."""
+
+    counts: csr_matrix
+    vocab: dict[str, int]
+
+    @classmethod
+    def of(cls, docs: Sequence[Sequence[str]]) -> TermCounts:
+        vocab: dict[str, int] = {}
+        return cls(_term_counts(docs, vocab), vocab)
+
+    def __len__(self) -> int:
+        return int(self.counts.shape[0])
+
+    def with_changes(self, keep: Sequence[int], docs: Sequence[Sequence[str]]) -> TermCounts:
+        """The rows `keep` (in that order) followed by `docs`; self is untouched."""
+        vocab = dict(self.vocab)
+        added = _term_counts(docs, vocab)
+        kept = self.counts[np.asarray(keep, dtype=np.int64)]
+        kept.resize((kept.shape[0], len(vocab)))
+        return TermCounts(vstack([kept, added], format="csr"), vocab)
+
+
 class BM25Index:
     """BM25 weights over a term-count matrix. The counts are kept so that a changed knowledge
     base replaces only its changed rows (`with_changes`); the weights, which depend on every
     document through idf and the mean length, are recomputed vectorised."""
 
     def __init__(self, docs: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
-        vocab: dict[str, int] = {}
-        self._weigh(_term_counts(docs, vocab), vocab, k1, b)
+        self._weigh(TermCounts.of(docs), k1, b)
 
     @classmethod
-    def from_counts(
-        cls, counts: csr_matrix, vocab: dict[str, int], *, k1: float = 1.2, b: float = 0.75
-    ) -> BM25Index:
+    def from_counts(cls, terms: TermCounts, *, k1: float = 1.2, b: float = 0.75) -> BM25Index:
         """The index of stored term counts (index.store), without tokenising anything."""
         out = cls.__new__(cls)
-        out._weigh(counts, vocab, k1, b)
+        out._weigh(terms, k1, b)
         return out
 
-    def _weigh(self, counts: csr_matrix, vocab: dict[str, int], k1: float, b: float) -> None:
+    def _weigh(self, terms: TermCounts, k1: float, b: float) -> None:
         self.k1, self.b = k1, b
-        self.counts = counts
+        self.terms = terms
+        counts, vocab = terms.counts, terms.vocab
         self.vocab = vocab
         n_docs = counts.shape[0]
         lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
@@ -127,11 +152,7 @@ class BM25Index:
     def with_changes(self, keep: Sequence[int], docs: Sequence[Sequence[str]]) -> BM25Index:
         """A new index of the rows `keep` (in that order) followed by `docs`; self is untouched,
         so answering can go on with it meanwhile."""
-        vocab = dict(self.vocab)
-        added = _term_counts(docs, vocab)
-        kept = self.counts[np.asarray(keep, dtype=np.int64)]
-        kept.resize((kept.shape[0], len(vocab)))
-        return BM25Index.from_counts(vstack([kept, added], format="csr"), vocab, k1=self.k1, b=self.b)
+        return BM25Index.from_counts(self.terms.with_changes(keep, docs), k1=self.k1, b=self.b)
 
     def _known(self, query_terms: Sequence[str]) -> list[int]:
         """Columns of the query's terms that some document still has, ascending: every path

@@ -53,8 +53,8 @@ class HybridRetriever:
         keep: Sequence[int] = (),
     ) -> None:
         """The retriever over `data`. With `previous`, `data.records` are `previous`'s records
-        at positions `keep` followed by new ones, and only the new ones are tokenised into the
-        lexical structures (an incremental refresh; index/sync.py)."""
+        at positions `keep` followed by new ones, whose title facets only are read again (an
+        incremental refresh; index/sync.py counted only the new ones' terms)."""
         self.settings = settings
         self.records: list[IndexRecord] = data.records
         self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
@@ -64,12 +64,11 @@ class HybridRetriever:
             apply_search_params(
                 self._ann, {"ef_search": settings.hnsw_ef_search, "nprobe": settings.ivf_nprobe}
             )
+        self.bm25 = BM25Index.from_counts(data.term_counts())
         if previous is None:
-            self.bm25 = BM25Index([r.lexical for r in self.records])
             self._title_facets = [facets_of(r.title, "title") for r in self.records]
         else:
             new = self.records[len(keep) :]
-            self.bm25 = previous.bm25.with_changes(keep, [r.lexical for r in new])
             self._title_facets = [previous._title_facets[i] for i in keep]
             self._title_facets += [facets_of(r.title, "title") for r in new]
         self.fuzzy = FuzzyNames([r.names for r in self.records], max_scored=settings.fuzzy_max_names)
