@@ -255,9 +255,12 @@ def measure(data_dir: Path, warmup: int, profile: bool, limit: int = 0) -> dict[
     encoder = assistant.resources.encoder
     rows = read_eval_tsv(DEV_QUESTIONS) + read_eval_tsv(COLLOQUIAL)
     questions = [r.question for r in rows]
+    # sessions of its own: a base measured again (--reuse) keeps the sessions of earlier runs,
+    # and a question answered in a session that already holds a ticket is answered otherwise
+    run = f"scale-{time.time_ns()}"
     random.Random(0).shuffle(questions)
     for n, text in enumerate(questions[:warmup]):
-        assistant.handle(UserMessage(text=text, session_id=f"scale-warm-{n}"))
+        assistant.handle(UserMessage(text=text, session_id=f"{run}-warm-{n}"))
     rss_warm = _rss_mib()
     floor, answer, wall = [], [], []
     actions: Counter[str] = Counter()
@@ -274,7 +277,7 @@ def measure(data_dir: Path, warmup: int, profile: bool, limit: int = 0) -> dict[
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        reply = assistant.handle(UserMessage(text=text, session_id=f"scale-{n}"))
+        reply = assistant.handle(UserMessage(text=text, session_id=f"{run}-{n}"))
         if profiler is not None:
             profiler.disable()
         wall.append((time.perf_counter() - started) * 1000)

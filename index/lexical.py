@@ -23,6 +23,10 @@ TITLE_WEIGHT = 3
 SEED_PER_CANDIDATE = 4
 """BM25Index.top: postings of the rarest terms read first, until this many per candidate wanted
 (their k-th best score is the pruning bound)."""
+DENSE_SHARE = 32
+"""BM25Index.top: when the postings left to read hold more than 1/DENSE_SHARE as many entries
+as there are documents, they are added into one array of every document (a memset and a
+scatter, cheaper than gathering their union; measured at 200k items, docs/benchmarks.md 16)."""
 
 
 def char_bigrams(text: str) -> list[str]:
@@ -166,8 +170,11 @@ class BM25Index:
 
     def scores(self, query_terms: Sequence[str]) -> np.ndarray:
         """Every document's score (the exhaustive computation `top` must agree with)."""
+        return self._accumulate(self._known(query_terms))
+
+    def _accumulate(self, cols: Sequence[int]) -> np.ndarray:
         out = np.zeros(self.matrix.shape[0], dtype=np.float32)
-        for col in self._known(query_terms):
+        for col in cols:
             rows, weights = self._column(col)
             out[rows] += weights
         return out
@@ -221,6 +228,12 @@ class BM25Index:
             reach = np.cumsum([self.col_max[c] for c in by_bound]) * (1 + 1e-4)
             skipped = int(np.searchsorted(reach, theta, side="left"))  # prefix sums below θ
             essential = by_bound[skipped:]
+        if sum(float(self.df[c]) for c in essential) * DENSE_SHARE >= n:
+            # a long posting walk: adding into one array of every document is cheaper than
+            # gathering the union; the documents listed are then all that score above 0
+            full = self._accumulate(cols)
+            docs = np.flatnonzero(full)
+            return Sparse(docs, full[docs], n)
         docs = np.unique(np.concatenate([self._column(c)[0] for c in essential]))
         return Sparse(docs, self._exact(cols, docs), n)
 
