@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import chain, pairwise
 
 import numpy as np
-from scipy.sparse import csc_matrix, csr_matrix, vstack
+from scipy.sparse import csr_matrix, vstack
 
 from index.fusion import Sparse
 from nlu.tokenize import content_tokens, segmentation_key
@@ -136,15 +136,20 @@ class BM25Index:
         self.vocab = vocab
         n_docs = counts.shape[0]
         lengths = np.asarray(counts.sum(axis=1), dtype=np.float32).ravel()
-        coo = counts.tocoo()
-        row_idx, col_idx = coo.row.astype(np.int64), coo.col.astype(np.int64)
-        tf = coo.data.astype(np.float32)
+        # on the count matrix's own arrays (no int64 coordinate copies: at 200k items, 25M
+        # entries, those were most of an index load's peak memory)
+        col_idx = counts.indices
+        row_idx = np.repeat(np.arange(n_docs, dtype=col_idx.dtype), np.diff(counts.indptr))
+        tf = counts.data.astype(np.float32, copy=False)
         self.df = np.bincount(col_idx, minlength=len(vocab)).astype(np.float32)
         idf = np.log1p((max(n_docs, 1) - self.df + 0.5) / (self.df + 0.5))
         avg = float(lengths.mean()) if n_docs else 1.0
         norm = k1 * (1 - b + b * lengths[row_idx] / max(avg, 1e-6))
+        del row_idx
         weights = idf[col_idx] * tf * (k1 + 1) / (tf + norm)
-        self.matrix = csc_matrix((weights, (row_idx, col_idx)), shape=(n_docs, len(vocab)))
+        del norm
+        shape = (n_docs, len(vocab))
+        self.matrix = csr_matrix((weights, col_idx, counts.indptr), shape=shape).tocsc()
         self.matrix.sort_indices()  # each column's documents ascending: looked up by bisection
         self.idf = idf
         data, starts = self.matrix.data, self.matrix.indptr
