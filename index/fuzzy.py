@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from index.fusion import Sparse
 from nlu.charindex import ROUNDING, CharIndex
 
 SHORTLIST_FIRST = 512
@@ -51,27 +52,36 @@ class FuzzyNames:
         self._first = np.searchsorted(self._owner, np.arange(self.n_docs + 1))  # a doc's names
         self._chars = CharIndex(self.choices)
 
-    def scores(self, query: str, k: int | None = None) -> np.ndarray:
-        """Each document's score. With `k`, exact for the k best documents and every document
-        tied with the k-th (the ones a ranking of k candidates reads), unless `max_scored` cut
-        the shortlist; the others hold what their scored names gave (a lower bound, often 0):
-        read them with `doc_scores`."""
+    def scores(self, query: str) -> np.ndarray:
+        """Every document's score, every name scored (the exhaustive computation `top` must
+        agree with)."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        if not query or not self.choices:
-            return out
-        if k is None:
+        if query and self.choices:
             np.maximum.at(out, self._owner, combined_scores(query, self.choices))
-            return out
+        return out
+
+    def top(self, query: str, k: int) -> Sparse:
+        """The documents with a scored name and their best scored name's score: exact for the
+        k best documents and every document tied with the k-th (the ones a ranking of k
+        candidates reads), unless `max_scored` cut the shortlist; the others hold what their
+        scored names gave (a lower bound; unlisted: 0): read them with `doc_scores`."""
+        empty = Sparse(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), self.n_docs)
+        if not query or not self.choices:
+            return empty
         bound = self._bound(query, self._chars.shared(query))  # 0: no shared character, score 0
         first = _highest(bound, SHORTLIST_FIRST)
-        self._score_into(out, query, first)
-        kth = self._kth(out[np.unique(self._owner[first])], k)
+        docs, values = self._score(query, first)
+        kth = self._kth(docs, values, k)
         bound[first] = 0.0
         rest = np.flatnonzero(bound >= max(kth, 1e-3))
         if self.max_scored and len(first) + len(rest) > self.max_scored:
             rest = rest[_highest(bound[rest], max(self.max_scored - len(first), 0))]
-        self._score_into(out, query, rest)
-        return out
+        more_docs, more_values = self._score(query, rest)
+        docs = np.concatenate([docs, more_docs])
+        values = np.concatenate([values, more_values])
+        if not len(docs):
+            return empty
+        return Sparse(*_best_per_doc(docs, values), self.n_docs)
 
     def doc_scores(self, query: str, docs: Sequence[int] | np.ndarray) -> np.ndarray:
         """The exact scores of the documents at `docs`."""
@@ -95,17 +105,30 @@ class FuzzyNames:
         bound[shared == 0] = 0.0
         return bound
 
-    def _score_into(self, out: np.ndarray, query: str, rows: np.ndarray) -> None:
-        if len(rows):
-            values = combined_scores(query, [self.choices[i] for i in rows])
-            np.maximum.at(out, self._owner[rows], values)
+    def _score(self, query: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(owner document, score) of the names at `rows`."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self._owner[rows], combined_scores(query, [self.choices[i] for i in rows])
 
     @staticmethod
-    def _kth(scores: np.ndarray, k: int) -> float:
-        """The k-th best score (0 when fewer than k documents)."""
-        if k <= 0 or k > len(scores):
+    def _kth(docs: np.ndarray, values: np.ndarray, k: int) -> float:
+        """The k-th best document score, a document counted once at its best name (0 when
+        fewer than k documents)."""
+        if k <= 0 or not len(docs):
             return 0.0
-        return float(np.partition(scores, len(scores) - k)[len(scores) - k])
+        _, best = _best_per_doc(docs, values)
+        if k > len(best):
+            return 0.0
+        return float(np.partition(best, len(best) - k)[len(best) - k])
+
+
+def _best_per_doc(docs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct documents (ascending) and the best of their values."""
+    union, inverse = np.unique(docs, return_inverse=True)
+    best = np.zeros(len(union), dtype=np.float32)
+    np.maximum.at(best, inverse, values)
+    return union, best
 
 
 def _highest(values: np.ndarray, n: int) -> np.ndarray:

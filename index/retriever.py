@@ -1,9 +1,12 @@
 """Hybrid retrieval: dense (faiss), lexical (BM25) and fuzzy (rapidfuzz), fused.
 
-Each retriever scores every document (dense: or its ANN candidates; fuzzy: exactly the
-documents that can reach its leading candidates, index/fuzzy.py); fusion turns the
-three lists into one ranking, and each hit keeps the raw signals so that the
-dialogue policy can judge confidence on calibrated, not relative, numbers.
+Each retriever hands over the documents that can reach its leading candidates with their
+exact scores (index.fusion.Sparse: dense, every document below flat_max, else its ANN
+candidates; lexical, the postings left after max-score pruning; fuzzy, the names whose
+character bound reaches the leading scores), so a message does not cost array passes over
+the whole knowledge base; fusion turns the three lists into one ranking, and each hit keeps
+the raw signals (read exactly for the hits) so that the dialogue policy can judge confidence
+on calibrated, not relative, numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from index.ann import apply_search_params
 from index.ann import search as ann_search
 from index.facets import facet_adjustment, facets_of, route_conflict, route_of
-from index.fusion import rrf_fusion, top_candidates, weighted_fusion
+from index.fusion import Sparse, rrf_fusion, top_sparse, weighted_fusion
 from index.fuzzy import FuzzyNames
 from index.lexical import BM25Index, terms
 from index.records import IndexRecord
@@ -50,8 +53,8 @@ class HybridRetriever:
         keep: Sequence[int] = (),
     ) -> None:
         """The retriever over `data`. With `previous`, `data.records` are `previous`'s records
-        at positions `keep` followed by new ones, and only the new ones are tokenised into the
-        lexical structures (an incremental refresh; index/sync.py)."""
+        at positions `keep` followed by new ones, whose title facets only are read again (an
+        incremental refresh; index/sync.py counted only the new ones' terms)."""
         self.settings = settings
         self.records: list[IndexRecord] = data.records
         self.vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
@@ -61,12 +64,11 @@ class HybridRetriever:
             apply_search_params(
                 self._ann, {"ef_search": settings.hnsw_ef_search, "nprobe": settings.ivf_nprobe}
             )
+        self.bm25 = BM25Index.from_counts(data.term_counts())
         if previous is None:
-            self.bm25 = BM25Index([r.lexical for r in self.records])
             self._title_facets = [facets_of(r.title, "title") for r in self.records]
         else:
             new = self.records[len(keep) :]
-            self.bm25 = previous.bm25.with_changes(keep, [r.lexical for r in new])
             self._title_facets = [previous._title_facets[i] for i in keep]
             self._title_facets += [facets_of(r.title, "title") for r in new]
         self.fuzzy = FuzzyNames([r.names for r in self.records], max_scored=settings.fuzzy_max_names)
@@ -84,13 +86,16 @@ class HybridRetriever:
         return self.records[pos] if pos is not None else None
 
     def dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Every document's dense score written out (-1 where the ANN did not reach)."""
+        return self.dense_candidates(vector).to_dense()
+
+    def dense_candidates(self, vector: np.ndarray) -> Sparse:
+        """Every document's cosine (flat scan), or the ANN's candidates with -1 for the rest."""
         if self._ann is None:
-            return self.vectors @ vector.astype(np.float32)
-        scores = np.full(len(self.records), -1.0, dtype=np.float32)
+            return Sparse.dense(self.vectors @ vector.astype(np.float32))
         sims, ids = ann_search(self._ann, vector[None, :].astype(np.float32), self.settings.candidates)
         keep = ids[0] >= 0
-        scores[ids[0][keep]] = sims[0][keep]
-        return scores
+        return Sparse.of(ids[0][keep], sims[0][keep], len(self.records), fill=-1.0)
 
     def search(
         self,
@@ -106,14 +111,15 @@ class HybridRetriever:
         if not self.records or not text:
             return []
         query_terms = terms(search_text)
-        signals: dict[str, np.ndarray] = {}
+        # exact for every document a ranking of this many candidates reads
+        wanted = max(self.settings.candidates, top_k)
+        signals: dict[str, Sparse] = {}
         if mode in ("hybrid", "dense") and vector is not None:
-            signals["dense"] = self.dense_scores(vector)
+            signals["dense"] = self.dense_candidates(vector)
         if mode in ("hybrid", "lexical"):
-            signals["lexical"] = self.bm25.scores(query_terms)
+            signals["lexical"] = self.bm25.top(query_terms, wanted)
         if mode in ("hybrid", "fuzzy"):
-            # exact for every document a ranking of this many candidates reads
-            signals["fuzzy"] = self.fuzzy.scores(search_text, k=max(self.settings.candidates, top_k))
+            signals["fuzzy"] = self.fuzzy.top(search_text, wanted)
         if not signals:
             return []
         if len(signals) == 1:
@@ -126,28 +132,32 @@ class HybridRetriever:
         if mode == "hybrid" and self.settings.facet_penalty + self.settings.facet_bonus > 0:
             fused = self._adjust_for_facets(fused, facets_of(text, "query"), route_of(text))
         lexical_scale = self.bm25.max_possible(query_terms) or 1.0
-        hits = []
-        leading = top_candidates(fused, top_k)
+        leading = top_sparse(fused, top_k)
+        fused_at = fused.at(leading)
+        dense = signals["dense"].at(leading) if "dense" in signals else None
+        lexical = self.bm25.doc_scores(query_terms, leading) if "lexical" in signals else None
         fuzzy = self.fuzzy.doc_scores(search_text, leading) if "fuzzy" in signals else None
+        hits = []
         for n, pos in enumerate(leading):
             record = self.records[pos]
             raw = {
-                "dense": float(signals["dense"][pos]) if "dense" in signals else 0.0,
-                "lexical": float(signals["lexical"][pos]) / lexical_scale if "lexical" in signals else 0.0,
+                "dense": float(dense[n]) if dense is not None else 0.0,
+                "lexical": float(lexical[n]) / lexical_scale if lexical is not None else 0.0,
                 "fuzzy": float(fuzzy[n]) / 100.0 if fuzzy is not None else 0.0,
             }
-            hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused[pos]), raw))
+            hits.append(Hit(record.id, record.title, record.kind, record.parent, float(fused_at[n]), raw))
         return hits
 
     def _adjust_for_facets(
-        self, fused: np.ndarray, wanted: frozenset[str], route: tuple[str, str] | None
-    ) -> np.ndarray:
+        self, fused: Sparse, wanted: frozenset[str], route: tuple[str, str] | None
+    ) -> Sparse:
         """Re-score the leading candidates by the variant (facet) the question asks for, and by
         the direction it states (a title naming only the place left is the opposite variant)."""
-        adjusted = fused.copy()
         conflict = self.settings.facet_conflict_penalty
-        for pos in top_candidates(fused, self.settings.candidates):
-            adjusted[pos] += facet_adjustment(
+        leading = top_sparse(fused, self.settings.candidates)
+        adjusted = fused.at(leading)
+        for n, pos in enumerate(leading):
+            adjusted[n] += facet_adjustment(
                 wanted,
                 self._title_facets[pos],
                 bonus=self.settings.facet_bonus,
@@ -155,5 +165,11 @@ class HybridRetriever:
                 conflict=conflict,
             )
             if route is not None and route_conflict(route, self.records[pos].title):
-                adjusted[pos] -= conflict
-        return adjusted
+                adjusted[n] -= conflict
+        rest = ~np.isin(fused.ids, leading)
+        return Sparse.of(
+            np.concatenate([fused.ids[rest], leading]),
+            np.concatenate([fused.values[rest], adjusted]),
+            fused.n,
+            fused.fill,
+        )

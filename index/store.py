@@ -2,6 +2,12 @@
 
 A build writes a sibling temporary folder and renames it into place, so a
 crash or a bad import never leaves a half-written index behind.
+
+Format 3 keeps the documents' lexical terms as one term-count matrix (terms.npz, the
+columns named in vocab.json) instead of a list of terms in every line of records.jsonl:
+at 200k items those lists were 90% of the folder (800 MB of JSON), and parsing them most
+of the index load's time and peak memory (docs/benchmarks.md 16). Format 2 folders are
+still read (their terms counted at load).
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
+from index.lexical import TermCounts
 from index.records import IndexRecord
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)
 
 
 @dataclass
@@ -27,6 +36,13 @@ class IndexData:
     vectors: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     faiss_bytes: bytes | None = None  # serialized ANN index, when not flat
+    terms: TermCounts | None = None  # the records' lexical terms counted; None: in the records
+
+    def term_counts(self) -> TermCounts:
+        """The records' term counts: stored ones, or counted from the records' term lists."""
+        if self.terms is None:
+            self.terms = TermCounts.of([r.lexical for r in self.records])
+        return self.terms
 
 
 class IndexNotBuiltError(RuntimeError):
@@ -38,9 +54,16 @@ def save_index(folder: Path, data: IndexData) -> None:
     tmp = folder.with_name(f"{folder.name}.tmp-{int(time.time() * 1000)}")
     tmp.mkdir()
     try:
+        terms = data.term_counts()
         with (tmp / "records.jsonl").open("w", encoding="utf-8") as handle:
             for record in data.records:
-                handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                fields = record.to_json()
+                del fields["lexical"]  # in terms.npz
+                handle.write(json.dumps(fields, ensure_ascii=False) + "\n")
+        counts = terms.counts
+        np.savez(tmp / "terms.npz", indptr=counts.indptr, indices=counts.indices, data=counts.data)
+        # the vocabulary's insertion order is its column order (index.lexical._term_counts)
+        (tmp / "vocab.json").write_text(json.dumps(list(terms.vocab), ensure_ascii=False))
         np.save(tmp / "vectors.npy", data.vectors.astype(np.float32))
         if data.faiss_bytes is not None:
             (tmp / "ann.faiss").write_bytes(data.faiss_bytes)
@@ -64,13 +87,21 @@ def load_index(folder: Path) -> IndexData:
     if not manifest_path.is_file():
         raise IndexNotBuiltError(f"no index in {folder}; run `govbot index build`")
     manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != FORMAT_VERSION:
+    if manifest.get("format") not in READABLE_FORMATS:
         raise IndexNotBuiltError(f"index in {folder} has an old format; run `govbot index build`")
     with (folder / "records.jsonl").open(encoding="utf-8") as handle:
         records = [IndexRecord.from_json(json.loads(line)) for line in handle if line.strip()]
+    terms = _load_terms(folder, len(records)) if manifest["format"] >= 3 else None
     vectors = np.load(folder / "vectors.npy")
     ann = folder / "ann.faiss"
-    return IndexData(records, vectors, manifest, ann.read_bytes() if ann.is_file() else None)
+    return IndexData(records, vectors, manifest, ann.read_bytes() if ann.is_file() else None, terms)
+
+
+def _load_terms(folder: Path, count: int) -> TermCounts:
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    with np.load(folder / "terms.npz") as arrays:
+        counts = csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(count, len(vocab)))
+    return TermCounts(counts, {term: col for col, term in enumerate(vocab)})
 
 
 def serialize_ann(index: Any) -> bytes:

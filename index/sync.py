@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.builder import ann_bytes_for, from_stored, record_for, to_stored
-from index.lexical import lexicon_key
+from index.lexical import TermCounts, lexicon_key
 from index.records import IndexRecord
 from index.retriever import HybridRetriever
 from index.store import IndexData, IndexNotBuiltError, load_index, save_index
@@ -97,6 +97,10 @@ def apply_changes(
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         new_vectors[batch] = embed([new_records[i].dense_views for i in batch])
+    new_terms = [r.lexical for r in new_records]
+    terms = TermCounts.of(new_terms) if base is None else base.term_counts().with_changes(kept, new_terms)
+    for record in new_records:
+        record.lexical = []  # counted in `terms`; the lists were most of a large index's memory
     old_vectors = np.zeros((0, dim), dtype=np.float32) if base is None else base.vectors[kept]
     vectors = np.vstack([old_vectors, new_vectors]).astype(np.float32)
     kind, ann = ann_bytes_for(vectors, ann_params)
@@ -118,7 +122,7 @@ def apply_changes(
         fresh={new_records[i].id: to_stored(encoder_name, new_records[i], new_vectors[i]) for i in todo},
         fresh_records=fresh_records,
     )
-    return Applied(IndexData(records + new_records, vectors, manifest, ann), report, kept)
+    return Applied(IndexData(records + new_records, vectors, manifest, ann, terms), report, kept)
 
 
 class IndexSync:
@@ -231,7 +235,7 @@ class IndexSync:
             applied.report.reason = reason
             retriever = HybridRetriever(applied.data, self.index_settings)
         else:
-            base = IndexData(current.records, current.vectors, current.manifest)
+            base = IndexData(current.records, current.vectors, current.manifest, terms=current.bm25.terms)
             applied = self._apply(base, changes)
             applied.report.path = "incremental"
             retriever = HybridRetriever(

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from index.fusion import minmax_on, top_candidates
+from index.fusion import minmax_on, top_candidates, top_sparse
 from index.fuzzy import FuzzyNames
 
 ALPHABET = "身份证补办换领护照港澳通行签注社保医疗养老保险广州市越秀区天河申请进度查询"
@@ -32,7 +32,9 @@ def test_leading_documents_match_scoring_every_name(names: FuzzyNames, k: int) -
     for _ in range(40):
         query = _text(rng, 2, 20)
         full = names.scores(query)
-        fast = names.scores(query, k=k)
+        found = names.top(query, k)
+        fast = found.to_dense()
+        assert top_sparse(found, k).tolist() == top_candidates(full, k).tolist()
         top_full, top_fast = top_candidates(full, k), top_candidates(fast, k)
         assert np.sort(full[top_full]).tolist() == np.sort(fast[top_fast]).tolist()
         assert np.array_equal(minmax_on(full, top_full), minmax_on(fast, top_fast))
@@ -53,13 +55,12 @@ def test_names_that_only_share_characters_do_not_hide_the_best() -> None:
     shuffled = ["".join(rng.sample("港澳通行证签注", 7)) for _ in range(600)]
     docs = [[name] for name in shuffled] + [["港澳通行证签注"]]
     fuzzy = FuzzyNames(docs)
-    scores = fuzzy.scores("港澳通行证签注办理", k=1)
-    assert int(top_candidates(scores, 1)[0]) == 600
+    assert top_sparse(fuzzy.top("港澳通行证签注办理", 1), 1).tolist() == [600]
 
 
 def test_nothing_to_match() -> None:
-    assert FuzzyNames([]).scores("身份证", k=5).tolist() == []
-    assert FuzzyNames([["护照"]]).scores("", k=5).tolist() == [0.0]
+    assert FuzzyNames([]).top("身份证", 5).to_dense().tolist() == []
+    assert FuzzyNames([["护照"]]).top("", 5).to_dense().tolist() == [0.0]
 
 
 def test_max_scored_bounds_the_work(names: FuzzyNames, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +79,6 @@ def test_max_scored_bounds_the_work(names: FuzzyNames, monkeypatch: pytest.Monke
     )
     monkeypatch.setattr(module, "combined_scores", counting)
     query = limited.choices[42] + "怎么办"
-    scores = limited.scores(query, k=50)
+    scores = limited.top(query, 50).to_dense()
     assert 0 < sum(scored) <= 600
     assert scores[42] == scores.max() > 0  # the name typed in full is among the scored

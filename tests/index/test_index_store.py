@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import store as store_module
+from index.lexical import BM25Index, TermCounts
 from index.records import IndexRecord
 from index.store import MANIFEST, IndexData, IndexNotBuiltError, load_index, save_index
 
@@ -34,26 +38,68 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.parent.iterdir() if p.name != folder.name)
 
 
+def _without_terms(records: list[IndexRecord]) -> list[IndexRecord]:
+    return [dataclasses.replace(r, lexical=[]) for r in records]
+
+
 def test_round_trip(tmp_path: Path) -> None:
+    """Records come back without their term lists; the terms come back as counts, equal to
+    counting the lists."""
     folder = tmp_path / "index"
     data = _data()
     save_index(folder, data)
     loaded = load_index(folder)
-    assert loaded.records == data.records
+    assert loaded.records == _without_terms(data.records)
     np.testing.assert_array_equal(loaded.vectors, data.vectors)
     assert loaded.faiss_bytes == b"ann-bytes"
     assert loaded.manifest["encoder"] == "fake"
     assert loaded.manifest["count"] == 3
+    assert loaded.manifest["format"] == store_module.FORMAT_VERSION
+    assert "lexical" not in (folder / "records.jsonl").read_text(encoding="utf-8")
+    expected = TermCounts.of([r.lexical for r in data.records])
+    assert loaded.terms is not None and loaded.terms.vocab == expected.vocab
+    assert (loaded.terms.counts != expected.counts).nnz == 0
 
 
-def test_loaded_terms_are_shared_not_copied(tmp_path: Path) -> None:
-    """One string object per distinct term across records: a copy per occurrence was most of
-    a large index's memory."""
+def test_term_counts_round_trip_on_random_documents(tmp_path: Path) -> None:
+    """Random term lists (repeats, documents without terms, a count after changes): the loaded
+    counts are the counts, and BM25 over them scores as BM25 over the lists."""
+    rng = random.Random(5)
+    words = ["身份证", "#身份", "@shen_fen", "护照", "#护照", "社保", "x"]
+    lists = [[rng.choice(words) for _ in range(rng.randint(0, 12))] for _ in range(40)]
+    keep_order = lists[5:30] + lists[30:]
+    data = _data(len(keep_order))
+    data.terms = TermCounts.of(lists[:30]).with_changes(list(range(5, 30)), lists[30:])
     folder = tmp_path / "index"
-    save_index(folder, _data())
-    first, second = load_index(folder).records[:2]
-    assert first.lexical == second.lexical == ["事项", "#事项"]
-    assert all(a is b for a, b in zip(first.lexical, second.lexical, strict=True))
+    save_index(folder, data)
+    loaded = load_index(folder).term_counts()
+    names = {col: term for term, col in loaded.vocab.items()}
+    rows = [
+        Counter({names[int(c)]: int(v) for c, v in zip(row.indices, row.data, strict=True)})
+        for row in loaded.counts
+    ]
+    assert rows == [Counter(terms) for terms in keep_order]
+    query = ["身份证", "护照", "#护照"]
+    # columns in another order add a document's weights in another order: equal to float32 rounding
+    np.testing.assert_allclose(
+        BM25Index.from_counts(loaded).scores(query), BM25Index(keep_order).scores(query), rtol=1e-6
+    )
+
+
+def test_format_2_folders_are_still_read(tmp_path: Path) -> None:
+    """A folder written before the term counts (records with their term lists) loads, and its
+    terms are counted from the lists."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    data = _data()
+    with (folder / "records.jsonl").open("w", encoding="utf-8") as handle:
+        for record in data.records:
+            handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    np.save(folder / "vectors.npy", data.vectors)
+    (folder / MANIFEST).write_text(json.dumps({"format": 2, "count": 3}))
+    loaded = load_index(folder)
+    assert loaded.records == data.records and loaded.terms is None
+    assert loaded.term_counts().vocab == {"事项": 0, "#事项": 1}
 
 
 def test_replace_is_atomic_and_leaves_no_temporary_folders(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from index.facets import facet_adjustment, facets_of
-from index.fusion import minmax_on, rrf_fusion, top_candidates, weighted_fusion
+from index.fusion import Sparse, minmax_on, rrf_fusion, top_candidates, weighted_fusion
 from index.lexical import TITLE_WEIGHT, BM25Index, char_bigrams, document_terms, terms
 
 # ------------------------------------------------------------------ lexical
@@ -83,32 +83,33 @@ def test_minmax_equal_positive_scores() -> None:
 
 
 SIGNALS = {
-    "dense": np.array([0.90, 0.95, 0.20, 0.85]),
-    "lexical": np.array([6.0, 0.0, 7.0, 1.0]),
+    "dense": Sparse.dense(np.array([0.90, 0.95, 0.20, 0.85])),
+    "lexical": Sparse.dense(np.array([6.0, 0.0, 7.0, 1.0])),
 }
 
 
 def test_weighted_fusion_prefers_doc_ranked_high_by_both() -> None:
-    fused = weighted_fusion(SIGNALS, {"dense": 0.6, "lexical": 0.4}, candidates_per=4)
+    fused = weighted_fusion(SIGNALS, {"dense": 0.6, "lexical": 0.4}, candidates_per=4).to_dense()
     assert int(np.argmax(fused)) == 0
 
 
 def test_weighted_fusion_ignores_silent_retriever() -> None:
-    signals = {"dense": SIGNALS["dense"], "lexical": np.zeros(4)}
-    fused = weighted_fusion(signals, {"dense": 0.6, "lexical": 0.4}, candidates_per=4)
-    np.testing.assert_allclose(fused, minmax_on(SIGNALS["dense"], np.arange(4)) * 0.6, rtol=1e-6)
+    signals = {"dense": SIGNALS["dense"], "lexical": Sparse.dense(np.zeros(4))}
+    fused = weighted_fusion(signals, {"dense": 0.6, "lexical": 0.4}, candidates_per=4).to_dense()
+    dense = SIGNALS["dense"].to_dense()
+    np.testing.assert_allclose(fused, minmax_on(dense, np.arange(4)) * 0.6, rtol=1e-6)
 
 
 def test_rrf_fusion_prefers_doc_ranked_high_by_both() -> None:
-    fused = rrf_fusion(SIGNALS, candidates_per=4, k=60)
+    fused = rrf_fusion(SIGNALS, candidates_per=4, k=60).to_dense()
     assert int(np.argmax(fused)) == 0
     # doc 1 has no lexical score at all, so it gets dense's vote only
     assert fused[1] == pytest.approx(1 / 61)
 
 
 def test_fusion_of_nothing() -> None:
-    assert weighted_fusion({}, {}, 5).shape == (0,)
-    assert rrf_fusion({}, 5).shape == (0,)
+    assert weighted_fusion({}, {}, 5).to_dense().shape == (0,)
+    assert rrf_fusion({}, 5).to_dense().shape == (0,)
 
 
 # ------------------------------------------------------------------ facets
