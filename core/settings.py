@@ -147,10 +147,9 @@ class ServerSettings(Section):
         1,
         ge=0,
         description="Answering engines per worker, each answering one message at a time in its own "
-        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (the kernel "
-        "hands a burst of connections to whichever worker wakes first) use every core, at the price of "
-        "the engines' threads sharing one GIL; 1 measured better on the shared 2-core machine "
-        "(docs/benchmarks.md §17)",
+        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (connections "
+        "are not spread evenly, see `listen`) use every core, at the price of the engines' threads "
+        "sharing one GIL; 1 measured better on the shared 2-core machine (docs/benchmarks.md §17)",
     )
     listen: Literal["reuseport", "shared"] = Field(
         "reuseport",
