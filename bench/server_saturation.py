@@ -255,10 +255,13 @@ async def burst(url: str, app_id: str, texts: Iterator[str], size: int, budget: 
 
     results: list[tuple[float, bool]] = []
     run_id = uuid.uuid4().hex[:10]
+    first_id = time.time_ns() // 1000 * 1000  # microseconds x 1000 + n: unique across bursts, < 2^63
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=0)  # WeChat: one connection each
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
-        query, body = push(app_id, f"oBurst_{run_id}_{n:02d}", next(texts), f"{int(time.time())}{n:03d}")
+        # a MsgId of its own: WeChat's dedupe (in Redis, shared by the --ab servers) would answer a
+        # repeated one from the first answer's record
+        query, body = push(app_id, f"oBurst_{run_id}_{n:02d}", next(texts), f"{first_id + n}")
         started = time.perf_counter()
         response = await http.post(f"/connectors/wechat/{app_id}", params=query, content=body.encode())
         elapsed = time.perf_counter() - started

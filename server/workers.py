@@ -181,6 +181,10 @@ class Supervisor:
             while not (self._stopping and not self._alive()):
                 self._watch(wake_read)
         finally:
+            for slot in self._alive():  # only after an error in the parent: no orphans left serving
+                assert slot.process is not None
+                slot.process.kill()
+                slot.process.join()
             signal.set_wakeup_fd(previous_fd)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
