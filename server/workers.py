@@ -14,7 +14,8 @@ taken port fails in a second, before the engine loads) but listens only when uvi
 serving, after the app's warm-up, so no connection waits in the queue of a worker that is
 still loading. The parent restarts a worker that dies (after a delay that doubles with each
 death in a row), forwards SIGTERM / SIGINT to the workers (uvicorn drains their connections),
-and tells prometheus_client's multiprocess mode which workers are gone.
+and tells prometheus_client's multiprocess mode which workers are gone. A worker stops when
+the parent dies, however it died (Linux's parent-death signal), so none is left holding the port.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from uvicorn.config import STARTUP_FAILURE
 # uvicorn's own logger: the lines about workers go where uvicorn's supervisor writes its own
 log = logging.getLogger("uvicorn.error")
 SPAWN = multiprocessing.get_context("spawn")
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP too: its default would end the parent alone; the workers are stopped as for SIGTERM
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class PortTakenError(OSError):
@@ -123,8 +126,19 @@ class _Worker(uvicorn.Server):
             self._ready.send(os.getpid())
 
 
-def _worker_main(config: uvicorn.Config, ready: Connection) -> None:
+def _stop_with_parent(parent: int) -> None:
+    """SIGTERM this worker when the parent dies (even by SIGKILL), so no orphan keeps the port."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(config: uvicorn.Config, ready: Connection, parent: int) -> None:
     """A worker process: bind, then serve until SIGTERM / SIGINT (uvicorn drains)."""
+    _stop_with_parent(parent)
     config.configure_logging()
     try:
         sock = worker_socket(config.host, config.port)
@@ -202,7 +216,9 @@ class Supervisor:
     def _start(self, slot: _Slot) -> None:
         parent_end, child_end = SPAWN.Pipe(duplex=False)
         process = SPAWN.Process(
-            target=_worker_main, args=(self.config, child_end), name=f"govbot-worker-{slot.number}"
+            target=_worker_main,
+            args=(self.config, child_end, os.getpid()),
+            name=f"govbot-worker-{slot.number}",
         )
         process.start()
         child_end.close()  # the child has its copy
@@ -289,6 +305,7 @@ class Supervisor:
         if not self._stopping:
             log.info("server.workers.stopping: %s", signal.Signals(sig).name)
         self._stopping = True
+        sig = signal.SIGTERM if sig == signal.SIGHUP else sig  # uvicorn drains on TERM, not on HUP
         for slot in self.slots:
             slot.restart_at = None
             if slot.process is not None and slot.process.pid is not None and slot.process.is_alive():

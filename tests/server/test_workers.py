@@ -89,6 +89,96 @@ def test_a_worker_that_cannot_start_stops_the_server_instead_of_looping() -> Non
     assert status == 1
 
 
+# -- the supervisor over a tiny app (no engine: starts in a second) -------------------------------
+
+SUPERVISE = """
+import sys, uvicorn
+from server.workers import RestartPolicy, serve_workers
+port = int(sys.argv[1])
+config = uvicorn.Config("tests.utils.tiny_asgi:app", host="127.0.0.1", port=port, log_level="info")
+sys.exit(serve_workers(config, 2, RestartPolicy(first=0.2, longest=600.0)))
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Two workers of the tiny app under the supervisor, in a process of their own."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log_path = tmp_path / "supervisor.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SUPERVISE, str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, timeout=PATIENCE, process=process)
+        yield {"url": url, "port": port, "process": process, "log": log_path}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+
+
+def _tiny_pid(url: str) -> int:
+    return int(httpx.get(url, timeout=30, headers={"Connection": "close"}).text)
+
+
+def _until(check: Any, what: str) -> Any:
+    """Poll `check()` until it returns something true; fails after PATIENCE seconds."""
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not within {PATIENCE} s: {what}")
+
+
+def _gone(pids: set[int]) -> bool:
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def _both_workers(url: str) -> set[int] | None:
+    pids = {_tiny_pid(url) for _ in range(16)}
+    return pids if len(pids) == 2 else None
+
+
+def _log_with(path: Path, needle: str) -> str | None:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text if needle in text else None
+
+
+def test_deaths_in_a_row_wait_longer_each_time(tiny: dict[str, Any]) -> None:
+    url = tiny["url"]
+    workers = _until(lambda: _both_workers(url), "both workers answer")
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    replacement = _until(lambda: {_tiny_pid(url) for _ in range(16)} - workers, "the replacement answers")
+    os.kill(replacement.pop(), signal.SIGKILL)  # the same slot dies again soon after its start
+    text = _until(lambda: _log_with(tiny["log"], "(2 in a row); restarting in 0.4 s"), "the doubled delay")
+    assert f"[{victim}] exited with -9 (1 in a row); restarting in 0.2 s" in text
+
+
+def test_workers_stop_when_the_parent_is_killed(tiny: dict[str, Any]) -> None:
+    workers = _until(lambda: _both_workers(tiny["url"]), "both workers answer")
+    tiny["process"].kill()
+    tiny["process"].wait(timeout=60)
+    _until(lambda: _gone(workers), "the workers exit after the parent")
+    claim_port("127.0.0.1", tiny["port"]).close()  # nobody holds the port any more
+
+
+def test_sighup_stops_the_server_like_sigterm(tiny: dict[str, Any]) -> None:
+    workers = _children(tiny["process"].pid)
+    tiny["process"].send_signal(signal.SIGHUP)
+    assert tiny["process"].wait(timeout=PATIENCE) == 0
+    _until(lambda: _gone(workers), "the workers exit")
+
+
 # -- govbot serve --workers 2 ---------------------------------------------------------------------
 
 
