@@ -547,7 +547,9 @@ def serve(
         return
     if not settings.secrets.redis_url:
         err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-"))
+    metrics_dir = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-")
+    )
     listen = settings.server.listen
     if listen == "reuseport" and not reuseport_balances():
         err.print(
@@ -561,7 +563,7 @@ def serve(
     config = uvicorn.Config("server.app:create_app", factory=True, **options)
     policy = RestartPolicy(settings.server.restart_delay_seconds, settings.server.restart_delay_max_seconds)
     try:
-        status = serve_workers(config, n_workers, policy)
+        status = serve_workers(config, n_workers, policy, metrics_dir)
     except PortTakenError as exc:  # taken since the check above
         fail(f"cannot listen: {exc.strerror}")
     if status:

@@ -172,6 +172,7 @@ class Supervisor:
     workers: int
     policy: RestartPolicy
     clock: Callable[[], float] = time.monotonic
+    metrics_dir: str | None = None  # prometheus_client's multiprocess folder of the workers
     slots: list[_Slot] = field(default_factory=list)
     _signals: list[int] = field(default_factory=list)
     _stopping: bool = False
@@ -272,7 +273,11 @@ class Supervisor:
         if slot.ready is not None:
             slot.ready.close()
         slot.process, slot.ready = None, None
-        _forget_metrics(process.pid)
+        if self.metrics_dir and process.pid is not None:
+            # its live-gauge files go; its counters stay (totals must not go backwards)
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(process.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
         if self._stopping:
             log.info(
                 "server.worker.exited: worker %d [%s], status %s", slot.number, process.pid, process.exitcode
@@ -312,22 +317,16 @@ class Supervisor:
                 os.kill(slot.process.pid, sig)
 
 
-def _forget_metrics(pid: int | None) -> None:
-    """A dead worker's live-gauge files go (its counters stay: totals must not go backwards)."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory and pid is not None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-
-
-def serve_workers(config: uvicorn.Config, workers: int, policy: RestartPolicy) -> int:
+def serve_workers(
+    config: uvicorn.Config, workers: int, policy: RestartPolicy, metrics_dir: str | None = None
+) -> int:
     """Claim config.host:config.port, run the supervisor until it is stopped; its exit status.
+    `metrics_dir`: the workers' PROMETHEUS_MULTIPROC_DIR.
 
     Raises PortTakenError when something listens there already."""
     holder = claim_port(config.host, config.port)
     try:
         config.port = holder.getsockname()[1]
-        return Supervisor(config, workers, policy).run()
+        return Supervisor(config, workers, policy, metrics_dir=metrics_dir).run()
     finally:
         holder.close()
