@@ -143,16 +143,6 @@ def _gone(pids: set[int]) -> bool:
     return not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
-def _exited(pid: int) -> bool:
-    """Gone or a zombie: its sockets are closed (a connection the kernel handed a killed worker's
-    socket before that is reset: the price of a socket per worker, docs/deployment.md)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
-
-
 def _both_workers(url: str) -> set[int] | None:
     pids = {_tiny_pid(url) for _ in range(16)}
     return pids if len(pids) == 2 else None
@@ -168,7 +158,9 @@ def test_deaths_in_a_row_wait_longer_each_time(tiny: dict[str, Any]) -> None:
     workers = _until(lambda: _both_workers(url), "both workers answer")
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
-    _until(lambda: _exited(victim), "the killed worker is gone")
+    # reaped by the parent: every thread ended, its socket closed (a connection the kernel hands
+    # a killed worker's socket before that is reset, the price of a socket per worker)
+    _until(lambda: _gone({victim}), "the killed worker is reaped")
     replacement = _until(lambda: {_tiny_pid(url) for _ in range(16)} - workers, "the replacement answers")
     os.kill(replacement.pop(), signal.SIGKILL)  # the same slot dies again soon after its start
     text = _until(lambda: _log_with(tiny["log"], "(2 in a row); restarting in 0.4 s"), "the doubled delay")
@@ -271,7 +263,9 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(served: dict[s
     before = _pids_seen(url, 32)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
-    _until(lambda: _exited(victim), "the killed worker is gone")
+    # reaped by the parent: every thread ended, its socket closed (a connection the kernel hands
+    # a killed worker's socket before that is reset, the price of a socket per worker)
+    _until(lambda: _gone({victim}), "the killed worker is reaped")
     for _ in range(20):  # the other worker's socket takes every new connection meanwhile
         assert _pid_of_answering_worker(url) != victim
     deadline = time.monotonic() + PATIENCE
