@@ -22,11 +22,14 @@ private key prefix (deleted afterwards) and the rate limits raised. Linux only (
 The server's idle CPU (index-sync and outbox polls) is measured first for --idle-seconds and
 its share is taken out of the CPU per answer. `--engines 1 --threads 2` runs the server as it
 was before issue 9 (one engine per worker, two OpenMP threads per answer) for an A/B.
+`--listen shared` serves with uvicorn's one shared socket instead of a socket per worker
+(server.listen); `--ab shared` serves both, measured interleaved.
 Examples::
 
     .venv/bin/python bench/server_saturation.py --data-dir /tmp/burst_gd --skip-prepare
     .venv/bin/python bench/server_saturation.py --data-dir /tmp/burst_gd --skip-prepare --engines 1 \
         --threads 2
+    .venv/bin/python bench/server_saturation.py --data-dir /tmp/burst_gd --skip-prepare --ab shared
 """
 
 from __future__ import annotations
@@ -252,10 +255,13 @@ async def burst(url: str, app_id: str, texts: Iterator[str], size: int, budget: 
 
     results: list[tuple[float, bool]] = []
     run_id = uuid.uuid4().hex[:10]
+    first_id = time.time_ns() // 1000 * 1000  # microseconds x 1000 + n: unique across bursts, < 2^63
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=0)  # WeChat: one connection each
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
-        query, body = push(app_id, f"oBurst_{run_id}_{n:02d}", next(texts), f"{int(time.time())}{n:03d}")
+        # a MsgId of its own: WeChat's dedupe (in Redis, shared by the --ab servers) would answer a
+        # repeated one from the first answer's record
+        query, body = push(app_id, f"oBurst_{run_id}_{n:02d}", next(texts), f"{first_id + n}")
         started = time.perf_counter()
         response = await http.post(f"/connectors/wechat/{app_id}", params=query, content=body.encode())
         elapsed = time.perf_counter() - started
@@ -297,6 +303,8 @@ def write_config(directory: Path, prefix: str, api_base: str, args: Any) -> Path
         config["server"]["engines"] = args.engines
     if args.threads is not None:
         config["runtime"]["threads"] = args.threads
+    if args.listen is not None:
+        config["server"]["listen"] = args.listen
     path = directory / "config.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -345,10 +353,18 @@ def parse_args(argv: list[str] | None = None) -> Any:
     parser.add_argument("--engines", type=int, help="server.engines for the run (default: config.yml's)")
     parser.add_argument("--threads", type=int, help="runtime.threads for the run (default: config.yml's)")
     parser.add_argument(
+        "--listen",
+        choices=["reuseport", "shared"],
+        help="server.listen for the run (default: config.yml's)",
+    )
+    parser.add_argument(
         "--ab",
-        action="store_true",
-        help="also serve the server as before issue 9 (--engines 1 --threads 2) "
-        "on the next port, measured interleaved with this one",
+        nargs="?",
+        const="before",
+        choices=["before", "shared"],
+        help="also serve, on the next port and measured interleaved with this one, the server as "
+        "before issue 9 (`before`, the default: --engines 1 --threads 2) or with uvicorn's shared "
+        "socket (`shared`: --listen shared, the rest as this one)",
     )
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU measured this long")
     parser.add_argument("--out", help="write the results as JSON here")
@@ -366,6 +382,7 @@ class Variant:
         workers = workers_of(pgid)
         self.results: dict[str, Any] = {
             "engines": args.engines,
+            "listen": args.listen,
             "threads_setting": args.threads,
             "threads": thread_settings(workers[-1]) if workers else {},
             "worker_pids": workers,
@@ -428,10 +445,14 @@ def main(argv: list[str] | None = None) -> None:
     secrets = {app_id: f"secret-{app_id}" for app_id in APPS}
     results: dict[str, Any] = {"environment": env, "workers": args.workers, "prepared": prepared}
     configs = {"now": args}
-    if args.ab:  # the server as it was before issue 9, on the next port
+    if args.ab == "before":  # the server as it was before issue 9, on the next port
         configs["before"] = argparse.Namespace(
             **{**vars(args), "port": args.port + 1, "engines": 1, "threads": 2}
         )
+    elif args.ab == "shared":  # the same server on uvicorn's one shared socket
+        args.listen = args.listen or "reuseport"
+        configs = {args.listen: args}
+        configs["shared"] = argparse.Namespace(**{**vars(args), "port": args.port + 1, "listen": "shared"})
     with tempfile.TemporaryDirectory(prefix="govbot-sat-") as tmp, fake_wechat(secrets) as api:
         os.environ.update(wechat_env(secrets))
         try:
@@ -493,7 +514,8 @@ def report_variant(name: str, results: dict[str, Any]) -> None:
     floor = results["floor"]
     threads = " ".join(f"{k}={v}" for k, v in results.get("threads", {}).items())
     engines = "config.yml's" if results["engines"] is None else results["engines"]
-    print(f"### {name}: engines per worker {engines}; worker threads: {threads}\n")
+    listen = results.get("listen") or "config.yml's"
+    print(f"### {name}: engines per worker {engines}; listen {listen}; worker threads: {threads}\n")
     cpu_ms = results["cpu_time_ms"]
     idle = results["idle"]["server_cores"]
     print(

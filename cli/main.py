@@ -504,9 +504,21 @@ def serve(
     import uvicorn
 
     from core.startup import STARTUP
+    from server.workers import (
+        PortTakenError,
+        RestartPolicy,
+        claim_port,
+        reuseport_balances,
+        serve_workers,
+    )
 
     STARTUP.mark("interpreter_and_imports")
     settings = cli_settings(data_dir)
+    host, port = host or settings.server.host, port or settings.server.port
+    try:  # a taken port fails now, not after preparing and loading the engines
+        claim_port(host, port).close()
+    except PortTakenError as exc:
+        fail(f"cannot listen: {exc.strerror}")
     assistant = Assistant(settings)
     try:
         prepare_all(assistant, quiet=False, index=False)
@@ -522,21 +534,40 @@ def serve(
     config_path = global_options().config
     if config_path:
         os.environ["GOVBOT_CONFIG"] = str(Path(config_path).resolve())
-    if n_workers > 1:
-        if not settings.secrets.redis_url:
-            err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-"))
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        workers=n_workers,
-        log_level="info",
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
         # only the configured proxies may set the client address (uvicorn trusts loopback by default)
-        forwarded_allow_ips=",".join(settings.server.forwarded_allow_ips) or "",
-        proxy_headers=bool(settings.server.forwarded_allow_ips),
+        "forwarded_allow_ips": ",".join(settings.server.forwarded_allow_ips) or "",
+        "proxy_headers": bool(settings.server.forwarded_allow_ips),
+    }
+    if n_workers == 1:
+        uvicorn.run("server.app:create_app", factory=True, **options)
+        return
+    if not settings.secrets.redis_url:
+        err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
+    metrics_dir = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-")
     )
+    listen = settings.server.listen
+    if listen == "reuseport" and not reuseport_balances():
+        err.print(
+            "[yellow]note:[/yellow] this system does not spread connections over SO_REUSEPORT "
+            "sockets (server.listen); the workers share one socket"
+        )
+        listen = "shared"
+    if listen == "shared":
+        uvicorn.run("server.app:create_app", factory=True, workers=n_workers, **options)
+        return
+    config = uvicorn.Config("server.app:create_app", factory=True, **options)
+    policy = RestartPolicy(settings.server.restart_delay_seconds, settings.server.restart_delay_max_seconds)
+    try:
+        status = serve_workers(config, n_workers, policy, metrics_dir)
+    except PortTakenError as exc:  # taken since the check above
+        fail(f"cannot listen: {exc.strerror}")
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command(name="eval")

@@ -147,10 +147,29 @@ class ServerSettings(Section):
         1,
         ge=0,
         description="Answering engines per worker, each answering one message at a time in its own "
-        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (the kernel "
-        "hands a burst of connections to whichever worker wakes first) use every core, at the price of "
-        "the engines' threads sharing one GIL; 1 measured better on the shared 2-core machine "
-        "(docs/benchmarks.md §17)",
+        "thread (0 = one per CPU core). More than one lets a burst that lands on one worker (connections "
+        "are not spread evenly, see `listen`) use every core, at the price of the engines' threads "
+        "sharing one GIL; 1 measured better on the shared 2-core machine (docs/benchmarks.md §17)",
+    )
+    listen: Literal["reuseport", "shared"] = Field(
+        "reuseport",
+        description="With several workers: `reuseport` gives each worker its own listening socket "
+        "(SO_REUSEPORT), so Linux spreads new connections over the workers; `shared` is uvicorn's one "
+        "socket, from which whichever worker wakes first accepts, often all keep-alive clients on one "
+        "worker (docs/benchmarks.md §17). Where the kernel does not balance SO_REUSEPORT (not Linux), "
+        "`govbot serve` says so and uses `shared`",
+    )
+    restart_delay_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Wait before restarting a worker that died (reuseport); doubled for each death in a "
+        "row, up to restart_delay_max_seconds, so a crash loop does not spin",
+    )
+    restart_delay_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait before restarting a dead worker; a worker that ran this long before "
+        "dying is restarted after restart_delay_seconds again",
     )
     max_body_bytes: int = Field(65_536, description="Requests with a larger body are refused (413)")
     max_upload_bytes: int = Field(

@@ -3,10 +3,11 @@ from async code without blocking the event loop.
 
 Each engine answers one message at a time in its own thread (an Assistant keeps SQLite
 connections and lazily built parts that are not meant for concurrent threads); several
-engines answer side by side. Why several per process: uvicorn's workers share one listening
-socket, and a burst of connections goes to whichever worker's event loop wakes first, often
-all to one; with one engine per worker that worker answers the burst one by one while the
-other core idles. The encoder, faiss and numpy release the GIL, so engines in one process
+engines answer side by side. Why several per process: connections are not spread evenly over
+the workers (with uvicorn's shared socket, `server.listen: shared`, a burst goes to whichever
+worker's event loop wakes first, often all to one; with a socket per worker, the default, by a
+hash, unevenly by chance); with one engine per worker a loaded worker answers its share one by
+one while another core idles. The encoder, faiss and numpy release the GIL, so engines in one process
 can use every core for most of an answer; the Python parts still take turns, and on the
 shared development machine one engine per worker measured better (`server.engines`,
 docs/benchmarks.md §17). The engines share the retriever, which is read-only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,8 @@ async def ready(service: Service, desk: Desk, request: Request, response: Respon
     ticket store) are required, 503 while either is down; `redis` (when configured) is not:
     without it, limits and sessions fall back to this process. Also up to which day the ticket
     calendar knows the official holidays (a warning there does not make it unready).
-    /healthz stays a plain liveness check."""
+    /healthz stays a plain liveness check. `worker_pid`: which worker process answered (with
+    several workers each keeps its own engine and index, so a check says which one it saw)."""
     checks = await service.run(lambda _a: service.readiness())
     limiter = request.app.state.limiter
     dependencies: dict[str, dict[str, Any]] = {
@@ -48,6 +50,7 @@ async def ready(service: Service, desk: Desk, request: Request, response: Respon
     checks["dependencies"] = dependencies
     checks["calendar"] = desk.policy.calendar.coverage(desk.clock()).as_dict()
     checks["startup"] = request.app.state.startup.report()
+    checks["worker_pid"] = os.getpid()
     checks["ready"] = all(d["ok"] for d in dependencies.values() if d["required"])
     if not checks["ready"]:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

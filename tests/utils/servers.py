@@ -55,12 +55,15 @@ def wait_until_up(url: str, timeout: float = 90.0, process: Any = None) -> None:
     raise RuntimeError(f"{url} did not come up in {timeout} s")
 
 
-def start_serve_process(data_dir: Any, port: int, env: dict[str, str], log_path: Any, cwd: Any) -> Any:
+def start_serve_process(
+    data_dir: Any, port: int, env: dict[str, str], log_path: Any, cwd: Any, workers: int = 1
+) -> Any:
     """`govbot serve` (python -m cli.main) as a subprocess in its own session, output to a log."""
     import subprocess
     import sys
 
     command = [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process by stop_process
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
