@@ -38,6 +38,7 @@ class ChannelRuntime:
 
     data_dir: Path
     redis_url: str = ""
+    redis_prefix: str = "govbot:"  # server.redis_prefix: deployments sharing one Redis keep apart
     secrets: Mapping[str, Any] = field(default_factory=dict)
     clock: Clock = system_clock
     sleep: Sleep = asyncio.sleep

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ChannelRuntime(
         data_dir=settings.data_dir,
         redis_url=settings.secrets.redis_url,
+        redis_prefix=settings.server.redis_prefix,
         secrets={"wechat": settings.secrets.wechat},
     )
     channels = load_channels(settings.channels, runtime=runtime)

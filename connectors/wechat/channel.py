@@ -103,6 +103,7 @@ class WeChatChannel(Channel):
                 redis_url=runtime.redis_url,
                 ttl_seconds=settings.dedupe_ttl_seconds,
                 clock=self.clock,
+                redis_prefix=runtime.redis_prefix,
             )
             self.outbox = Outbox(path, settings.outbox, clock=self.clock)
             self.api = WeChatApi(

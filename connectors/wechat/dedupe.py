@@ -117,8 +117,13 @@ class RedisDedupe:
 
 
 def make_dedupe(
-    *, data_dir: Path, redis_url: str, ttl_seconds: int, clock: Clock = system_clock
+    *,
+    data_dir: Path,
+    redis_url: str,
+    ttl_seconds: int,
+    clock: Clock = system_clock,
+    redis_prefix: str = "govbot:",
 ) -> SQLiteDedupe | RedisDedupe:
-    if redis_url:
-        return RedisDedupe(redis_url, ttl_seconds)
+    if redis_url:  # under the deployment's prefix, so two deployments on one Redis keep apart
+        return RedisDedupe(redis_url, ttl_seconds, prefix=f"{redis_prefix}wechat:dedupe:")
     return SQLiteDedupe(data_dir / "wechat.sqlite", ttl_seconds, clock=clock)

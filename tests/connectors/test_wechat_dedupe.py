@@ -186,3 +186,28 @@ def test_events_are_deduplicated_by_sender_and_time(harness: Callable[..., Harne
     second = h.client.post("/connectors/wechat/wxplain", params=wx_query(), content=xml.encode())
     assert first.status_code == second.status_code == 200
     assert h.dedupe_rows() == 1
+
+
+@needs_redis
+def test_deployments_sharing_one_redis_keep_their_own_records(tmp_path: Path) -> None:
+    """The Redis records live under `server.redis_prefix`, so a second deployment on the same
+    Redis does not take a push as already answered by the first."""
+    from connectors.wechat.dedupe import make_dedupe
+
+    base = f"govbot-test-{uuid.uuid4().hex}:"
+    first, second = (
+        make_dedupe(data_dir=tmp_path, redis_url=REDIS_URL, ttl_seconds=60, redis_prefix=f"{base}{n}:")
+        for n in ("a", "b")
+    )
+    try:
+        assert first.claim("msg-1")
+        assert second.claim("msg-1")  # the other deployment has not seen it
+        assert not first.claim("msg-1")
+    finally:
+        first.close()
+        second.close()
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{base}*"):
+            client.delete(key)
