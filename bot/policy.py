@@ -291,20 +291,44 @@ def _on_message(
     if children and best.id in children and len(children[best.id]) > 1:
         variants = children[best.id][: config.clarify_max_options]
         return Decision("clarify", "parent_item", options=[Option(id=h.id, title=h.title) for h in variants])
-    options = _clarify_options(hits, config)
+    options, reason = _clarify_options(hits, config), "close_candidates"
+    if not options and level == "answer":
+        options, reason = _dense_rivals(hits, config), "dense_rival"
     if options and level == "answer" and _one_document(options, documents):
         # articles of one document are not choices a citizen can judge: the answer quotes the
         # best and the close ones (only when confident: otherwise a document that merely
         # shares words with the question would be quoted as if it answered it)
         return Decision("answer", "one_document", best.id, fields=message.fields)
     if options:
-        return Decision("clarify", "close_candidates", options=options)
+        return Decision("clarify", reason, options=options)
     if level == "clarify":
         unsure = _unsure_options(hits, config)
         if not unsure:
             return Decision("fallback", "low_confidence")
         return Decision("clarify", "unsure", options=unsure)
     return Decision("answer", "retrieval", best.id, fields=message.fields)
+
+
+def _dense_rivals(hits: list[Hit], config: PolicyConfig) -> list[Option]:
+    """The first `dense_rival_window` candidates (distinct titles) when one of them, other than the
+    best, is at least as close to the question by the embedding: fusion put the best first on
+    shared words or names, the meaning prefers another, and neither alone says which variant the
+    citizen means (代开发票作废 vs 代开增值税普通发票). Empty when they agree."""
+    window = config.dense_rival_window
+    if window < 2 or len(hits) < 2:
+        return []
+    best = hits[0]
+    chosen: dict[str, Option] = {}
+    for hit in hits:
+        if len(chosen) >= min(window, config.clarify_max_options):
+            break
+        chosen.setdefault(hit.title, Option(id=hit.id, title=hit.title))
+    leading = best.signals.get("dense", 0.0)
+    rival = any(
+        h.title != best.title and h.signals.get("dense", 0.0) >= leading
+        for h in hits[1:window]
+    )
+    return list(chosen.values()) if rival and len(chosen) >= 2 else []
 
 
 def _words_support(best: Hit, config: PolicyConfig) -> bool:

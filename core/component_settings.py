@@ -147,6 +147,13 @@ class DecisionPolicyOptions(ComponentOptions):
     answer_min_fuzzy: float = Field(
         0.0, ge=0, le=1, description="Name-match score (0-1) that also counts as word support for an answer"
     )
+    dense_rival_window: int = Field(
+        0,
+        ge=0,
+        description="An answer needs the embedding to agree with the fused ranking: when another title among "
+        "the first this many candidates has a dense score at least the best's, the retrievers disagree on "
+        "which item it is and the assistant offers those candidates instead (0: no such check)",
+    )
     confidence: Literal["dense", "corpus"] = Field(
         "dense",
         description="Which calibration decides: 'dense' (answer when the best hit's dense score passes the "
