@@ -324,10 +324,7 @@ def _dense_rivals(hits: list[Hit], config: PolicyConfig) -> list[Option]:
             break
         chosen.setdefault(hit.title, Option(id=hit.id, title=hit.title))
     leading = best.signals.get("dense", 0.0)
-    rival = any(
-        h.title != best.title and h.signals.get("dense", 0.0) >= leading
-        for h in hits[1:window]
-    )
+    rival = any(h.title != best.title and h.signals.get("dense", 0.0) >= leading for h in hits[1:window])
     return list(chosen.values()) if rival and len(chosen) >= 2 else []
 
 
