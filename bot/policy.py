@@ -153,6 +153,40 @@ def read_intent(message: ParsedMessage) -> str:
     return message.intent
 
 
+def _strongly_matched(hits: list[Hit], calibration: Calibration, config: PolicyConfig) -> bool:
+    """Retrieval names one item strongly and unambiguously: the best hit is confident, its dense
+    score passes the answer threshold by `strong_match_dense_margin`, its fused score reaches
+    `strong_match_min_score` (the lexical or name matcher agree with the embedding) and it leads
+    the runner-up by `clarify_margin`."""
+    if not hits or calibration.level(hits) != "answer":
+        return False
+    best = hits[0]
+    lead = best.score - hits[1].score if len(hits) > 1 else best.score
+    return (
+        best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
+        and best.score >= config.strong_match_min_score
+        and lead >= config.clarify_margin
+    )
+
+
+def service_progress_question(
+    message: ParsedMessage,
+    hits: list[Hit],
+    state: SessionState,
+    calibration: Calibration,
+    config: PolicyConfig,
+) -> bool:
+    """Whether a message the classifier reads as a ticket-status question asks about a service's own
+    progress or result query instead (临时救助申请了想查进度, 舱单通关状态): no ticket number in it or
+    pending in the session, no word that names the citizen's own hotline request (`own_ticket_words`:
+    工单, 反映, 投诉...), and retrieval names one item strongly (`_strongly_matched`)."""
+    if message.first("ticket_no") or state.pending_ticket_no:
+        return False
+    if any(w in message.text for w in config.own_ticket_words):
+        return False
+    return _strongly_matched(hits, calibration, config)
+
+
 def strong_service_match(
     message: ParsedMessage, hits: list[Hit], calibration: Calibration, config: PolicyConfig
 ) -> bool:
@@ -169,17 +203,11 @@ def strong_service_match(
     title) matched by a message that does not ask about complaining found the message's tone,
     not its topic (向12345投诉的方式 for a noise complaint that leaves a phone number): a ticket.
     """
-    if not hits or calibration.level(hits) != "answer":
+    if not _strongly_matched(hits, calibration, config):
+        return False
+    if message.intent_confidence >= config.complaint_clear_confidence:
         return False
     best = hits[0]
-    lead = best.score - hits[1].score if len(hits) > 1 else best.score
-    strong = (
-        best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
-        and best.score >= config.strong_match_min_score
-        and lead >= config.clarify_margin
-    )
-    if not strong or message.intent_confidence >= config.complaint_clear_confidence:
-        return False
     said = [w for w in config.complaint_words if w in message.text]
     if not said:  # an item about complaining itself matched a complaint by its tone: file it
         return not any(w in best.title for w in config.complaint_words)
@@ -230,6 +258,10 @@ def decide(
     if decision is None:
         if intent == "complaint" and strong_service_match(message, hits, calibration, config):
             intent = "ask_service"  # a question about the matched service, told as a story
+        elif intent == "ticket_status" and service_progress_question(
+            message, hits, state, calibration, config
+        ):
+            intent = "ask_service"  # the progress of a service applied for, not of a hotline ticket
         decision = _on_message(message, intent, hits, state, calibration, config, children, documents or {})
     decision.intent = intent
     return decision

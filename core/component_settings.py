@@ -136,6 +136,12 @@ class DecisionPolicyOptions(ComponentOptions):
         description="Words that make a message clearly a complaint or a demand for action: it stays a "
         "ticket unless the matched item is itself the channel for it (its title has one of the words)",
     )
+    own_ticket_words: tuple[str, ...] = Field(
+        ("工单", "12345", "反映", "投诉", "诉求", "单子", "回复", "回访"),
+        description="Words that tie a status question to the citizen's own hotline request: it stays a "
+        "ticket-status question even when one service matches strongly (without them and without a "
+        "ticket number, a strong match to a progress-query item is a question about that service)",
+    )
     answer_min_lexical: float = Field(
         0.0,
         ge=0,

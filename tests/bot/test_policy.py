@@ -530,3 +530,44 @@ def test_dense_rival_within_one_document_answers() -> None:
     assert (same.action, same.reason) == ("answer", "one_document")
     two = decide(msg, hits, SessionState(), CALIBRATION, RIVALS, documents=TWO_DOCS)
     assert (two.action, two.reason) == ("clarify", "dense_rival")
+
+
+# -- a status question about a service applied for, not a hotline ticket ------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "hits", "state", "expected"),
+    [
+        (
+            "低保申请了想查一下进度",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(),
+            ("answer", "ask_service"),
+        ),
+        ("低保申请了想查一下进度", _weak_hits(), SessionState(), ("ticket_status", "ticket_status")),
+        (
+            "我反映的低保问题有进度了吗",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(),
+            ("ticket_status", "ticket_status"),
+        ),
+        (
+            "低保申请了想查一下进度",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(pending_ticket_no=TICKET_NO),
+            ("ticket_status", "ticket_status"),
+        ),
+    ],
+    ids=[
+        "strong-service-match-answers",
+        "weak-match-stays-status",
+        "own-request-word-stays",
+        "pending-ticket-stays",
+    ],
+)
+def test_service_progress_question(
+    text: str, hits: list[Hit], state: SessionState, expected: tuple[str, str]
+) -> None:
+    message = make_message(text, intent="ticket_status", confidence=0.7, fields=[])
+    decision = decide(message, hits, state, CALIBRATION, CONFIG)
+    assert (decision.action, decision.intent) == expected
