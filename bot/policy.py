@@ -325,7 +325,7 @@ def _on_message(
         return Decision("clarify", "parent_item", options=[Option(id=h.id, title=h.title) for h in variants])
     options, reason = _clarify_options(hits, config), "close_candidates"
     if not options and level == "answer":
-        options, reason = _dense_rivals(hits, config), "dense_rival"
+        options, reason = _dense_rivals(hits, calibration, config), "dense_rival"
     if options and level == "answer" and _one_document(options, documents):
         # articles of one document are not choices a citizen can judge: the answer quotes the
         # best and the close ones (only when confident: otherwise a document that merely
@@ -341,13 +341,14 @@ def _on_message(
     return Decision("answer", "retrieval", best.id, fields=message.fields)
 
 
-def _dense_rivals(hits: list[Hit], config: PolicyConfig) -> list[Option]:
+def _dense_rivals(hits: list[Hit], calibration: Calibration, config: PolicyConfig) -> list[Option]:
     """The first `dense_rival_window` candidates (distinct titles) when one of them, other than the
     best, is at least as close to the question by the embedding: fusion put the best first on
     shared words or names, the meaning prefers another, and neither alone says which variant the
-    citizen means (代开发票作废 vs 代开增值税普通发票). Empty when they agree."""
+    citizen means (代开发票作废 vs 代开增值税普通发票). Empty when they agree, or when the best's
+    name is matched nearly word for word (the citizen typed the title itself)."""
     window = config.dense_rival_window
-    if window < 2 or len(hits) < 2:
+    if window < 2 or len(hits) < 2 or hits[0].signals.get("fuzzy", 0.0) >= calibration.fuzzy_min:
         return []
     best = hits[0]
     chosen: dict[str, Option] = {}

@@ -506,8 +506,20 @@ def _rivalled(runner_dense: float, runner_title: str = "代开增值税普通发
         (_rivalled(0.910), RIVALS, ("answer", "retrieval")),
         (_rivalled(0.920), CONFIG, ("answer", "retrieval")),  # window 0 (the declared default): no check
         (_rivalled(0.920, runner_title="代开发票作废"), RIVALS, ("answer", "retrieval")),  # same title
+        (
+            [make_hit("void", 0.9, title="代开发票作废", dense=0.9, fuzzy=0.95), *_rivalled(0.92)[1:]],
+            RIVALS,
+            ("answer", "retrieval"),
+        ),
     ],
-    ids=["meaning-prefers-runner-up", "tie", "embedding-agrees", "check-off", "same-title-no-choice"],
+    ids=[
+        "meaning-prefers-runner-up",
+        "tie",
+        "embedding-agrees",
+        "check-off",
+        "same-title-no-choice",
+        "title-typed",
+    ],
 )
 def test_dense_rival_asks_back(hits: list[Hit], config: PolicyConfig, expected: tuple[str, str]) -> None:
     decision = decide(make_message("个人怎么代开发票", fields=[]), hits, SessionState(), CALIBRATION, config)
