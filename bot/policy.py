@@ -153,11 +153,15 @@ def read_intent(message: ParsedMessage) -> str:
     return message.intent
 
 
-def _strongly_matched(hits: list[Hit], calibration: Calibration, config: PolicyConfig) -> bool:
+def _strongly_matched(
+    hits: list[Hit], calibration: Calibration, config: PolicyConfig, documents: Mapping[str, str]
+) -> bool:
     """Retrieval names one item strongly and unambiguously: the best hit is confident, its dense
     score passes the answer threshold by `strong_match_dense_margin`, its fused score reaches
-    `strong_match_min_score` (the lexical or name matcher agree with the embedding) and it leads
-    the runner-up by `clarify_margin`."""
+    `strong_match_min_score` (the lexical or name matcher agree with the embedding), it leads
+    the runner-up by `clarify_margin`, and the embedding prefers no other of the first candidates
+    (`_dense_rivals`: a match it contradicts is not unambiguous; articles of one policy document
+    are not rivals, see `_one_document`)."""
     if not hits or calibration.level(hits) != "answer":
         return False
     best = hits[0]
@@ -166,6 +170,7 @@ def _strongly_matched(hits: list[Hit], calibration: Calibration, config: PolicyC
         best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
         and best.score >= config.strong_match_min_score
         and lead >= config.clarify_margin
+        and _one_document(_dense_rivals(hits, calibration, config), documents, empty=True)
     )
 
 
@@ -175,6 +180,7 @@ def service_progress_question(
     state: SessionState,
     calibration: Calibration,
     config: PolicyConfig,
+    documents: Mapping[str, str],
 ) -> bool:
     """Whether a message the classifier reads as a ticket-status question asks about a service's own
     progress or result query instead (临时救助申请了想查进度, 舱单通关状态): no ticket number in it or
@@ -184,11 +190,15 @@ def service_progress_question(
         return False
     if any(w in message.text for w in config.own_ticket_words):
         return False
-    return _strongly_matched(hits, calibration, config)
+    return _strongly_matched(hits, calibration, config, documents)
 
 
 def strong_service_match(
-    message: ParsedMessage, hits: list[Hit], calibration: Calibration, config: PolicyConfig
+    message: ParsedMessage,
+    hits: list[Hit],
+    calibration: Calibration,
+    config: PolicyConfig,
+    documents: Mapping[str, str],
 ) -> bool:
     """Whether a message the classifier reads as a complaint is really a question about one item.
 
@@ -203,7 +213,7 @@ def strong_service_match(
     title) matched by a message that does not ask about complaining found the message's tone,
     not its topic (向12345投诉的方式 for a noise complaint that leaves a phone number): a ticket.
     """
-    if not _strongly_matched(hits, calibration, config):
+    if not _strongly_matched(hits, calibration, config, documents):
         return False
     if message.intent_confidence >= config.complaint_clear_confidence:
         return False
@@ -256,10 +266,12 @@ def decide(
     intent = read_intent(message)
     decision = _in_dialogue(message, state)
     if decision is None:
-        if intent == "complaint" and strong_service_match(message, hits, calibration, config):
+        if intent == "complaint" and strong_service_match(
+            message, hits, calibration, config, documents or {}
+        ):
             intent = "ask_service"  # a question about the matched service, told as a story
         elif intent == "ticket_status" and service_progress_question(
-            message, hits, state, calibration, config
+            message, hits, state, calibration, config, documents or {}
         ):
             intent = "ask_service"  # the progress of a service applied for, not of a hotline ticket
         decision = _on_message(message, intent, hits, state, calibration, config, children, documents or {})
@@ -371,8 +383,10 @@ def _words_support(best: Hit, config: PolicyConfig) -> bool:
     )
 
 
-def _one_document(options: list[Option], documents: Mapping[str, str]) -> bool:
-    """Whether every option is a chunk of one and the same policy document."""
+def _one_document(options: list[Option], documents: Mapping[str, str], *, empty: bool = False) -> bool:
+    """Whether every option is a chunk of one and the same policy document (`empty`: for no options)."""
+    if not options:
+        return empty
     found = {documents.get(o.id) for o in options}
     return len(found) == 1 and None not in found
 

@@ -583,3 +583,31 @@ def test_service_progress_question(
     message = make_message(text, intent="ticket_status", confidence=0.7, fields=[])
     decision = decide(message, hits, state, CALIBRATION, CONFIG)
     assert (decision.action, decision.intent) == expected
+
+
+def test_complaint_with_a_dense_rival_stays_a_ticket() -> None:
+    """A strong match that the embedding contradicts is not unambiguous: the complaint is filed."""
+    message = make_message("老板让我签自愿放弃社保的协议，不签就不发工资", intent="complaint", confidence=0.6)
+    hits = [
+        make_hit("best", 0.95, title="社会保险信息变更", dense=0.95, fuzzy=0.4, lexical=0.3),
+        make_hit("rival", 0.55, title="社会保险费补缴", dense=0.96),
+    ]
+    assert decide(message, hits, SessionState(), CALIBRATION, RIVALS).action == "ticket"
+    # without the rival check (window 0) the same list is read as a question about the best item
+    assert decide(message, hits, SessionState(), CALIBRATION, CONFIG).action == "answer"
+
+
+def test_rivals_within_one_document_keep_a_strong_match() -> None:
+    """Articles of one policy document that the embedding ranks differently are one source, not a
+    choice: the story told like a complaint is still a question about that document."""
+    message = make_message(
+        "孩子出生后父母双方都能休多少天假，单位不给批怎么办", intent="complaint", confidence=0.6
+    )
+    hits = [
+        make_hit("a", 0.95, title="第三条", dense=0.95, fuzzy=0.4, lexical=0.3, kind="chunk"),
+        make_hit("b", 0.55, title="第五条", dense=0.96, kind="chunk"),
+    ]
+    same = decide(message, hits, SessionState(), CALIBRATION, RIVALS, documents={"a": "d.md", "b": "d.md"})
+    assert (same.action, same.intent) == ("answer", "ask_service")
+    two = decide(message, hits, SessionState(), CALIBRATION, RIVALS, documents={"a": "d.md", "b": "e.md"})
+    assert two.action == "ticket"
