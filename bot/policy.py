@@ -153,8 +153,52 @@ def read_intent(message: ParsedMessage) -> str:
     return message.intent
 
 
+def _strongly_matched(
+    hits: list[Hit], calibration: Calibration, config: PolicyConfig, documents: Mapping[str, str]
+) -> bool:
+    """Retrieval names one item strongly and unambiguously: the best hit is confident, its dense
+    score passes the answer threshold by `strong_match_dense_margin`, its fused score reaches
+    `strong_match_min_score` (the lexical or name matcher agree with the embedding), it leads
+    the runner-up by `clarify_margin`, and the embedding prefers no other of the first candidates
+    (`_dense_rivals`: a match it contradicts is not unambiguous; articles of one policy document
+    are not rivals, see `_one_document`)."""
+    if not hits or calibration.level(hits) != "answer":
+        return False
+    best = hits[0]
+    lead = best.score - hits[1].score if len(hits) > 1 else best.score
+    return (
+        best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
+        and best.score >= config.strong_match_min_score
+        and lead >= config.clarify_margin
+        and _one_document(_dense_rivals(hits, calibration, config), documents, empty=True)
+    )
+
+
+def service_progress_question(
+    message: ParsedMessage,
+    hits: list[Hit],
+    state: SessionState,
+    calibration: Calibration,
+    config: PolicyConfig,
+    documents: Mapping[str, str],
+) -> bool:
+    """Whether a message the classifier reads as a ticket-status question asks about a service's own
+    progress or result query instead (临时救助申请了想查进度, 舱单通关状态): no ticket number in it or
+    pending in the session, no word that names the citizen's own hotline request (`own_ticket_words`:
+    工单, 反映, 投诉...), and retrieval names one item strongly (`_strongly_matched`)."""
+    if message.first("ticket_no") or state.pending_ticket_no:
+        return False
+    if any(w in message.text for w in config.own_ticket_words):
+        return False
+    return _strongly_matched(hits, calibration, config, documents)
+
+
 def strong_service_match(
-    message: ParsedMessage, hits: list[Hit], calibration: Calibration, config: PolicyConfig
+    message: ParsedMessage,
+    hits: list[Hit],
+    calibration: Calibration,
+    config: PolicyConfig,
+    documents: Mapping[str, str],
 ) -> bool:
     """Whether a message the classifier reads as a complaint is really a question about one item.
 
@@ -169,17 +213,11 @@ def strong_service_match(
     title) matched by a message that does not ask about complaining found the message's tone,
     not its topic (向12345投诉的方式 for a noise complaint that leaves a phone number): a ticket.
     """
-    if not hits or calibration.level(hits) != "answer":
+    if not _strongly_matched(hits, calibration, config, documents):
+        return False
+    if message.intent_confidence >= config.complaint_clear_confidence:
         return False
     best = hits[0]
-    lead = best.score - hits[1].score if len(hits) > 1 else best.score
-    strong = (
-        best.signals.get("dense", 0.0) >= calibration.dense_min + config.strong_match_dense_margin
-        and best.score >= config.strong_match_min_score
-        and lead >= config.clarify_margin
-    )
-    if not strong or message.intent_confidence >= config.complaint_clear_confidence:
-        return False
     said = [w for w in config.complaint_words if w in message.text]
     if not said:  # an item about complaining itself matched a complaint by its tone: file it
         return not any(w in best.title for w in config.complaint_words)
@@ -228,8 +266,14 @@ def decide(
     intent = read_intent(message)
     decision = _in_dialogue(message, state)
     if decision is None:
-        if intent == "complaint" and strong_service_match(message, hits, calibration, config):
+        if intent == "complaint" and strong_service_match(
+            message, hits, calibration, config, documents or {}
+        ):
             intent = "ask_service"  # a question about the matched service, told as a story
+        elif intent == "ticket_status" and service_progress_question(
+            message, hits, state, calibration, config, documents or {}
+        ):
+            intent = "ask_service"  # the progress of a service applied for, not of a hotline ticket
         decision = _on_message(message, intent, hits, state, calibration, config, children, documents or {})
     decision.intent = intent
     return decision
@@ -291,20 +335,42 @@ def _on_message(
     if children and best.id in children and len(children[best.id]) > 1:
         variants = children[best.id][: config.clarify_max_options]
         return Decision("clarify", "parent_item", options=[Option(id=h.id, title=h.title) for h in variants])
-    options = _clarify_options(hits, config)
+    options, reason = _clarify_options(hits, config), "close_candidates"
+    if not options and level == "answer":
+        options, reason = _dense_rivals(hits, calibration, config), "dense_rival"
     if options and level == "answer" and _one_document(options, documents):
         # articles of one document are not choices a citizen can judge: the answer quotes the
         # best and the close ones (only when confident: otherwise a document that merely
         # shares words with the question would be quoted as if it answered it)
         return Decision("answer", "one_document", best.id, fields=message.fields)
     if options:
-        return Decision("clarify", "close_candidates", options=options)
+        return Decision("clarify", reason, options=options)
     if level == "clarify":
         unsure = _unsure_options(hits, config)
         if not unsure:
             return Decision("fallback", "low_confidence")
         return Decision("clarify", "unsure", options=unsure)
     return Decision("answer", "retrieval", best.id, fields=message.fields)
+
+
+def _dense_rivals(hits: list[Hit], calibration: Calibration, config: PolicyConfig) -> list[Option]:
+    """The first `dense_rival_window` candidates (distinct titles) when one of them, other than the
+    best, is at least as close to the question by the embedding: fusion put the best first on
+    shared words or names, the meaning prefers another, and neither alone says which variant the
+    citizen means (代开发票作废 vs 代开增值税普通发票). Empty when they agree, or when the best's
+    name is matched nearly word for word (the citizen typed the title itself)."""
+    window = config.dense_rival_window
+    if window < 2 or len(hits) < 2 or hits[0].signals.get("fuzzy", 0.0) >= calibration.fuzzy_min:
+        return []
+    best = hits[0]
+    chosen: dict[str, Option] = {}
+    for hit in hits:
+        if len(chosen) >= min(window, config.clarify_max_options):
+            break
+        chosen.setdefault(hit.title, Option(id=hit.id, title=hit.title))
+    leading = best.signals.get("dense", 0.0)
+    rival = any(h.title != best.title and h.signals.get("dense", 0.0) >= leading for h in hits[1:window])
+    return list(chosen.values()) if rival and len(chosen) >= 2 else []
 
 
 def _words_support(best: Hit, config: PolicyConfig) -> bool:
@@ -317,8 +383,10 @@ def _words_support(best: Hit, config: PolicyConfig) -> bool:
     )
 
 
-def _one_document(options: list[Option], documents: Mapping[str, str]) -> bool:
-    """Whether every option is a chunk of one and the same policy document."""
+def _one_document(options: list[Option], documents: Mapping[str, str], *, empty: bool = False) -> bool:
+    """Whether every option is a chunk of one and the same policy document (`empty`: for no options)."""
+    if not options:
+        return empty
     found = {documents.get(o.id) for o in options}
     return len(found) == 1 and None not in found
 

@@ -136,6 +136,12 @@ class DecisionPolicyOptions(ComponentOptions):
         description="Words that make a message clearly a complaint or a demand for action: it stays a "
         "ticket unless the matched item is itself the channel for it (its title has one of the words)",
     )
+    own_ticket_words: tuple[str, ...] = Field(
+        ("工单", "12345", "反映", "投诉", "诉求", "单子", "回复", "回访"),
+        description="Words that tie a status question to the citizen's own hotline request: it stays a "
+        "ticket-status question even when one service matches strongly (without them and without a "
+        "ticket number, a strong match to a progress-query item is a question about that service)",
+    )
     answer_min_lexical: float = Field(
         0.0,
         ge=0,
@@ -146,6 +152,13 @@ class DecisionPolicyOptions(ComponentOptions):
     )
     answer_min_fuzzy: float = Field(
         0.0, ge=0, le=1, description="Name-match score (0-1) that also counts as word support for an answer"
+    )
+    dense_rival_window: int = Field(
+        0,
+        ge=0,
+        description="An answer needs the embedding to agree with the fused ranking: when another title among "
+        "the first this many candidates has a dense score at least the best's, the retrievers disagree on "
+        "which item it is and the assistant offers those candidates instead (0: no such check)",
     )
     confidence: Literal["dense", "corpus"] = Field(
         "dense",

@@ -481,3 +481,133 @@ def test_answers_need_word_support(hits: list[Hit], expected: tuple[str, str]) -
     # with the floors at 0 (the declared default) the same list is answered
     plain = decide(make_message("快递丢件了找谁赔", fields=[]), hits, SessionState(), CALIBRATION, CONFIG)
     assert plain.action == "answer"
+
+
+# -- an answer needs the embedding to agree with the fused ranking ------------------------------
+
+RIVALS = PolicyConfig(clarify_margin=0.04, dense_rival_window=3)
+
+
+def _rivalled(runner_dense: float, runner_title: str = "代开增值税普通发票") -> list[Hit]:
+    """Fusion leads clearly on shared words; the embedding scores the runner-up `runner_dense`."""
+    return [
+        make_hit("void", 0.90, title="代开发票作废", dense=0.916, lexical=0.25),
+        make_hit("plain", 0.74, title=runner_title, dense=runner_dense, lexical=0.24),
+        make_hit("other", 0.50, title="代开增值税专用发票", dense=0.900, lexical=0.15),
+        make_hit("far", 0.30, title="发票查验", dense=0.950, lexical=0.05),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hits", "config", "expected"),
+    [
+        (_rivalled(0.920), RIVALS, ("clarify", "dense_rival")),
+        (_rivalled(0.916), RIVALS, ("clarify", "dense_rival")),  # a tie is no agreement either
+        (_rivalled(0.910), RIVALS, ("answer", "retrieval")),
+        (_rivalled(0.920), CONFIG, ("answer", "retrieval")),  # window 0 (the declared default): no check
+        (_rivalled(0.920, runner_title="代开发票作废"), RIVALS, ("answer", "retrieval")),  # same title
+        (
+            [make_hit("void", 0.9, title="代开发票作废", dense=0.9, fuzzy=0.95), *_rivalled(0.92)[1:]],
+            RIVALS,
+            ("answer", "retrieval"),
+        ),
+    ],
+    ids=[
+        "meaning-prefers-runner-up",
+        "tie",
+        "embedding-agrees",
+        "check-off",
+        "same-title-no-choice",
+        "title-typed",
+    ],
+)
+def test_dense_rival_asks_back(hits: list[Hit], config: PolicyConfig, expected: tuple[str, str]) -> None:
+    decision = decide(make_message("个人怎么代开发票", fields=[]), hits, SessionState(), CALIBRATION, config)
+    assert (decision.action, decision.reason) == expected
+    if decision.action == "clarify":
+        # the first three candidates: the one fusion chose and the one the meaning prefers among them;
+        # a candidate beyond the window (发票查验, dense 0.95) neither triggers nor joins the choice
+        assert [o.id for o in decision.options] == ["void", "plain", "other"]
+
+
+def test_dense_rival_within_one_document_answers() -> None:
+    """Articles of one policy document are not a choice: the best is quoted, as for near ties."""
+    hits = [
+        make_hit("a", 0.90, title="第三条", dense=0.90, lexical=0.3, kind="chunk"),
+        make_hit("b", 0.60, title="第五条", dense=0.91, lexical=0.2, kind="chunk"),
+        make_hit("c", 0.50, title="第七条", dense=0.89, lexical=0.2, kind="chunk"),
+    ]
+    msg = make_message("补贴标准是多少", fields=[])
+    same = decide(msg, hits, SessionState(), CALIBRATION, RIVALS, documents=ONE_DOC)
+    assert (same.action, same.reason) == ("answer", "one_document")
+    two = decide(msg, hits, SessionState(), CALIBRATION, RIVALS, documents=TWO_DOCS)
+    assert (two.action, two.reason) == ("clarify", "dense_rival")
+
+
+# -- a status question about a service applied for, not a hotline ticket ------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "hits", "state", "expected"),
+    [
+        (
+            "低保申请了想查一下进度",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(),
+            ("answer", "ask_service"),
+        ),
+        ("低保申请了想查一下进度", _weak_hits(), SessionState(), ("ticket_status", "ticket_status")),
+        (
+            "我反映的低保问题有进度了吗",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(),
+            ("ticket_status", "ticket_status"),
+        ),
+        (
+            "低保申请了想查一下进度",
+            _strong_hits("最低生活保障业务进度查询"),
+            SessionState(pending_ticket_no=TICKET_NO),
+            ("ticket_status", "ticket_status"),
+        ),
+    ],
+    ids=[
+        "strong-service-match-answers",
+        "weak-match-stays-status",
+        "own-request-word-stays",
+        "pending-ticket-stays",
+    ],
+)
+def test_service_progress_question(
+    text: str, hits: list[Hit], state: SessionState, expected: tuple[str, str]
+) -> None:
+    message = make_message(text, intent="ticket_status", confidence=0.7, fields=[])
+    decision = decide(message, hits, state, CALIBRATION, CONFIG)
+    assert (decision.action, decision.intent) == expected
+
+
+def test_complaint_with_a_dense_rival_stays_a_ticket() -> None:
+    """A strong match that the embedding contradicts is not unambiguous: the complaint is filed."""
+    message = make_message("老板让我签自愿放弃社保的协议，不签就不发工资", intent="complaint", confidence=0.6)
+    hits = [
+        make_hit("best", 0.95, title="社会保险信息变更", dense=0.95, fuzzy=0.4, lexical=0.3),
+        make_hit("rival", 0.55, title="社会保险费补缴", dense=0.96),
+    ]
+    assert decide(message, hits, SessionState(), CALIBRATION, RIVALS).action == "ticket"
+    # without the rival check (window 0) the same list is read as a question about the best item
+    assert decide(message, hits, SessionState(), CALIBRATION, CONFIG).action == "answer"
+
+
+def test_rivals_within_one_document_keep_a_strong_match() -> None:
+    """Articles of one policy document that the embedding ranks differently are one source, not a
+    choice: the story told like a complaint is still a question about that document."""
+    message = make_message(
+        "孩子出生后父母双方都能休多少天假，单位不给批怎么办", intent="complaint", confidence=0.6
+    )
+    hits = [
+        make_hit("a", 0.95, title="第三条", dense=0.95, fuzzy=0.4, lexical=0.3, kind="chunk"),
+        make_hit("b", 0.55, title="第五条", dense=0.96, kind="chunk"),
+    ]
+    same = decide(message, hits, SessionState(), CALIBRATION, RIVALS, documents={"a": "d.md", "b": "d.md"})
+    assert (same.action, same.intent) == ("answer", "ask_service")
+    two = decide(message, hits, SessionState(), CALIBRATION, RIVALS, documents={"a": "d.md", "b": "e.md"})
+    assert two.action == "ticket"

@@ -131,7 +131,8 @@ def test_registries_match_the_declarations() -> None:
             "policies[0].clarify_margn: unknown option of policy 'DecisionPolicy'; valid: answer_min_score,"
             " clarify_margin, clarify_max_options, unsure_options, smalltalk_max_chars,"
             " strong_match_dense_margin, strong_match_min_score, complaint_clear_confidence,"
-            " complaint_words, answer_min_lexical, answer_min_fuzzy, confidence,"
+            " complaint_words, own_ticket_words, answer_min_lexical, answer_min_fuzzy, dense_rival_window,"
+            " confidence,"
             " calibration_items, wrong_answer_target, unanswerable_answer_target, abstain_max",
         ),
         (  # an unknown policy
