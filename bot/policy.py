@@ -266,15 +266,14 @@ def decide(
     intent = read_intent(message)
     decision = _in_dialogue(message, state)
     if decision is None:
-        if intent == "complaint" and strong_service_match(
-            message, hits, calibration, config, documents or {}
-        ):
+        docs = documents or {}
+        if intent == "complaint" and strong_service_match(message, hits, calibration, config, docs):
             intent = "ask_service"  # a question about the matched service, told as a story
         elif intent == "ticket_status" and service_progress_question(
-            message, hits, state, calibration, config, documents or {}
+            message, hits, state, calibration, config, docs
         ):
             intent = "ask_service"  # the progress of a service applied for, not of a hotline ticket
-        decision = _on_message(message, intent, hits, state, calibration, config, children, documents or {})
+        decision = _on_message(message, intent, hits, state, calibration, config, children, docs)
     decision.intent = intent
     return decision
 

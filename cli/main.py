@@ -542,22 +542,20 @@ def serve(
         "forwarded_allow_ips": ",".join(settings.server.forwarded_allow_ips) or "",
         "proxy_headers": bool(settings.server.forwarded_allow_ips),
     }
-    if n_workers == 1:
-        uvicorn.run("server.app:create_app", factory=True, **options)
-        return
-    if not settings.secrets.redis_url:
-        err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
-    metrics_dir = os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-")
-    )
-    listen = settings.server.listen
-    if listen == "reuseport" and not reuseport_balances():
-        err.print(
-            "[yellow]note:[/yellow] this system does not spread connections over SO_REUSEPORT "
-            "sockets (server.listen); the workers share one socket"
+    listen, metrics_dir = settings.server.listen, None
+    if n_workers > 1:
+        if not settings.secrets.redis_url:
+            err.print("[yellow]note:[/yellow] several workers without REDIS_URL keep separate sessions")
+        metrics_dir = os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govbot-metrics-")
         )
-        listen = "shared"
-    if listen == "shared":
+        if listen == "reuseport" and not reuseport_balances():
+            err.print(
+                "[yellow]note:[/yellow] this system does not spread connections over SO_REUSEPORT "
+                "sockets (server.listen); the workers share one socket"
+            )
+            listen = "shared"
+    if n_workers == 1 or listen == "shared":  # uvicorn's own: one process, or workers on one socket
         uvicorn.run("server.app:create_app", factory=True, workers=n_workers, **options)
         return
     config = uvicorn.Config("server.app:create_app", factory=True, **options)

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Integer, String, Text, func, inspect, select, update
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, func, inspect, select, update
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, sessionmaker
 
 from core.channel_settings import OutboxSettings
 from core.clock import Clock, system_clock
@@ -36,7 +36,16 @@ log = logging.getLogger(__name__)
 class PushColumns(OutboxColumns):
     """A pushed message's payload next to the engine's columns: the account it goes out through
     (`app_id`; empty for a door with one), the user, the text, and the key and part number that
-    make a second queueing of the same message a no-op (a unique constraint on the table)."""
+    make a second queueing of the same message a no-op (a unique constraint on the table). A
+    door's table names itself (`__tablename__`) and gets these constraints by that name."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            UniqueConstraint("msg_key", "part"),
+            Index(f"ix_{name}_due", "delivered_at", "next_attempt_at"),
+        )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     app_id: Mapped[str] = mapped_column(String(64))

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase
 
 from bot.messages import UserMessage
@@ -43,10 +42,6 @@ class CallbackSend(PushColumns, _Base):
     """One bot message (a JSON object) waiting for, or given to, the callback URL."""
 
     __tablename__ = "callback_sends"
-    __table_args__ = (
-        UniqueConstraint("msg_key", "part"),
-        Index("ix_callback_sends_due", "delivered_at", "next_attempt_at"),
-    )
 
 
 class RasaCallbackChannel(Channel):

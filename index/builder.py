@@ -99,7 +99,7 @@ def embed_views(encoder: Encoder, views: list[list[str]]) -> np.ndarray:
 def _previous(folder: Path, encoder: Encoder) -> dict[tuple[str, str], np.ndarray]:
     """(id, vector key) -> vector from the current index, when it used the same encoder."""
     try:
-        old = load_index(folder)
+        old = load_index(folder, with_terms=False)  # only the vectors are reused
     except IndexNotBuiltError:
         return {}
     if old.manifest.get("encoder") != encoder.name:

@@ -115,9 +115,10 @@ class TermCounts:
 
 
 class BM25Index:
-    """BM25 weights over a term-count matrix. The counts are kept so that a changed knowledge
-    base replaces only its changed rows (`with_changes`); the weights, which depend on every
-    document through idf and the mean length, are recomputed vectorised."""
+    """BM25 weights over a term-count matrix. The counts are kept (`terms`) so that a changed
+    knowledge base replaces only its changed rows (`TermCounts.with_changes`, index/sync.py); the
+    weights, which depend on every document through idf and the mean length, are recomputed
+    vectorised."""
 
     def __init__(self, docs: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
         self._weigh(TermCounts.of(docs), k1, b)
@@ -157,11 +158,6 @@ class BM25Index:
         self.col_max = np.zeros(len(vocab), dtype=np.float64)  # a term's highest weight
         if len(filled):
             self.col_max[filled] = np.maximum.reduceat(data, starts[filled])
-
-    def with_changes(self, keep: Sequence[int], docs: Sequence[Sequence[str]]) -> BM25Index:
-        """A new index of the rows `keep` (in that order) followed by `docs`; self is untouched,
-        so answering can go on with it meanwhile."""
-        return BM25Index.from_counts(self.terms.with_changes(keep, docs), k1=self.k1, b=self.b)
 
     def _known(self, query_terms: Sequence[str]) -> list[int]:
         """Columns of the query's terms that some document still has, ascending: every path

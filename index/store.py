@@ -82,7 +82,7 @@ def save_index(folder: Path, data: IndexData) -> None:
         raise
 
 
-def load_index(folder: Path) -> IndexData:
+def load_index(folder: Path, *, with_terms: bool = True) -> IndexData:
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise IndexNotBuiltError(f"no index in {folder}; run `govbot index build`")
@@ -91,7 +91,8 @@ def load_index(folder: Path) -> IndexData:
         raise IndexNotBuiltError(f"index in {folder} has an old format; run `govbot index build`")
     with (folder / "records.jsonl").open(encoding="utf-8") as handle:
         records = [IndexRecord.from_json(json.loads(line)) for line in handle if line.strip()]
-    terms = _load_terms(folder, len(records)) if manifest["format"] >= 3 else None
+    # without terms (a build that reuses only the vectors): a format-3 folder's records have none
+    terms = _load_terms(folder, len(records)) if with_terms and manifest["format"] >= 3 else None
     vectors = np.load(folder / "vectors.npy")
     ann = folder / "ann.faiss"
     return IndexData(records, vectors, manifest, ann.read_bytes() if ann.is_file() else None, terms)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -31,10 +31,6 @@ class WeChatSend(PushColumns, _Base):
     """One part of one answer, with the outbox engine's columns."""
 
     __tablename__ = "wechat_sends"
-    __table_args__ = (
-        UniqueConstraint("msg_key", "part"),
-        Index("ix_wechat_sends_due", "delivered_at", "next_attempt_at"),
-    )
 
 
 class Outbox(PushOutbox):
